@@ -1,0 +1,65 @@
+//! Astronomy for the DSA-110 pipeline: time scales, Earth rotation, apparent
+//! place, UVW geometry, the primary beam, the array layout and the in-memory
+//! visibility type that the format, calibration and imaging crates share.
+//!
+//! What it does not do: file I/O beyond reading the station table, anything
+//! asynchronous, and polar motion (ignored, as pyuvdata and the correlator do;
+//! it is below 0.5″). UT1 − UTC is an explicit input (`dut1_s`), never fetched.
+//!
+//! Conventions used throughout the workspace:
+//! * angles in radians unless a name says `_deg`; times as UTC Julian Dates
+//!   (`jd_utc`) unless a name says otherwise;
+//! * the *local equatorial frame* of the site: X toward (HA = 0, Dec = 0),
+//!   Y toward HA = −6 h (east), Z toward the celestial pole;
+//! * baselines `b = pos(ant2) − pos(ant1)` and UVH5 visibilities
+//!   `V = S · exp(+2πi b·(s − p)/λ)` (pyuvdata's convention); the MS writer
+//!   stores `UVW = −b` and `conj(V)`, as pyuvdata and CASA do.
+
+pub mod apparent;
+pub mod beam;
+pub mod constants;
+pub mod geometry;
+pub mod layout;
+pub mod time;
+pub mod vis;
+
+pub use apparent::{apparent_to_icrs, icrs_to_apparent, icrs_to_hadec, ApparentRaDec};
+pub use beam::{airy_power, bessel_j1};
+pub use geometry::{
+    direction_from_hadec, itrf_to_local, uvw_basis_icrs, uvw_basis_meridian, Site, UvwBasis,
+};
+pub use layout::{read_station_csv, Station};
+pub use time::{gast_rad, last_rad, ObsTime};
+pub use vis::{PhaseCentre, VisBlock};
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum AstroError {
+    /// A time could not be represented or converted.
+    #[error("invalid time {what}: {value}")]
+    InvalidTime { what: &'static str, value: String },
+    /// The station table could not be read.
+    #[error("cannot read station table {path}: {source}")]
+    StationIo {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line of the station table is malformed.
+    #[error("station table {path} line {line}: {reason}")]
+    StationParse {
+        path: std::path::PathBuf,
+        line: usize,
+        reason: String,
+    },
+    /// A visibility block's arrays disagree in shape.
+    #[error("visibility block shape mismatch: {0}")]
+    Shape(String),
+}
+
+impl AstroError {
+    /// Whether retrying the same operation could succeed (never, for these).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, AstroError::StationIo { .. })
+    }
+}
