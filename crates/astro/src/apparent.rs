@@ -5,7 +5,9 @@
 //! parallax are zero (radio sources). Diurnal aberration (≤ 0.32″) is left
 //! out, as `atci13` leaves it out.
 
-use erfa::vectors_and_matrices::{inner_product, mat_mul_pvec, modulus_and_unit_vector, outer_product};
+use erfa::vectors_and_matrices::{
+    inner_product, mat_mul_pvec, modulus_and_unit_vector, outer_product,
+};
 
 use crate::geometry::Site;
 use crate::time::{last_rad, ObsTime};
@@ -50,7 +52,13 @@ impl ApparentFrame {
         let v = [pvb[1][0] * k, pvb[1][1] * k, pvb[1][2] * k];
         let bm1 = (1.0 - inner_product(v, v)).sqrt();
         let bpn = erfa::prenut::pn_matrix_06a(t1, t2);
-        Self { v, bm1, e_hat, em_au, bpn }
+        Self {
+            v,
+            bm1,
+            e_hat,
+            em_au,
+            bpn,
+        }
     }
 
     /// ICRS unit vector → apparent unit vector (true equator and equinox of date).
@@ -142,7 +150,13 @@ pub fn apparent_to_icrs(app: ApparentRaDec, t: &ObsTime) -> (f64, f64) {
 
 /// ICRS (ra, dec) → apparent hour angle and declination at the site
 /// (HA = LAST − apparent RA, wrapped to (−π, π]).
-pub fn icrs_to_hadec(ra_rad: f64, dec_rad: f64, t: &ObsTime, site: &Site, dut1_s: f64) -> (f64, f64) {
+pub fn icrs_to_hadec(
+    ra_rad: f64,
+    dec_rad: f64,
+    t: &ObsTime,
+    site: &Site,
+    dut1_s: f64,
+) -> (f64, f64) {
     let app = icrs_to_apparent(ra_rad, dec_rad, t);
     let ha = wrap_pi(last_rad(t, dut1_s, site.lon_rad) - app.ra_rad);
     (ha, app.dec_rad)

@@ -20,7 +20,7 @@ pub const DSA110_LAT_DEG: f64 = 37.233_386_982;
 /// Nominal DSA-110 longitude (deg, east positive).
 pub const DSA110_LON_DEG: f64 = -118.283_405_115;
 /// Nominal DSA-110 altitude (m).
-pub const DSA110_ALT_M: f64 = 1188.052_098_18;
+pub const DSA110_ALT_M: f64 = 1_188.052_098_18;
 /// Height to use for stations with none in the table (DSA-117).
 pub const DEFAULT_STATION_HEIGHT_M: f64 = 1182.6;
 

@@ -89,12 +89,20 @@ impl UvwBasis {
     /// (u, v, w) of a local-frame vector.
     #[inline]
     pub fn project(&self, b: [f64; 3]) -> [f64; 3] {
-        [inner_product(b, self.e), inner_product(b, self.n), inner_product(b, self.p)]
+        [
+            inner_product(b, self.e),
+            inner_product(b, self.n),
+            inner_product(b, self.p),
+        ]
     }
 
     fn from_p_and_north_hint(p: [f64; 3], north_hint: [f64; 3]) -> Self {
         let d = inner_product(north_hint, p);
-        let n = [north_hint[0] - d * p[0], north_hint[1] - d * p[1], north_hint[2] - d * p[2]];
+        let n = [
+            north_hint[0] - d * p[0],
+            north_hint[1] - d * p[1],
+            north_hint[2] - d * p[2],
+        ];
         let n = modulus_and_unit_vector(n).1;
         let e = outer_product(n, p);
         Self { e, n, p }
@@ -123,13 +131,24 @@ const NORTH_STEP_RAD: f64 = 1e-4;
 /// p̂ is the apparent direction; n̂ is ICRS north carried through the same
 /// transform (so u, v are aligned with the J2000 frame, as a Measurement Set
 /// with a J2000 FIELD expects, and as pyuvdata's `frame_pa` does).
-pub fn uvw_basis_icrs(ra_rad: f64, dec_rad: f64, t: &ObsTime, site: &Site, dut1_s: f64) -> UvwBasis {
+pub fn uvw_basis_icrs(
+    ra_rad: f64,
+    dec_rad: f64,
+    t: &ObsTime,
+    site: &Site,
+    dut1_s: f64,
+) -> UvwBasis {
     let frame = ApparentFrame::at(t);
     uvw_basis_icrs_with(&frame, last_rad(t, dut1_s, site.lon_rad), ra_rad, dec_rad)
 }
 
 /// As [`uvw_basis_icrs`] with a precomputed frame and LAST (for many centres at one time).
-pub fn uvw_basis_icrs_with(frame: &ApparentFrame, last: f64, ra_rad: f64, dec_rad: f64) -> UvwBasis {
+pub fn uvw_basis_icrs_with(
+    frame: &ApparentFrame,
+    last: f64,
+    ra_rad: f64,
+    dec_rad: f64,
+) -> UvwBasis {
     let to_local = |q_icrs: [f64; 3]| apparent_to_local(frame.apply(q_icrs), last);
     let p = to_local(unit_vector(ra_rad, dec_rad));
     // step toward ICRS north from whichever side keeps |dec| < 90°
@@ -139,7 +158,11 @@ pub fn uvw_basis_icrs_with(frame: &ApparentFrame, last: f64, ra_rad: f64, dec_ra
         (-NORTH_STEP_RAD, -1.0)
     };
     let q = to_local(unit_vector(ra_rad, dec_rad + step));
-    let hint = [sign * (q[0] - p[0]), sign * (q[1] - p[1]), sign * (q[2] - p[2])];
+    let hint = [
+        sign * (q[0] - p[0]),
+        sign * (q[1] - p[1]),
+        sign * (q[2] - p[2]),
+    ];
     UvwBasis::from_p_and_north_hint(p, hint)
 }
 
@@ -152,7 +175,12 @@ pub fn apparent_to_local(a: [f64; 3], last: f64) -> [f64; 3] {
 }
 
 /// Local-frame direction of an ICRS source (apparent place at the frame's instant).
-pub fn icrs_direction_local(frame: &ApparentFrame, last: f64, ra_rad: f64, dec_rad: f64) -> [f64; 3] {
+pub fn icrs_direction_local(
+    frame: &ApparentFrame,
+    last: f64,
+    ra_rad: f64,
+    dec_rad: f64,
+) -> [f64; 3] {
     apparent_to_local(frame.apply(unit_vector(ra_rad, dec_rad)), last)
 }
 
@@ -186,7 +214,10 @@ mod tests {
         let frame = ApparentFrame::at(&t);
         let last = last_rad(&t, 0.0, site.lon_rad);
         let dec_app = 0.9;
-        let app = crate::ApparentRaDec { ra_rad: last, dec_rad: dec_app };
+        let app = crate::ApparentRaDec {
+            ra_rad: last,
+            dec_rad: dec_app,
+        };
         let (ra, dec) = crate::apparent_to_icrs(app, &t);
         let b = uvw_basis_icrs_with(&frame, last, ra, dec);
         let m = uvw_basis_meridian(dec_app);

@@ -168,7 +168,6 @@ pub fn last_rad(t: &ObsTime, dut1_s: f64, lon_rad: f64) -> f64 {
     (gast_rad(t, dut1_s) + lon_rad).rem_euclid(std::f64::consts::TAU)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,7 +178,7 @@ mod tests {
         assert_eq!(t.to_iso_seconds(), "2025-10-02T00:12:00");
         // 2025: TAI − UTC = 37 s
         assert!((t.leap_seconds() - 37.0).abs() < 1e-9);
-        assert!((t.mjd_utc() - 60950.008_333_333_33).abs() < 1e-9);
+        assert!((t.mjd_utc() - 60_950.008_333_333_33).abs() < 1e-9);
         let t2 = ObsTime::from_iso("2016-12-31T12:00:00")?;
         assert!((t2.leap_seconds() - 36.0).abs() < 1e-9);
         let t3 = ObsTime::from_jd_utc(t.jd_utc())?;
@@ -189,7 +188,13 @@ mod tests {
 
     #[test]
     fn bad_iso_is_an_error() {
-        for s in ["", "2025-13-01T00:00:00", "2025-10-02 00:00:00", "x", "2025-10-02T25:00:00"] {
+        for s in [
+            "",
+            "2025-13-01T00:00:00",
+            "2025-10-02 00:00:00",
+            "x",
+            "2025-10-02T25:00:00",
+        ] {
             assert!(ObsTime::from_iso(s).is_err(), "{s}");
         }
         assert!(ObsTime::from_jd_utc(f64::NAN).is_err());

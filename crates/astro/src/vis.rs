@@ -96,7 +96,10 @@ impl VisBlock {
             )));
         }
         if self.uvw_m.dim() != (nr, 3) {
-            return Err(AstroError::Shape(format!("uvw {:?} != ({nr}, 3)", self.uvw_m.dim())));
+            return Err(AstroError::Shape(format!(
+                "uvw {:?} != ({nr}, 3)",
+                self.uvw_m.dim()
+            )));
         }
         for (name, dim) in [
             ("data", self.data.dim()),
@@ -104,7 +107,9 @@ impl VisBlock {
             ("nsamples", self.nsamples.dim()),
         ] {
             if dim != (nr, nc, np) {
-                return Err(AstroError::Shape(format!("{name} {dim:?} != ({nr}, {nc}, {np})")));
+                return Err(AstroError::Shape(format!(
+                    "{name} {dim:?} != ({nr}, {nc}, {np})"
+                )));
             }
         }
         Ok(())
