@@ -14,6 +14,8 @@ use crate::time::{last_rad, ObsTime};
 
 /// Schwarzschild radius of the Sun (au).
 const SRS_AU: f64 = 1.974_125_743_36e-8;
+/// Speed of light (m/s).
+const C_LIGHT: f64 = 299_792_458.0;
 /// Light time for one au (s).
 const AU_LIGHT_S: f64 = 149_597_870.7e3 / 299_792_458.0;
 
@@ -43,13 +45,30 @@ pub struct ApparentFrame {
 }
 
 impl ApparentFrame {
-    /// The frame at instant `t`.
+    /// The geocentric frame at instant `t` (ERFA `atci13`: no diurnal aberration).
     pub fn at(t: &ObsTime) -> Self {
+        Self::for_observer(t, [0.0; 3], [0.0; 3])
+    }
+
+    /// The frame for an observer at `pos_gcrs_m` from the geocentre moving at
+    /// `vel_gcrs_m_s` (GCRS axes): the observer's velocity adds diurnal
+    /// aberration, as ERFA's `apco13`/`atco13` do.
+    pub fn for_observer(t: &ObsTime, pos_gcrs_m: [f64; 3], vel_gcrs_m_s: [f64; 3]) -> Self {
         let (t1, t2) = t.tt_jd2();
         let (_warn, pvh, pvb) = erfa::earth::position_velocity_00(t1, t2);
-        let (em_au, e_hat) = modulus_and_unit_vector(pvh[0]);
+        let au_m = AU_LIGHT_S * C_LIGHT;
+        let eh = [
+            pvh[0][0] + pos_gcrs_m[0] / au_m,
+            pvh[0][1] + pos_gcrs_m[1] / au_m,
+            pvh[0][2] + pos_gcrs_m[2] / au_m,
+        ];
+        let (em_au, e_hat) = modulus_and_unit_vector(eh);
         let k = AU_LIGHT_S / 86_400.0;
-        let v = [pvb[1][0] * k, pvb[1][1] * k, pvb[1][2] * k];
+        let v = [
+            pvb[1][0] * k + vel_gcrs_m_s[0] / C_LIGHT,
+            pvb[1][1] * k + vel_gcrs_m_s[1] / C_LIGHT,
+            pvb[1][2] * k + vel_gcrs_m_s[2] / C_LIGHT,
+        ];
         let bm1 = (1.0 - inner_product(v, v)).sqrt();
         let bpn = erfa::prenut::pn_matrix_06a(t1, t2);
         Self {
@@ -59,6 +78,11 @@ impl ApparentFrame {
             em_au,
             bpn,
         }
+    }
+
+    /// The bias-precession-nutation matrix (GCRS → true equator and equinox of date).
+    pub fn bpn(&self) -> [[f64; 3]; 3] {
+        self.bpn
     }
 
     /// ICRS unit vector → apparent unit vector (true equator and equinox of date).
@@ -114,7 +138,7 @@ impl ApparentFrame {
     }
 }
 
-fn transpose(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
+pub(crate) fn transpose(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
     let mut t = [[0.0; 3]; 3];
     for (i, row) in m.iter().enumerate() {
         for (j, x) in row.iter().enumerate() {

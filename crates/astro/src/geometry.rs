@@ -10,7 +10,7 @@ use erfa::vectors_and_matrices::{inner_product, modulus_and_unit_vector, outer_p
 
 use crate::apparent::{unit_vector, ApparentFrame};
 use crate::constants::{DSA110_ALT_M, DSA110_LAT_DEG, DSA110_LON_DEG};
-use crate::time::{last_rad, ObsTime};
+use crate::time::ObsTime;
 use crate::AstroError;
 
 /// A place on the WGS84 ellipsoid.
@@ -124,46 +124,86 @@ pub fn uvw_basis_hadec(ha_rad: f64, dec_rad: f64) -> UvwBasis {
     UvwBasis::from_p_and_north_hint(p, n)
 }
 
-/// Offset (rad) used to carry ICRS north through the apparent-place transform.
-const NORTH_STEP_RAD: f64 = 1e-4;
-
-/// The basis at instant `t` for a phase centre at ICRS (`ra_rad`, `dec_rad`):
-/// p̂ is the apparent direction; n̂ is ICRS north carried through the same
-/// transform (so u, v are aligned with the J2000 frame, as a Measurement Set
-/// with a J2000 FIELD expects, and as pyuvdata's `frame_pa` does).
+/// The basis at instant `t` for a phase centre at ICRS (`ra_rad`, `dec_rad`)
+/// seen from `site` (see [`crate::SkyFrame::uvw_basis`]), with EOP zero but UT1 − UTC.
 pub fn uvw_basis_icrs(
     ra_rad: f64,
     dec_rad: f64,
     t: &ObsTime,
     site: &Site,
     dut1_s: f64,
-) -> UvwBasis {
-    let frame = ApparentFrame::at(t);
-    uvw_basis_icrs_with(&frame, last_rad(t, dut1_s, site.lon_rad), ra_rad, dec_rad)
+) -> Result<UvwBasis, AstroError> {
+    let eop = crate::skyframe::Eop {
+        dut1_s,
+        ..Default::default()
+    };
+    Ok(crate::skyframe::SkyFrame::new(t, site, &eop)?.uvw_basis(ra_rad, dec_rad))
 }
 
-/// As [`uvw_basis_icrs`] with a precomputed frame and LAST (for many centres at one time).
+/// Half-length of the chord used to measure the frame rotation (rad): 0.5°.
+const FRAME_PA_OFFSET_RAD: f64 = 0.5 * std::f64::consts::PI / 180.0;
+
+/// The UVW basis for a phase centre whose observed direction is `p` (local
+/// frame), oriented to ICRS north the way pyuvdata orients it.
+///
+/// u and v start along apparent east and north, then rotate by the *frame
+/// position angle*: minus the ICRS position angle, measured at the lower
+/// point, of the chord between the apparent positions 0.5° below and above
+/// the centre (pyuvdata's `calc_frame_pos_angle`). Measuring at the chord's
+/// end rather than at the centre biases the angle by about (0.5°·θ·tan δ) for a
+/// frame rotation θ — ≈1″ — which moves sources at the field edge by < 0.05″;
+/// we keep pyuvdata's definition on purpose so that our UVWs and pyuvdata's
+/// agree to well under a millimetre.
+pub(crate) fn basis_oriented_to_icrs(
+    p: [f64; 3],
+    to_icrs: impl Fn([f64; 3]) -> (f64, f64),
+) -> UvwBasis {
+    let dec = p[2].clamp(-1.0, 1.0).asin();
+    let ha = (-p[1]).atan2(p[0]);
+    let app = uvw_basis_hadec(ha, dec);
+    let point = |d: f64| {
+        // past a pole, continue over it (pyuvdata's convention)
+        let (h, d) = if d > std::f64::consts::FRAC_PI_2 {
+            (ha + std::f64::consts::PI, std::f64::consts::PI - d)
+        } else if d < -std::f64::consts::FRAC_PI_2 {
+            (ha + std::f64::consts::PI, -std::f64::consts::PI - d)
+        } else {
+            (ha, d)
+        };
+        to_icrs(direction_from_hadec(h, d))
+    };
+    let (al, ap) = point(dec - FRAME_PA_OFFSET_RAD);
+    let (bl, bp) = point(dec + FRAME_PA_OFFSET_RAD);
+    let dl = bl - al;
+    let pas = (dl.sin() * bp.cos()).atan2(bp.sin() * ap.cos() - bp.cos() * ap.sin() * dl.cos());
+    let (s, c) = pas.sin_cos();
+    let e = [
+        c * app.e[0] + s * app.n[0],
+        c * app.e[1] + s * app.n[1],
+        c * app.e[2] + s * app.n[2],
+    ];
+    let n = [
+        -s * app.e[0] + c * app.n[0],
+        -s * app.e[1] + c * app.n[1],
+        -s * app.e[2] + c * app.n[2],
+    ];
+    UvwBasis { e, n, p: app.p }
+}
+
+/// As [`uvw_basis_icrs`] for the geocentric apparent frame (no diurnal
+/// aberration, no polar motion) with a precomputed frame and LAST.
 pub fn uvw_basis_icrs_with(
     frame: &ApparentFrame,
     last: f64,
     ra_rad: f64,
     dec_rad: f64,
 ) -> UvwBasis {
-    let to_local = |q_icrs: [f64; 3]| apparent_to_local(frame.apply(q_icrs), last);
-    let p = to_local(unit_vector(ra_rad, dec_rad));
-    // step toward ICRS north from whichever side keeps |dec| < 90°
-    let (step, sign) = if dec_rad + NORTH_STEP_RAD < std::f64::consts::FRAC_PI_2 {
-        (NORTH_STEP_RAD, 1.0)
-    } else {
-        (-NORTH_STEP_RAD, -1.0)
-    };
-    let q = to_local(unit_vector(ra_rad, dec_rad + step));
-    let hint = [
-        sign * (q[0] - p[0]),
-        sign * (q[1] - p[1]),
-        sign * (q[2] - p[2]),
-    ];
-    UvwBasis::from_p_and_north_hint(p, hint)
+    let p = apparent_to_local(frame.apply(unit_vector(ra_rad, dec_rad)), last);
+    basis_oriented_to_icrs(p, |d| {
+        let (s, c) = last.sin_cos();
+        let a = [c * d[0] - s * d[1], s * d[0] + c * d[1], d[2]];
+        crate::apparent::to_ra_dec(frame.invert(a))
+    })
 }
 
 /// An apparent (true equator and equinox of date) vector → the local frame, given
@@ -212,7 +252,7 @@ mod tests {
         let site = Site::dsa110();
         let t = ObsTime::from_iso("2025-10-02T00:12:00")?;
         let frame = ApparentFrame::at(&t);
-        let last = last_rad(&t, 0.0, site.lon_rad);
+        let last = crate::time::last_rad(&t, 0.0, site.lon_rad);
         let dec_app = 0.9;
         let app = crate::ApparentRaDec {
             ra_rad: last,

@@ -20,6 +20,7 @@ pub mod beam;
 pub mod constants;
 pub mod geometry;
 pub mod layout;
+pub mod skyframe;
 pub mod time;
 pub mod vis;
 
@@ -29,6 +30,7 @@ pub use geometry::{
     direction_from_hadec, itrf_to_local, uvw_basis_icrs, uvw_basis_meridian, Site, UvwBasis,
 };
 pub use layout::{read_station_csv, Station};
+pub use skyframe::{Eop, SkyFrame};
 pub use time::{gast_rad, last_rad, ObsTime};
 pub use vis::{PhaseCentre, VisBlock};
 

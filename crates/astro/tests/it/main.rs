@@ -1,0 +1,4 @@
+//! Integration tests of dsa110-astro: known answers computed by pyerfa,
+//! astropy and pyuvdata (`fixtures/astro/make_known_answers.py`).
+
+mod known_answers;
