@@ -57,11 +57,10 @@ fn polar_motion_matrix(xp: f64, yp: f64) -> [[f64; 3]; 3] {
 /// ERFA `Ry`: rotate an r-matrix about the y-axis.
 fn rotate_y(theta: f64, r: &mut [[f64; 3]; 3]) {
     let (s, c) = theta.sin_cos();
+    let (r0, r2) = (r[0], r[2]);
     for j in 0..3 {
-        let a0 = c * r[0][j] - s * r[2][j];
-        let a2 = s * r[0][j] + c * r[2][j];
-        r[0][j] = a0;
-        r[2][j] = a2;
+        r[0][j] = c * r0[j] - s * r2[j];
+        r[2][j] = s * r0[j] + c * r2[j];
     }
 }
 
