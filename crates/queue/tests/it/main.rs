@@ -1,0 +1,17 @@
+//! Integration tests of `dsa110-queue` (one binary, several modules).
+//!
+//! * `model` — property test of the state machine against an in-memory model;
+//! * `concurrency` — several processes and threads sharing one database file;
+//! * `locking` — behaviour while another connection holds the write lock.
+
+// `cfg(test)` marks the helpers in these modules as test code for clippy's
+// `allow-unwrap-in-tests` (integration tests are always built with cfg(test)).
+#[cfg(test)]
+mod concurrency;
+#[cfg(test)]
+mod locking;
+#[cfg(test)]
+mod model;
+
+/// 2025-10-02T00:12:00 in Unix seconds.
+pub const T0: f64 = 1_759_363_920.0;
