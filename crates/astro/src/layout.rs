@@ -41,7 +41,12 @@ pub fn parse_station_csv(text: &str, path: &Path) -> Result<Vec<Station>, AstroE
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let cols: Vec<&str> = line.split(',').map(str::trim).collect();
-        let Some(name) = cols.get(1).copied().filter(|c| c.starts_with("DSA-")) else {
+        // station rows are `DSA-` followed by digits; titles such as
+        // "DSA-110 Station Coordinates" are not
+        let Some(name) = cols.get(1).copied().filter(|c| {
+            c.strip_prefix("DSA-")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        }) else {
             continue;
         };
         let err = |reason: String| AstroError::StationParse {
@@ -89,6 +94,18 @@ mod tests {
         assert_eq!(s[0].name, "DSA-001");
         assert_eq!(s[0].site.height_m, DEFAULT_STATION_HEIGHT_M);
         assert_eq!(s[1].antenna_index(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn reads_the_real_station_table() -> Result<(), AstroError> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data/DSA110_Station_Coordinates.csv");
+        let s = read_station_csv(&p)?;
+        assert_eq!(s.len(), 117);
+        assert_eq!(s[0].name, "DSA-001");
+        assert_eq!(s[116].name, "DSA-117");
+        assert_eq!(s[116].site.height_m, DEFAULT_STATION_HEIGHT_M);
         Ok(())
     }
 
