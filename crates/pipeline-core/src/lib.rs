@@ -1,1 +1,30 @@
-//! placeholder
+//! The streaming pipeline's service layer: watcher, worker, stages, configuration,
+//! monitoring and disk checks, on tokio. Science and file formats live in the L0/L1 crates;
+//! this crate drives them and reports on them.
+//!
+//! Monitoring part:
+//! - [`metrics`]: the one metric catalogue (names, help, typed recording helpers) and the
+//!   Prometheus recorder;
+//! - [`disk`]: free space (`statvfs`, GB = 10⁹ bytes), thresholds, and the guard that
+//!   pauses processing below 10 GB;
+//! - [`monitoring`]: the `/health`, `/ready`, `/metrics` HTTP server, liveness, and systemd
+//!   notifications.
+//!
+//! Conversion part:
+//! - [`convert`]: one group of subband files → one Measurement Set (streamed, rephased);
+//! - [`intake`]: a file in the input directory → a queue entry (settling, validation, index);
+//! - [`process`]: one acquired group → converted and recorded, or failed with a reason;
+//! - [`legacy`]: the fallback converter's loop (`dsa110-legacy-convert`).
+//!
+//! What it does not do: it never installs a tracing subscriber (binaries do).
+
+pub mod convert;
+pub mod disk;
+pub mod error;
+pub mod intake;
+pub mod legacy;
+pub mod metrics;
+pub mod monitoring;
+pub mod process;
+
+pub use error::PipelineError;

@@ -1,0 +1,257 @@
+//! Intake: turning a file in the input directory into a queue entry.
+//!
+//! A file is considered only when its name is a final subband name
+//! (`YYYY-MM-DDTHH:MM:SS_sbNN.hdf5`, never `*_incomplete.hdf5`) and it has
+//! *settled*: its size and modification time are unchanged since the last look
+//! and it was last modified at least `settle_s` ago. It is then validated
+//! (header and last chunk of every Data dataset), indexed in `hdf5_files`, and
+//! registered in its group. An invalid file is recorded in `invalid_files` with
+//! the reason and still joins its group, so the group fails with an error
+//! naming the file instead of waiting forever; it is re-checked when it
+//! changes, and a group that failed because of it is queued again once it is
+//! valid.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use dsa110_astro::{direction_from_hadec, Eop, ObsTime, Site, SkyFrame};
+use dsa110_hdf5_ingest::{is_incomplete_name, parse_subband_filename, validate, SubbandMeta};
+use dsa110_queue::{
+    GroupId, GroupState, Hdf5FileRecord, Queue, QueueError, RegisterOutcome, SubbandIdx,
+};
+
+/// Intake settings.
+#[derive(Clone, Debug)]
+pub struct IntakeParams {
+    /// Subbands in a complete group.
+    pub expected_subbands: u8,
+    /// A file must be unmodified for this long before it is read (s).
+    pub settle_s: f64,
+    /// Earth-orientation parameters (for the pointing RA in the file index).
+    pub eop: Eop,
+}
+
+/// What happened to one file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FileOutcome {
+    /// Not a subband file name (or an `_incomplete` one): ignored.
+    Ignored,
+    /// Still being written or changed since the last look: try again later.
+    NotSettled,
+    /// Seen before with the same size and mtime: nothing to do.
+    Unchanged,
+    /// Valid and registered.
+    Registered(RegisterOutcome),
+    /// Invalid: recorded with the reason, and registered so its group fails naming it.
+    Invalid {
+        /// Why.
+        reason: String,
+        /// What the queue did with it.
+        outcome: RegisterOutcome,
+    },
+}
+
+impl FileOutcome {
+    /// Label for the `dsa110_streaming_files_total{outcome}` counter, if it counts.
+    pub fn metric_outcome(&self) -> Option<&'static str> {
+        match self {
+            FileOutcome::Registered(RegisterOutcome::Added { .. }) => Some("registered"),
+            FileOutcome::Registered(RegisterOutcome::Late { .. })
+            | FileOutcome::Invalid {
+                outcome: RegisterOutcome::Late { .. },
+                ..
+            } => Some("late"),
+            FileOutcome::Registered(RegisterOutcome::DuplicateSubband { .. }) => Some("duplicate"),
+            FileOutcome::Invalid { .. } => Some("rejected"),
+            _ => None,
+        }
+    }
+}
+
+/// Remembers what each path looked like, to detect settling and changes.
+#[derive(Debug, Default)]
+pub struct Intake {
+    seen: HashMap<PathBuf, (u64, f64, bool)>,
+}
+
+fn stat(path: &Path) -> Option<(u64, f64)> {
+    let m = std::fs::metadata(path).ok()?;
+    if !m.is_file() {
+        return None;
+    }
+    let mtime = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0.0, |d| d.as_secs_f64());
+    Some((m.len(), mtime))
+}
+
+impl Intake {
+    /// A fresh intake.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Look at one path (see the module docs). Blocking.
+    pub fn consider(
+        &mut self,
+        queue: &Queue,
+        path: &Path,
+        params: &IntakeParams,
+        now_unix_s: f64,
+    ) -> Result<FileOutcome, QueueError> {
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            return Ok(FileOutcome::Ignored);
+        };
+        if is_incomplete_name(&name) {
+            return Ok(FileOutcome::Ignored);
+        }
+        let Ok(parsed) = parse_subband_filename(&name) else {
+            return Ok(FileOutcome::Ignored);
+        };
+        let Some((size, mtime)) = stat(path) else {
+            return Ok(FileOutcome::NotSettled);
+        };
+        match self.seen.get(path) {
+            Some(&(s, m, done)) if s == size && m == mtime => {
+                if done {
+                    return Ok(FileOutcome::Unchanged);
+                }
+            }
+            // first look, or it changed since: remember what it looks like now
+            _ => {
+                self.seen.insert(path.to_path_buf(), (size, mtime, false));
+            }
+        }
+        // no write for `settle_s`: the size is stable
+        if now_unix_s - mtime < params.settle_s {
+            return Ok(FileOutcome::NotSettled);
+        }
+        if queue.invalid_file_unchanged(path, size, mtime)? {
+            self.seen.insert(path.to_path_buf(), (size, mtime, true));
+            return Ok(FileOutcome::Unchanged);
+        }
+        let subband = SubbandIdx::new(parsed.subband)?;
+        let validation = validate(path, Some(parsed.subband));
+        let outcome = queue.register_file(
+            path,
+            subband,
+            parsed.obs_unix_s,
+            params.expected_subbands,
+            now_unix_s,
+        )?;
+        let group_id = match &outcome {
+            RegisterOutcome::Added { group_id, .. }
+            | RegisterOutcome::AlreadyRegistered { group_id, .. }
+            | RegisterOutcome::DuplicateSubband { group_id, .. }
+            | RegisterOutcome::Late { group_id, .. } => group_id.clone(),
+        };
+        let meta = validation.as_ref().ok();
+        queue.record_hdf5_file(&index_record(
+            path,
+            &name,
+            &parsed.timestamp_iso,
+            parsed.obs_unix_s,
+            subband,
+            &group_id,
+            size,
+            mtime,
+            meta,
+            params,
+            now_unix_s,
+        ))?;
+        self.seen.insert(path.to_path_buf(), (size, mtime, true));
+        match validation {
+            Ok(_) => {
+                if queue.clear_invalid_file(path)? {
+                    // it was invalid before: a group that failed because of it gets another chance
+                    if let Some(g) = queue.group(&group_id)? {
+                        if g.state == GroupState::Failed {
+                            queue.enqueue_group_for_conversion(&group_id, now_unix_s)?;
+                            tracing::info!(group_id = %group_id, path = %path.display(),
+                                "file is valid now; group queued again");
+                        }
+                    }
+                }
+                Ok(FileOutcome::Registered(outcome))
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                queue.record_invalid_file(path, size, mtime, &reason, now_unix_s)?;
+                tracing::warn!(group_id = %group_id, path = %path.display(), %reason, "invalid subband file");
+                Ok(FileOutcome::Invalid { reason, outcome })
+            }
+        }
+    }
+
+    /// Forget paths that no longer exist (keeps the map bounded over months).
+    pub fn prune(&mut self) {
+        self.seen.retain(|p, _| p.exists());
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn index_record(
+    path: &Path,
+    name: &str,
+    timestamp_iso: &str,
+    obs_unix_s: f64,
+    subband: SubbandIdx,
+    group_id: &GroupId,
+    size: u64,
+    mtime: f64,
+    meta: Option<&SubbandMeta>,
+    params: &IntakeParams,
+    now_unix_s: f64,
+) -> Hdf5FileRecord {
+    let (obs_date, obs_time) = match timestamp_iso.split_once('T') {
+        Some((d, t)) => (Some(d.to_string()), Some(t.to_string())),
+        None => (None, None),
+    };
+    let pointing = meta.and_then(|m| pointing_radec_deg(m, &params.eop));
+    Hdf5FileRecord {
+        path: path.to_path_buf(),
+        filename: name.to_string(),
+        group_id: Some(group_id.clone()),
+        subband: Some(subband),
+        timestamp_iso: Some(timestamp_iso.to_string()),
+        timestamp_mjd: ObsTime::from_unix_s(obs_unix_s).ok().map(|t| t.mjd_utc()),
+        file_size_bytes: Some(size),
+        modified_time: Some(mtime),
+        indexed_at: now_unix_s,
+        stored: true,
+        ra_deg: pointing.map(|p| p.0),
+        dec_deg: pointing.map(|p| p.1),
+        obs_date,
+        obs_time,
+    }
+}
+
+/// ICRS (RA, Dec) in degrees of the meridian at the file's mid-time at its
+/// pointing declination.
+pub fn pointing_radec_deg(meta: &SubbandMeta, eop: &Eop) -> Option<(f64, f64)> {
+    let dec = meta.pointing_dec_rad?;
+    let first = *meta.times_jd_utc.first()?;
+    let last = *meta.times_jd_utc.last()?;
+    let t = ObsTime::from_jd_utc(0.5 * (first + last)).ok()?;
+    let site = Site::from_deg(
+        meta.telescope.latitude_deg,
+        meta.telescope.longitude_deg,
+        meta.telescope.altitude_m,
+    );
+    let frame = SkyFrame::new(&t, &site, eop).ok()?;
+    let (ra, dec) = frame.local_to_icrs(direction_from_hadec(0.0, dec));
+    Some((ra.to_degrees(), dec.to_degrees()))
+}
+
+/// Paths of the regular files directly in `dir`, sorted by name.
+pub fn list_dir(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "hdf5"))
+        .collect();
+    out.sort();
+    Ok(out)
+}

@@ -1,0 +1,579 @@
+//! The metric catalogue: every Prometheus metric the pipeline exports, in one place.
+//!
+//! All metrics go through the process-wide [`metrics`](::metrics) recorder installed by
+//! [`install_recorder`]; the monitoring server renders that one registry on `GET /metrics`.
+//! Nothing else in the workspace should call `metrics::counter!`/`gauge!`/`histogram!`
+//! directly: use the typed helpers below, whose label values come from small enums, so
+//! label cardinality stays bounded (never a group id or a path as a label).
+//!
+//! Names follow `dsa110_<noun>_<unit>[_total]` and are rendered exactly as written here:
+//! the recorder is built with the exporter's default naming (no unit or `_total` suffix
+//! appended), and every name is already a valid Prometheus name, so nothing is sanitised.
+//!
+//! | name | type | labels |
+//! |---|---|---|
+//! | `dsa110_streaming_queue` | gauge | `state` ∈ collecting, pending, in_progress, completed, failed |
+//! | `dsa110_streaming_disk_free_gb` | gauge | `path` ∈ output, scratch |
+//! | `dsa110_streaming_groups_total` | counter | `outcome` ∈ completed, failed, retried, abandoned |
+//! | `dsa110_streaming_group_duration_seconds` | histogram | — |
+//! | `dsa110_streaming_stage_duration_seconds` | histogram | `stage` ∈ load, phase, write, conversion, calibration, imaging, photometry |
+//! | `dsa110_streaming_files_total` | counter | `outcome` ∈ registered, rejected, late, duplicate |
+//! | `dsa110_streaming_last_success_timestamp_seconds` | gauge | — |
+//! | `dsa110_streaming_up` | gauge | `component` ∈ watcher, worker, database |
+//! | `dsa110_streaming_paused` | gauge | `reason` ∈ disk |
+//! | `dsa110_streaming_oldest_pending_age_seconds` | gauge | — |
+//! | `dsa110_streaming_realtime_factor` | gauge | — |
+//! | `dsa110_streaming_build_info` | gauge | `version` (this build's version, one value) |
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
+
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+use crate::monitoring::MonitoringError;
+
+/// Groups currently in the queue, per state (`state` label). Every state is always
+/// exported, zeros included.
+pub const QUEUE: &str = "dsa110_streaming_queue";
+/// Free space (1 GB = 10⁹ bytes, available to the daemon's user) of the output and
+/// scratch directories (`path` label: `output` | `scratch`).
+pub const DISK_FREE_GB: &str = "dsa110_streaming_disk_free_gb";
+/// Groups that left processing, by `outcome` (completed | failed | retried | abandoned).
+pub const GROUPS_TOTAL: &str = "dsa110_streaming_groups_total";
+/// Wall-clock time to process one group successfully, seconds (histogram).
+pub const GROUP_DURATION_SECONDS: &str = "dsa110_streaming_group_duration_seconds";
+/// Wall-clock time of one pipeline stage for one group, seconds (histogram, `stage` label).
+pub const STAGE_DURATION_SECONDS: &str = "dsa110_streaming_stage_duration_seconds";
+/// Subband files seen by the watcher, by `outcome` (registered | rejected | late | duplicate).
+pub const FILES_TOTAL: &str = "dsa110_streaming_files_total";
+/// Unix time (s) at which the last group completed successfully.
+pub const LAST_SUCCESS_TIMESTAMP_SECONDS: &str = "dsa110_streaming_last_success_timestamp_seconds";
+/// Liveness of a component (`component` label): 1 running and heartbeat fresh, else 0.
+pub const UP: &str = "dsa110_streaming_up";
+/// 1 while processing is paused for the given `reason` (`disk`), else 0.
+pub const PAUSED: &str = "dsa110_streaming_paused";
+/// Age (s) of the oldest `pending` group; 0 when nothing is pending.
+pub const OLDEST_PENDING_AGE_SECONDS: &str = "dsa110_streaming_oldest_pending_age_seconds";
+/// Last completed group's processing time divided by the group cadence (309 s):
+/// above 1 the pipeline is slower than real time.
+pub const REALTIME_FACTOR: &str = "dsa110_streaming_realtime_factor";
+/// Always 1; the `version` label carries the build's version.
+pub const BUILD_INFO: &str = "dsa110_streaming_build_info";
+
+/// Seconds between two observation groups from the correlator: the real-time budget.
+pub const GROUP_CADENCE_S: f64 = 309.0;
+
+/// Histogram bucket upper bounds (s) for the `_seconds` histograms: 0.5 s … 1000 s, with
+/// a bound at the 309 s real-time budget.
+pub const DURATION_BUCKETS_S: &[f64] = &[
+    0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 90.0, 120.0, 180.0, 240.0, 309.0, 450.0, 600.0,
+    1000.0,
+];
+
+/// The Prometheus type of a catalogue entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Monotonic counter (name ends in `_total`).
+    Counter,
+    /// Gauge.
+    Gauge,
+    /// Histogram with [`DURATION_BUCKETS_S`] buckets.
+    Histogram,
+}
+
+/// One entry of the catalogue.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricSpec {
+    /// Exact rendered name.
+    pub name: &'static str,
+    /// Prometheus type.
+    pub kind: MetricKind,
+    /// `# HELP` text.
+    pub help: &'static str,
+    /// The single label this metric carries, with every value it can take.
+    pub label: Option<(&'static str, &'static [&'static str])>,
+}
+
+/// Every metric the pipeline exports.
+pub const CATALOGUE: &[MetricSpec] = &[
+    MetricSpec {
+        name: QUEUE,
+        kind: MetricKind::Gauge,
+        help: "Observation groups in the processing queue, per state.",
+        label: Some(("state", QueueState::NAMES)),
+    },
+    MetricSpec {
+        name: DISK_FREE_GB,
+        kind: MetricKind::Gauge,
+        help: "Free disk space available to the pipeline, in GB (1e9 bytes).",
+        label: Some(("path", DiskLabel::NAMES)),
+    },
+    MetricSpec {
+        name: GROUPS_TOTAL,
+        kind: MetricKind::Counter,
+        help: "Observation groups that left processing, by outcome.",
+        label: Some(("outcome", GroupOutcome::NAMES)),
+    },
+    MetricSpec {
+        name: GROUP_DURATION_SECONDS,
+        kind: MetricKind::Histogram,
+        help: "Wall-clock time to process one observation group successfully, in seconds.",
+        label: None,
+    },
+    MetricSpec {
+        name: STAGE_DURATION_SECONDS,
+        kind: MetricKind::Histogram,
+        help: "Wall-clock time of one pipeline stage for one group, in seconds.",
+        label: Some(("stage", Stage::NAMES)),
+    },
+    MetricSpec {
+        name: FILES_TOTAL,
+        kind: MetricKind::Counter,
+        help: "Subband files seen by the watcher, by outcome.",
+        label: Some(("outcome", FileOutcome::NAMES)),
+    },
+    MetricSpec {
+        name: LAST_SUCCESS_TIMESTAMP_SECONDS,
+        kind: MetricKind::Gauge,
+        help: "Unix time at which the last observation group completed successfully.",
+        label: None,
+    },
+    MetricSpec {
+        name: UP,
+        kind: MetricKind::Gauge,
+        help: "1 when the component is running and its heartbeat is fresh, else 0.",
+        label: Some(("component", Component::NAMES)),
+    },
+    MetricSpec {
+        name: PAUSED,
+        kind: MetricKind::Gauge,
+        help: "1 while processing is paused for the given reason, else 0.",
+        label: Some(("reason", PauseReason::NAMES)),
+    },
+    MetricSpec {
+        name: OLDEST_PENDING_AGE_SECONDS,
+        kind: MetricKind::Gauge,
+        help: "Age of the oldest pending observation group in seconds (0 when none is pending).",
+        label: None,
+    },
+    MetricSpec {
+        name: REALTIME_FACTOR,
+        kind: MetricKind::Gauge,
+        help: "Processing time of the last completed group divided by the 309 s group cadence.",
+        label: None,
+    },
+    MetricSpec {
+        name: BUILD_INFO,
+        kind: MetricKind::Gauge,
+        help: "Always 1; the version label carries the build version.",
+        label: Some(("version", &[VERSION])),
+    },
+];
+
+/// This build's version (the `version` label of [`BUILD_INFO`]).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Defines a label enum with `as_str`, `ALL`, `NAMES`, `Display` and `FromStr`.
+macro_rules! label_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in catalogue order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// Every label value, in catalogue order.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
+            /// The label value.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownLabel;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownLabel { kind: stringify!($name), value: s.to_owned() }),
+                }
+            }
+        }
+    };
+}
+
+/// A string that is not one of a label enum's values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} value {value:?}")]
+pub struct UnknownLabel {
+    /// The enum that was parsed.
+    pub kind: &'static str,
+    /// The rejected text.
+    pub value: String,
+}
+
+label_enum! {
+    /// A queue state (`processing_queue.state`), the `state` label of [`QUEUE`].
+    QueueState {
+        /// Waiting for the rest of its subbands.
+        Collecting => "collecting",
+        /// Complete, waiting for a worker.
+        Pending => "pending",
+        /// Being processed.
+        InProgress => "in_progress",
+        /// Done.
+        Completed => "completed",
+        /// Gave up, with a reason in `error`.
+        Failed => "failed",
+    }
+}
+
+label_enum! {
+    /// How a group left processing, the `outcome` label of [`GROUPS_TOTAL`].
+    GroupOutcome {
+        /// Processed successfully.
+        Completed => "completed",
+        /// Failed permanently (not retryable, or retry limit reached).
+        Failed => "failed",
+        /// An attempt failed and the group was put back for another try.
+        Retried => "retried",
+        /// Given up without processing (e.g. a `collecting` group timed out with too few
+        /// subbands).
+        Abandoned => "abandoned",
+    }
+}
+
+label_enum! {
+    /// A timed pipeline stage, the `stage` label of [`STAGE_DURATION_SECONDS`].
+    Stage {
+        /// Reading the subband files.
+        Load => "load",
+        /// Phasing / UVW computation.
+        Phase => "phase",
+        /// Writing the Measurement Set.
+        Write => "write",
+        /// The whole conversion (load + phase + write).
+        Conversion => "conversion",
+        /// Calibration solving / applying.
+        Calibration => "calibration",
+        /// Imaging.
+        Imaging => "imaging",
+        /// Forced photometry.
+        Photometry => "photometry",
+    }
+}
+
+label_enum! {
+    /// What the watcher did with a file, the `outcome` label of [`FILES_TOTAL`].
+    FileOutcome {
+        /// Registered in a group.
+        Registered => "registered",
+        /// Failed name or content validation.
+        Rejected => "rejected",
+        /// Arrived for a group that was already processed (recorded, not reprocessed).
+        Late => "late",
+        /// Already registered (same path, or same subband of the same group).
+        Duplicate => "duplicate",
+    }
+}
+
+label_enum! {
+    /// A monitored component, the `component` label of [`UP`].
+    Component {
+        /// The directory watcher.
+        Watcher => "watcher",
+        /// The group worker.
+        Worker => "worker",
+        /// The queue database (1 when the last status read succeeded).
+        Database => "database",
+    }
+}
+
+label_enum! {
+    /// Why processing is paused, the `reason` label of [`PAUSED`].
+    PauseReason {
+        /// Output free space below the pause threshold.
+        Disk => "disk",
+    }
+}
+
+label_enum! {
+    /// Which directory a disk measurement is for, the `path` label of [`DISK_FREE_GB`].
+    DiskLabel {
+        /// The Measurement Set output directory.
+        Output => "output",
+        /// The scratch (temporary products) directory.
+        Scratch => "scratch",
+    }
+}
+
+/// Registers `# HELP` text for every catalogue metric with the installed recorder.
+pub fn describe_metrics() {
+    for spec in CATALOGUE {
+        match spec.kind {
+            MetricKind::Counter => ::metrics::describe_counter!(spec.name, spec.help),
+            MetricKind::Gauge => ::metrics::describe_gauge!(spec.name, spec.help),
+            MetricKind::Histogram => {
+                ::metrics::describe_histogram!(spec.name, ::metrics::Unit::Seconds, spec.help);
+            }
+        }
+    }
+}
+
+/// Creates every bounded series so that a scrape shows them from the start: queue gauges
+/// and counters at 0, empty histograms, liveness 0, not paused, `build_info` 1.
+///
+/// Disk gauges, the last-success timestamp and the real-time factor are left absent until
+/// first measured (a 0 there would look like a full disk or a success in 1970).
+pub fn init_series() {
+    for &state in QueueState::ALL {
+        set_queue_depth(state, 0);
+    }
+    for &outcome in GroupOutcome::ALL {
+        ::metrics::counter!(GROUPS_TOTAL, "outcome" => outcome.as_str()).increment(0);
+    }
+    for &outcome in FileOutcome::ALL {
+        ::metrics::counter!(FILES_TOTAL, "outcome" => outcome.as_str()).increment(0);
+    }
+    // Registering a histogram handle is enough for it to be rendered (with zero counts).
+    let _ = ::metrics::histogram!(GROUP_DURATION_SECONDS);
+    for &stage in Stage::ALL {
+        let _ = ::metrics::histogram!(STAGE_DURATION_SECONDS, "stage" => stage.as_str());
+    }
+    for &component in Component::ALL {
+        set_liveness(component, false);
+    }
+    for &reason in PauseReason::ALL {
+        set_paused(reason, false);
+    }
+    set_oldest_pending_age(0.0);
+    ::metrics::gauge!(BUILD_INFO, "version" => VERSION).set(1.0);
+}
+
+/// Sets the number of groups in `state`.
+pub fn set_queue_depth(state: QueueState, groups: u64) {
+    ::metrics::gauge!(QUEUE, "state" => state.as_str()).set(groups as f64);
+}
+
+/// Records that a group left processing. For [`GroupOutcome::Completed`], `seconds` (the
+/// group's processing time) also goes into [`GROUP_DURATION_SECONDS`] and sets
+/// [`REALTIME_FACTOR`]; for the other outcomes `seconds` is ignored.
+pub fn group_finished(outcome: GroupOutcome, seconds: f64) {
+    ::metrics::counter!(GROUPS_TOTAL, "outcome" => outcome.as_str()).increment(1);
+    if outcome == GroupOutcome::Completed && seconds.is_finite() && seconds >= 0.0 {
+        ::metrics::histogram!(GROUP_DURATION_SECONDS).record(seconds);
+        set_realtime_factor(seconds / GROUP_CADENCE_S);
+    }
+}
+
+/// Records the duration of one stage for one group.
+pub fn stage_duration(stage: Stage, seconds: f64) {
+    ::metrics::histogram!(STAGE_DURATION_SECONDS, "stage" => stage.as_str()).record(seconds);
+}
+
+/// Counts one file seen by the watcher.
+pub fn file_seen(outcome: FileOutcome) {
+    ::metrics::counter!(FILES_TOTAL, "outcome" => outcome.as_str()).increment(1);
+}
+
+/// Sets the free space of a directory, in GB (10⁹ bytes).
+pub fn set_disk_free_gb(path: DiskLabel, gb: f64) {
+    ::metrics::gauge!(DISK_FREE_GB, "path" => path.as_str()).set(gb);
+}
+
+/// Sets the Unix time (s) of the last successful group.
+pub fn set_last_success(unix_s: f64) {
+    ::metrics::gauge!(LAST_SUCCESS_TIMESTAMP_SECONDS).set(unix_s);
+}
+
+/// Sets a component's liveness.
+pub fn set_liveness(component: Component, up: bool) {
+    ::metrics::gauge!(UP, "component" => component.as_str()).set(if up { 1.0 } else { 0.0 });
+}
+
+/// Sets whether processing is paused for `reason`.
+pub fn set_paused(reason: PauseReason, paused: bool) {
+    ::metrics::gauge!(PAUSED, "reason" => reason.as_str()).set(if paused { 1.0 } else { 0.0 });
+}
+
+/// Sets the age (s) of the oldest pending group (0 when none is pending).
+pub fn set_oldest_pending_age(seconds: f64) {
+    ::metrics::gauge!(OLDEST_PENDING_AGE_SECONDS).set(seconds);
+}
+
+/// Sets the real-time factor (processing time / [`GROUP_CADENCE_S`]).
+pub fn set_realtime_factor(factor: f64) {
+    ::metrics::gauge!(REALTIME_FACTOR).set(factor);
+}
+
+/// The Prometheus builder with the catalogue's histogram buckets and default naming (no
+/// suffixes appended). No HTTP listener: the monitoring server renders the handle.
+fn builder() -> Result<PrometheusBuilder, MonitoringError> {
+    let mut builder = PrometheusBuilder::new();
+    for spec in CATALOGUE.iter().filter(|s| s.kind == MetricKind::Histogram) {
+        builder = builder
+            .set_buckets_for_metric(Matcher::Full(spec.name.to_owned()), DURATION_BUCKETS_S)
+            .map_err(|source| MonitoringError::Recorder { source })?;
+    }
+    Ok(builder)
+}
+
+/// Builds a recorder and its handle without installing it, for use with
+/// [`metrics::with_local_recorder`](::metrics::with_local_recorder) (tests, tools).
+///
+/// # Errors
+/// [`MonitoringError::Recorder`] if the builder rejects the bucket configuration.
+pub fn build_recorder() -> Result<(PrometheusRecorder, PrometheusHandle), MonitoringError> {
+    let recorder = builder()?.build_recorder();
+    let handle = recorder.handle();
+    Ok((recorder, handle))
+}
+
+static INSTALLED: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
+
+/// Installs the Prometheus recorder as the process-wide `metrics` recorder, describes every
+/// metric and creates the bounded series ([`init_series`]); returns the handle that
+/// `GET /metrics` renders.
+///
+/// Call it first thing in the daemon: samples recorded before it are dropped by the
+/// default no-op recorder.
+///
+/// Idempotent: a second call returns the handle installed by the first, so tests and the
+/// daemon can both call it. The caller (or [`crate::monitoring::serve`]) must run
+/// [`PrometheusHandle::run_upkeep`] periodically.
+///
+/// # Errors
+/// [`MonitoringError::Recorder`] if another (non-Prometheus) recorder was already installed.
+pub fn install_recorder() -> Result<PrometheusHandle, MonitoringError> {
+    let mut installed = INSTALLED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(handle) = installed.as_ref() {
+        return Ok(handle.clone());
+    }
+    let handle = builder()?
+        .install_recorder()
+        .map_err(|source| MonitoringError::Recorder { source })?;
+    describe_metrics();
+    init_series();
+    *installed = Some(handle.clone());
+    Ok(handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_names_follow_the_convention() {
+        for spec in CATALOGUE {
+            assert!(spec.name.starts_with("dsa110_streaming_"), "{}", spec.name);
+            assert!(
+                spec.name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{}",
+                spec.name
+            );
+            assert_eq!(
+                spec.kind == MetricKind::Counter,
+                spec.name.ends_with("_total"),
+                "only counters end in _total: {}",
+                spec.name
+            );
+            if spec.kind == MetricKind::Histogram {
+                assert!(spec.name.ends_with("_seconds"), "{}", spec.name);
+            }
+        }
+    }
+
+    #[test]
+    fn label_enums_round_trip() {
+        for &s in QueueState::ALL {
+            assert_eq!(s.as_str().parse::<QueueState>(), Ok(s));
+        }
+        assert_eq!(
+            "in_progress".parse::<QueueState>(),
+            Ok(QueueState::InProgress)
+        );
+        let err = "stuck".parse::<QueueState>().unwrap_err();
+        assert_eq!(err.value, "stuck");
+        assert_eq!(
+            QueueState::NAMES,
+            [
+                "collecting",
+                "pending",
+                "in_progress",
+                "completed",
+                "failed"
+            ]
+        );
+    }
+
+    #[test]
+    fn local_recorder_renders_exact_names_and_buckets() {
+        let (recorder, handle) = build_recorder().unwrap();
+        ::metrics::with_local_recorder(&recorder, || {
+            describe_metrics();
+            init_series();
+            group_finished(GroupOutcome::Completed, 154.5);
+            stage_duration(Stage::Write, 40.0);
+            set_disk_free_gb(DiskLabel::Output, 12.5);
+        });
+        let text = handle.render();
+        assert!(
+            text.contains("dsa110_streaming_queue{state=\"pending\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dsa110_streaming_groups_total{outcome=\"completed\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dsa110_streaming_realtime_factor 0.5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dsa110_streaming_group_duration_seconds_bucket{le=\"309\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dsa110_streaming_group_duration_seconds_bucket{le=\"120\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dsa110_streaming_stage_duration_seconds_count{stage=\"write\"} 1\n"),
+            "{text}"
+        );
+        // Empty histograms are rendered too.
+        assert!(
+            text.contains("dsa110_streaming_stage_duration_seconds_count{stage=\"imaging\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dsa110_streaming_disk_free_gb{path=\"output\"} 12.5\n"),
+            "{text}"
+        );
+        assert!(text.contains(&format!(
+            "dsa110_streaming_build_info{{version=\"{VERSION}\"}} 1\n"
+        )));
+        assert!(
+            !text.contains("quantile="),
+            "histograms, not summaries: {text}"
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! `cargo xtask bench {ingest,convert}`: our tools against the reference
+//! Python tools, on the same full-size generated group, in the same run.
+//!
+//! Every contender runs as a child of a small Python harness that reports wall
+//! time and the child's peak RSS (`ru_maxrss`), so all are measured alike. Each
+//! is run `--reps` times (default 3) after one untimed warm-up run that puts
+//! the group in the page cache; we report the median wall time and the
+//! largest peak RSS.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::setup;
+use crate::util::{self, step};
+
+const MEASURE_PY: &str = r#"
+import json, resource, subprocess, sys, time
+t0 = time.perf_counter()
+p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+wall = time.perf_counter() - t0
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+if p.returncode != 0:
+    sys.stderr.write(p.stderr[-4000:])
+    sys.exit(p.returncode)
+print(json.dumps({"wall_s": wall, "peak_rss_bytes": ru.ru_maxrss * 1024, "stdout": p.stdout[-2000:]}))
+"#;
+
+const H5PY_READ_PY: &str = r#"
+import sys, h5py, numpy as np
+n = 0
+for f in sys.argv[1:]:
+    with h5py.File(f, "r") as h:
+        for name in ("Header/uvw_array", "Header/time_array", "Header/ant_1_array", "Header/ant_2_array",
+                     "Data/visdata", "Data/flags", "Data/nsamples"):
+            a = h[name][()]
+            n += a.nbytes
+print(n)
+"#;
+
+const PYUVDATA_CONVERT_PY: &str = r#"
+# pyuvdata's conversion of one correlator group: read the 16 files (one at a time:
+# pyuvdata's multi-file read rejects the correlator's float32 uvw_array), combine
+# along frequency, phase to one ICRS centre, write a Measurement Set.
+import sys, glob, os, numpy as np, warnings
+from pyuvdata import UVData
+warnings.filterwarnings("ignore")
+files, out, ra, dec = sorted(sys.argv[1:-3]), sys.argv[-3], float(sys.argv[-2]), float(sys.argv[-1])
+uvs = []
+for f in files:
+    u = UVData.from_file(f, run_check=False)
+    uvs.append(u)
+uv = uvs[0].fast_concat(uvs[1:], "freq", inplace=False, run_check=False)
+del uvs
+uv.reorder_freqs(channel_order="freq")
+uv.phase(ra, dec, cat_name="centre")
+uv.write_ms(out, clobber=True, run_check=False)
+print(uv.Nblts * uv.Nfreqs * uv.Npols)
+"#;
+
+/// Run one benchmark.
+pub fn run(which: &str, args: &[String]) -> Result<()> {
+    let reps = parse_reps(args)?;
+    match which {
+        "ingest" => ingest(reps),
+        "convert" => convert(reps),
+        other => bail!("unknown benchmark {other:?}: expected ingest or convert"),
+    }
+}
+
+fn parse_reps(args: &[String]) -> Result<usize> {
+    let mut reps = 3;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--reps" => {
+                reps = it
+                    .next()
+                    .context("--reps needs a number")?
+                    .parse()
+                    .context("--reps needs a number")?;
+            }
+            other => bail!("unknown benchmark option {other:?}"),
+        }
+    }
+    Ok(reps.max(1))
+}
+
+fn bench_dir() -> PathBuf {
+    util::workspace_root().join("target").join("bench")
+}
+
+/// A full-size group in target/bench/full-group (simulated once, then reused).
+fn full_group(tools: &Path) -> Result<(Vec<PathBuf>, Value)> {
+    let dir = bench_dir().join("full-group");
+    let files = |d: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .map(|r| {
+                r.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "hdf5"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    if files(&dir).len() != 16 {
+        let _ = std::fs::remove_dir_all(&dir);
+        step("simulating a full-size group (16 × ~145 MB) for the benchmark");
+        let t = std::time::Instant::now();
+        util::run(
+            util::cmd(tools)
+                .args(["simulate", "--scale", "full", "--seed", "7", "--out"])
+                .arg(&dir),
+        )?;
+        step(&format!("simulated the full group in {:.1} s", t.elapsed().as_secs_f64()));
+    }
+    let truth = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with("truth.json"))
+        .context("no truth file beside the benchmark group")?;
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string(truth)?)?;
+    Ok((files(&dir), truth))
+}
+
+fn measure(argv: &[String]) -> Result<Value> {
+    let out = util::output(
+        Command::new(setup::python())
+            .arg("-c")
+            .arg(MEASURE_PY)
+            .args(argv),
+    )?;
+    Ok(serde_json::from_str(out.trim())?)
+}
+
+struct Stats {
+    median_wall_s: f64,
+    walls: Vec<f64>,
+    peak_rss_bytes: f64,
+}
+
+fn repeat(reps: usize, argv: &[String], before: &dyn Fn() -> Result<()>) -> Result<Stats> {
+    before()?;
+    measure(argv)?; // warm-up: page cache, lazy imports
+    let mut walls = Vec::new();
+    let mut rss: f64 = 0.0;
+    for _ in 0..reps {
+        before()?;
+        let m = measure(argv)?;
+        walls.push(m["wall_s"].as_f64().unwrap_or(f64::NAN));
+        rss = rss.max(m["peak_rss_bytes"].as_f64().unwrap_or(0.0));
+    }
+    let mut sorted = walls.clone();
+    sorted.sort_by(f64::total_cmp);
+    Ok(Stats {
+        median_wall_s: sorted[sorted.len() / 2],
+        walls,
+        peak_rss_bytes: rss,
+    })
+}
+
+fn file_bytes(files: &[PathBuf]) -> u64 {
+    files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[allow(clippy::print_stdout)]
+fn report(title: &str, rows: &[(&str, &Stats)], bytes: u64) {
+    println!("\n{title}");
+    println!(
+        "{:<28} {:>10} {:>10} {:>12}  runs (s)",
+        "contender", "median s", "MB/s", "peak RSS MB"
+    );
+    for (name, s) in rows {
+        println!(
+            "{:<28} {:>10.2} {:>10.0} {:>12.0}  {:?}",
+            name,
+            s.median_wall_s,
+            bytes as f64 / 1e6 / s.median_wall_s,
+            s.peak_rss_bytes / 1e6,
+            s.walls.iter().map(|w| (w * 100.0).round() / 100.0).collect::<Vec<_>>()
+        );
+    }
+}
+
+fn strs(v: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<String> {
+    v.iter()
+        .map(|s| s.as_ref().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[allow(clippy::print_stdout)]
+fn ingest(reps: usize) -> Result<()> {
+    let tools = util::build_bin("dsa110-tools", "dsa110-tools")?;
+    let (files, _) = full_group(&tools)?;
+    let bytes = file_bytes(&files);
+    let mut ours = strs(&[&tools, &"bench-ingest"]);
+    ours.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));
+    let mut h5 = strs(&[&setup::python(), &"-c", &H5PY_READ_PY]);
+    h5.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));
+    step(&format!("reading {} files ({:.2} GB), {reps} runs each", files.len(), bytes as f64 / 1e9));
+    let nothing = || Ok(());
+    let a = repeat(reps, &ours, &nothing)?;
+    let b = repeat(reps, &h5, &nothing)?;
+    report("bench ingest: read a full group (visdata, flags, nsamples, header arrays)", &[("dsa110-hdf5-ingest (stream)", &a), ("h5py (whole datasets)", &b)], bytes);
+    let vis_one_subband = 4656.0 * 24.0 * 48.0 * 2.0 * 8.0;
+    println!(
+        "peak RSS / one subband's visibilities ({:.1} MB): ours {:.2}×, h5py {:.2}×; throughput ratio ours/h5py {:.2}",
+        vis_one_subband / 1e6,
+        a.peak_rss_bytes / vis_one_subband,
+        b.peak_rss_bytes / vis_one_subband,
+        b.median_wall_s / a.median_wall_s
+    );
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn convert(reps: usize) -> Result<()> {
+    let tools = util::build_bin("dsa110-tools", "dsa110-tools")?;
+    let conv = util::build_bin("dsa110-legacy-convert", "dsa110-legacy-convert")?;
+    let (files, truth) = full_group(&tools)?;
+    let bytes = file_bytes(&files);
+    let work = bench_dir().join("convert");
+    let input = files
+        .first()
+        .and_then(|f| f.parent())
+        .context("empty benchmark group")?
+        .to_path_buf();
+    let db = work.join("queue.sqlite3");
+    let out_ours = work.join("ms-ours");
+    let out_py = work.join("pyuvdata.ms");
+    let reset = || -> Result<()> {
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work)?;
+        Ok(())
+    };
+    let ours = strs(&[
+        &conv, &"--input-dir", &input, &"--output-dir", &out_ours, &"--queue-db", &db, &"--once",
+    ]);
+    // pyuvdata phases to the same centre our converter chose (read back from our run)
+    reset()?;
+    util::run(util::cmd(&conv).args(&ours[1..]))?;
+    let centre = util::output(
+        Command::new("sqlite3")
+            .arg(&db)
+            .arg("SELECT ra_deg, dec_deg FROM ms_index LIMIT 1"),
+    )?;
+    let (ra, dec) = centre
+        .trim()
+        .split_once('|')
+        .context("no ms_index row after our conversion")?;
+    let ra_rad = ra.parse::<f64>()?.to_radians().to_string();
+    let dec_rad = dec.parse::<f64>()?.to_radians().to_string();
+    let mut py = strs(&[&setup::python(), &"-c", &PYUVDATA_CONVERT_PY]);
+    py.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));
+    py.extend([out_py.to_string_lossy().into_owned(), ra_rad, dec_rad]);
+    step(&format!(
+        "converting a full group ({:.2} GB, {} antennas), {reps} runs each",
+        bytes as f64 / 1e9,
+        truth["nants"].as_u64().unwrap_or(0)
+    ));
+    let a = repeat(reps, &ours, &reset)?;
+    let b = repeat(reps.min(2), &py, &reset)?;
+    report("bench convert: 16 subband files → one Measurement Set", &[("dsa110-legacy-convert", &a), ("pyuvdata (read+phase+write_ms)", &b)], bytes);
+    println!(
+        "speed-up ours vs pyuvdata: {:.1}×; our peak RSS {:.0} MB (target ≤ 1000 MB)",
+        b.median_wall_s / a.median_wall_s,
+        a.peak_rss_bytes / 1e6
+    );
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! Small process helpers for the xtask.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// The workspace root (the xtask's parent directory).
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+}
+
+/// The cargo that runs us.
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
+}
+
+/// A command whose working directory is the workspace root.
+pub fn cmd(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(program);
+    c.current_dir(workspace_root());
+    c
+}
+
+/// Run a command to completion; a non-zero exit is an error naming it.
+pub fn run(c: &mut Command) -> Result<()> {
+    let desc = format!("{c:?}");
+    let status = c.status().with_context(|| format!("cannot start {desc}"))?;
+    if !status.success() {
+        bail!("{desc} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Run a command and capture its stdout.
+pub fn output(c: &mut Command) -> Result<String> {
+    let desc = format!("{c:?}");
+    let out = c.output().with_context(|| format!("cannot start {desc}"))?;
+    if !out.status.success() {
+        bail!(
+            "{desc} failed with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Announce a step (xtask output goes to stderr, like cargo's).
+#[allow(clippy::print_stderr)]
+pub fn step(msg: &str) {
+    eprintln!("==> {msg}");
+}
+
+/// Build a workspace binary (dev profile, the project's single profile) and return its path.
+pub fn build_bin(package: &str, bin: &str) -> Result<PathBuf> {
+    run(cmd(cargo()).args(["build", "--quiet", "--package", package, "--bin", bin]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    Ok(target.join("debug").join(bin))
+}
