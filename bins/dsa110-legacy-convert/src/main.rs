@@ -50,6 +50,25 @@ struct Args {
     /// Seconds a file must be unmodified before it is read.
     #[arg(long, default_value_t = 2.0)]
     settle: f64,
+    /// Earth-orientation parameters "UT1-UTC_s,xp_arcsec,yp_arcsec" (IERS Bulletin A);
+    /// zero by default (sub-arcsecond astrometric error).
+    #[arg(long, value_parser = parse_eop, default_value = "0,0,0")]
+    eop: dsa110_astro::Eop,
+}
+
+fn parse_eop(s: &str) -> Result<dsa110_astro::Eop, String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>().map_err(|e| format!("{x:?}: {e}")))
+        .collect::<Result<_, _>>()?;
+    match v.as_slice() {
+        [dut1_s, xp, yp] => Ok(dsa110_astro::Eop {
+            dut1_s: *dut1_s,
+            xp_rad: xp * dsa110_astro::constants::ARCSEC,
+            yp_rad: yp * dsa110_astro::constants::ARCSEC,
+        }),
+        _ => Err("expected three numbers: UT1-UTC (s), xp (arcsec), yp (arcsec)".into()),
+    }
 }
 
 fn main() -> ExitCode {
@@ -59,6 +78,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run() {
         Ok(code) => code,
@@ -84,6 +104,7 @@ fn run() -> anyhow::Result<ExitCode> {
         partial_timeout_s: args.partial_timeout,
         retry_limit: args.retry_limit,
         settle_s: args.settle,
+        eop: args.eop,
         command_line,
     })?;
     let stop = Arc::new(AtomicBool::new(false));

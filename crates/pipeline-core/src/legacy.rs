@@ -39,6 +39,8 @@ pub struct LegacyConfig {
     pub retry_limit: u32,
     /// Seconds a file must be unmodified before it is read.
     pub settle_s: f64,
+    /// Earth-orientation parameters for the astrometry (IERS Bulletin A).
+    pub eop: Eop,
     /// The command line, for the MS HISTORY.
     pub command_line: String,
 }
@@ -90,6 +92,13 @@ impl LegacyParams {
                     format!("{v} is not a non-negative number of seconds"),
                 ));
             }
+        }
+        let e = cfg.eop;
+        if !(e.dut1_s.is_finite() && e.dut1_s.abs() <= 1.0)
+            || !(e.xp_rad.is_finite() && e.yp_rad.is_finite())
+            || e.xp_rad.abs().max(e.yp_rad.abs()) > 5.0 * dsa110_astro::constants::ARCSEC
+        {
+            return Err(bad("--eop", format!("{e:?}: |UT1-UTC| must be ≤ 1 s and |xp|, |yp| ≤ 5″")));
         }
         if !cfg.input_dir.is_dir() {
             return Err(bad(
@@ -181,12 +190,12 @@ pub fn run(
     let intake_params = IntakeParams {
         expected_subbands: params.expected_subbands,
         settle_s: cfg.settle_s,
-        eop: Eop::default(),
+        eop: cfg.eop,
     };
     let convert = ConvertParams {
         output_dir: cfg.output_dir.clone(),
         expected_subbands: params.expected_subbands,
-        eop: Eop::default(),
+        eop: cfg.eop,
         overwrite: false,
         application: format!("dsa110-legacy-convert {}", env!("CARGO_PKG_VERSION")),
         command_line: cfg.command_line.clone(),

@@ -123,6 +123,7 @@ fn hour_angle_is_last_minus_apparent_ra() {
 
 #[test]
 fn uvw_matches_pyuvdata_to_a_millimetre() {
+    let mut worst: f64 = 0.0;
     let fx = fixture();
     let site = site(&fx);
     let u = &fx["uvw"];
@@ -167,6 +168,7 @@ fn uvw_matches_pyuvdata_to_a_millimetre() {
             let got = basis.project(itrf_to_local(b_itrf, site.lon_rad));
             for c in 0..3 {
                 let w = want[c].as_f64().unwrap();
+                worst = worst.max((got[c] - w).abs());
                 assert!(
                     (got[c] - w).abs() < 1e-3,
                     "{} {} EOP {} baseline {k} comp {c}: got {} want {w}",
@@ -178,4 +180,6 @@ fn uvw_matches_pyuvdata_to_a_millimetre() {
             }
         }
     }
+    // measured: ≤ 3 µm on a 2.6 km baseline (≲ 0.2 mas); the issue asks for 1 mm
+    assert!(worst < 1e-5, "worst UVW difference from pyuvdata {worst:.3e} m");
 }
