@@ -115,7 +115,10 @@ fn full_group(tools: &Path) -> Result<(Vec<PathBuf>, Value)> {
                 .args(["simulate", "--scale", "full", "--seed", "7", "--out"])
                 .arg(&dir),
         )?;
-        step(&format!("simulated the full group in {:.1} s", t.elapsed().as_secs_f64()));
+        step(&format!(
+            "simulated the full group in {:.1} s",
+            t.elapsed().as_secs_f64()
+        ));
     }
     let truth = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -183,7 +186,10 @@ fn report(title: &str, rows: &[(&str, &Stats)], bytes: u64) {
             s.median_wall_s,
             bytes as f64 / 1e6 / s.median_wall_s,
             s.peak_rss_bytes / 1e6,
-            s.walls.iter().map(|w| (w * 100.0).round() / 100.0).collect::<Vec<_>>()
+            s.walls
+                .iter()
+                .map(|w| (w * 100.0).round() / 100.0)
+                .collect::<Vec<_>>()
         );
     }
 }
@@ -203,11 +209,22 @@ fn ingest(reps: usize) -> Result<()> {
     ours.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));
     let mut h5 = strs(&[&setup::python(), &"-c", &H5PY_READ_PY]);
     h5.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));
-    step(&format!("reading {} files ({:.2} GB), {reps} runs each", files.len(), bytes as f64 / 1e9));
+    step(&format!(
+        "reading {} files ({:.2} GB), {reps} runs each",
+        files.len(),
+        bytes as f64 / 1e9
+    ));
     let nothing = || Ok(());
     let a = repeat(reps, &ours, &nothing)?;
     let b = repeat(reps, &h5, &nothing)?;
-    report("bench ingest: read a full group (visdata, flags, nsamples, header arrays)", &[("dsa110-hdf5-ingest (stream)", &a), ("h5py (whole datasets)", &b)], bytes);
+    report(
+        "bench ingest: read a full group (visdata, flags, nsamples, header arrays)",
+        &[
+            ("dsa110-hdf5-ingest (stream)", &a),
+            ("h5py (whole datasets)", &b),
+        ],
+        bytes,
+    );
     let vis_one_subband = 4656.0 * 24.0 * 48.0 * 2.0 * 8.0;
     println!(
         "peak RSS / one subband's visibilities ({:.1} MB): ours {:.2}×, h5py {:.2}×; throughput ratio ours/h5py {:.2}",
@@ -240,7 +257,14 @@ fn convert(reps: usize) -> Result<()> {
         Ok(())
     };
     let ours = strs(&[
-        &conv, &"--input-dir", &input, &"--output-dir", &out_ours, &"--queue-db", &db, &"--once",
+        &conv,
+        &"--input-dir",
+        &input,
+        &"--output-dir",
+        &out_ours,
+        &"--queue-db",
+        &db,
+        &"--once",
     ]);
     // pyuvdata phases to the same centre our converter chose (read back from our run)
     reset()?;
@@ -266,7 +290,14 @@ fn convert(reps: usize) -> Result<()> {
     ));
     let a = repeat(reps, &ours, &reset)?;
     let b = repeat(reps.min(2), &py, &reset)?;
-    report("bench convert: 16 subband files → one Measurement Set", &[("dsa110-legacy-convert", &a), ("pyuvdata (read+phase+write_ms)", &b)], bytes);
+    report(
+        "bench convert: 16 subband files → one Measurement Set",
+        &[
+            ("dsa110-legacy-convert", &a),
+            ("pyuvdata (read+phase+write_ms)", &b),
+        ],
+        bytes,
+    );
     println!(
         "speed-up ours vs pyuvdata: {:.1}×; our peak RSS {:.0} MB (target ≤ 1000 MB)",
         b.median_wall_s / a.median_wall_s,

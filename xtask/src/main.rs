@@ -74,7 +74,14 @@ fn test() -> Result<()> {
     util::step("cargo fmt --check");
     util::run(util::cmd(&cargo).args(["fmt", "--all", "--", "--check"]))?;
     util::step("cargo clippy (warnings are errors)");
-    util::run(util::cmd(&cargo).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    util::run(util::cmd(&cargo).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     util::step("cargo test (unit, integration and interop tests)");
     util::run(
         util::cmd(&cargo)
@@ -88,7 +95,10 @@ fn demo(dir: &str, scale: &str) -> Result<()> {
     let root = util::workspace_root();
     let dir = root.join(dir);
     let tools = util::build_bin("dsa110-tools", "dsa110-tools")?;
-    util::step(&format!("simulating observation groups into {}", dir.display()));
+    util::step(&format!(
+        "simulating observation groups into {}",
+        dir.display()
+    ));
     util::run(
         util::cmd(&tools)
             .args(["demo-data", "--scale", scale, "--dir"])

@@ -77,10 +77,17 @@ pub fn run() -> Result<()> {
     if missing.is_empty() {
         step("system packages: all present");
     } else {
-        step(&format!("installing Debian packages: {}", missing.join(" ")));
+        step(&format!(
+            "installing Debian packages: {}",
+            missing.join(" ")
+        ));
         let sudo = !is_root();
         let apt = |args: &[&str]| {
-            let mut c = if sudo { Command::new("sudo") } else { Command::new("apt-get") };
+            let mut c = if sudo {
+                Command::new("sudo")
+            } else {
+                Command::new("apt-get")
+            };
             if sudo {
                 c.arg("apt-get");
             }
@@ -99,12 +106,21 @@ pub fn run() -> Result<()> {
     if venv_ok() {
         step("python interop venv: up to date");
     } else {
-        step(&format!("creating the python interop venv in {}", venv_dir().display()));
+        step(&format!(
+            "creating the python interop venv in {}",
+            venv_dir().display()
+        ));
         let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
         util::run(Command::new(&py).args(["-m", "venv"]).arg(venv_dir()))?;
         util::run(
             Command::new(python())
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
                 .args(PIP_PACKAGES),
         )?;
         std::fs::write(venv_stamp(), PIP_PACKAGES.join("\n"))?;

@@ -109,7 +109,8 @@ fn run() -> anyhow::Result<ExitCode> {
     })?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("installing signal handlers")?;
     }
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new_spinner();
@@ -120,8 +121,19 @@ fn run() -> anyhow::Result<ExitCode> {
         (Some(b), LegacyEvent::Converting { group_id, pending }) => {
             b.set_message(format!("converting {group_id} ({pending} pending)"));
         }
-        (Some(b), LegacyEvent::Finished { group_id, report, error }) => match (report, error) {
-            (Some(r), _) => b.println(format!("{group_id}: {} in {:.1} s", r.ms_path.display(), r.timings.total_s)),
+        (
+            Some(b),
+            LegacyEvent::Finished {
+                group_id,
+                report,
+                error,
+            },
+        ) => match (report, error) {
+            (Some(r), _) => b.println(format!(
+                "{group_id}: {} in {:.1} s",
+                r.ms_path.display(),
+                r.timings.total_s
+            )),
             (_, Some(e)) => b.println(format!("{group_id}: FAILED: {e}")),
             _ => {}
         },
@@ -141,5 +153,9 @@ fn run() -> anyhow::Result<ExitCode> {
         invalid_files = summary.invalid_files,
         "done"
     );
-    Ok(if summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if summary.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

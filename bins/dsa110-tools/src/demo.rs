@@ -23,7 +23,8 @@ pub fn data(args: &DemoDataArgs) -> Result<()> {
 #[allow(clippy::print_stdout)]
 pub fn report(dir: &Path) -> Result<()> {
     let db = dir.join("state/db/pipeline.sqlite3");
-    let queue = dsa110_queue::Queue::open_readonly(&db).with_context(|| format!("opening {}", db.display()))?;
+    let queue = dsa110_queue::Queue::open_readonly(&db)
+        .with_context(|| format!("opening {}", db.display()))?;
     println!("\nQueue {}:", db.display());
     for (state, n) in queue.counts_by_state()? {
         println!("  {:<12} {n}", state.as_str());
@@ -32,7 +33,9 @@ pub fn report(dir: &Path) -> Result<()> {
     println!("\nGroups:");
     for g in &groups {
         let perf = queue.performance(&g.group_id)?;
-        let secs = perf.and_then(|p| p.total_time_s).map_or(String::new(), |s| format!("{s:.2} s"));
+        let secs = perf
+            .and_then(|p| p.total_time_s)
+            .map_or(String::new(), |s| format!("{s:.2} s"));
         println!(
             "  {}  {:<10} {:>8}  {}",
             g.group_id,
@@ -53,6 +56,9 @@ pub fn report(dir: &Path) -> Result<()> {
             );
         }
     }
-    println!("\nTry: sqlite3 {} \"SELECT state, COUNT(*) FROM processing_queue GROUP BY state\"", db.display());
+    println!(
+        "\nTry: sqlite3 {} \"SELECT state, COUNT(*) FROM processing_queue GROUP BY state\"",
+        db.display()
+    );
     Ok(())
 }

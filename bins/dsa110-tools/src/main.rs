@@ -94,8 +94,13 @@ fn inspect(paths: &[PathBuf]) -> Result<()> {
     let files = expand(paths)?;
     let (mut ok, mut bad) = (0, 0);
     for f in &files {
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let sb = dsa110_hdf5_ingest::parse_subband_filename(&name).ok().map(|p| p.subband);
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let sb = dsa110_hdf5_ingest::parse_subband_filename(&name)
+            .ok()
+            .map(|p| p.subband);
         match dsa110_hdf5_ingest::validate(f, sb) {
             Ok(m) => {
                 ok += 1;
@@ -164,7 +169,8 @@ fn read_streaming(path: &Path) -> Result<(u64, u64)> {
     let (mut bytes, mut rows) = (0u64, 0u64);
     for block in reader.blocks(nt) {
         let b = block?;
-        bytes += (b.data.len() * 8 + b.flags.len() + b.nsamples.len() * 4 + b.uvw_m.len() * 8) as u64;
+        bytes +=
+            (b.data.len() * 8 + b.flags.len() + b.nsamples.len() * 4 + b.uvw_m.len() * 8) as u64;
         rows += b.nrows() as u64;
     }
     Ok((bytes, rows))

@@ -6,7 +6,9 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use dsa110_astro::ObsTime;
-use dsa110_sim::{simulate_group, simulate_group_like_correlator, CorrelatorMode, Scale, SimConfig};
+use dsa110_sim::{
+    simulate_group, simulate_group_like_correlator, CorrelatorMode, Scale, SimConfig,
+};
 
 /// Options of `simulate`.
 #[derive(Args, Debug)]

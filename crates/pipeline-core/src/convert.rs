@@ -40,11 +40,10 @@ const TIME_TOLERANCE_DAYS: f64 = 1e-7;
 /// Why a conversion failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
-    /// A subband file is unreadable or invalid.
-    #[error("subband file {}: {source}", .source.path().display())]
+    /// A subband file is unreadable or invalid (the error names the file).
+    #[error(transparent)]
     Input {
         /// The reader's error (names the file and dataset).
-        #[source]
         source: IngestError,
     },
     /// A subband file disagrees with the others of its group.

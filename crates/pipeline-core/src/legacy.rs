@@ -94,11 +94,14 @@ impl LegacyParams {
             }
         }
         let e = cfg.eop;
-        if !(e.dut1_s.is_finite() && e.dut1_s.abs() <= 1.0)
-            || !(e.xp_rad.is_finite() && e.yp_rad.is_finite())
-            || e.xp_rad.abs().max(e.yp_rad.abs()) > 5.0 * dsa110_astro::constants::ARCSEC
-        {
-            return Err(bad("--eop", format!("{e:?}: |UT1-UTC| must be ≤ 1 s and |xp|, |yp| ≤ 5″")));
+        let pole_limit = 5.0 * dsa110_astro::constants::ARCSEC;
+        let eop_ok =
+            e.dut1_s.abs() <= 1.0 && e.xp_rad.abs() <= pole_limit && e.yp_rad.abs() <= pole_limit;
+        if !eop_ok {
+            return Err(bad(
+                "--eop",
+                format!("{e:?}: |UT1-UTC| must be ≤ 1 s and |xp|, |yp| ≤ 5″"),
+            ));
         }
         if !cfg.input_dir.is_dir() {
             return Err(bad(

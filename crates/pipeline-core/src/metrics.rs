@@ -1,6 +1,6 @@
 //! The metric catalogue: every Prometheus metric the pipeline exports, in one place.
 //!
-//! All metrics go through the process-wide [`metrics`](::metrics) recorder installed by
+//! All metrics go through the process-wide `metrics` recorder installed by
 //! [`install_recorder`]; the monitoring server renders that one registry on `GET /metrics`.
 //! Nothing else in the workspace should call `metrics::counter!`/`gauge!`/`histogram!`
 //! directly: use the typed helpers below, whose label values come from small enums, so
@@ -435,7 +435,7 @@ fn builder() -> Result<PrometheusBuilder, MonitoringError> {
 }
 
 /// Builds a recorder and its handle without installing it, for use with
-/// [`metrics::with_local_recorder`](::metrics::with_local_recorder) (tests, tools).
+/// `metrics::with_local_recorder` (tests, tools).
 ///
 /// # Errors
 /// [`MonitoringError::Recorder`] if the builder rejects the bucket configuration.

@@ -181,5 +181,8 @@ fn uvw_matches_pyuvdata_to_a_millimetre() {
         }
     }
     // measured: ≤ 3 µm on a 2.6 km baseline (≲ 0.2 mas); the issue asks for 1 mm
-    assert!(worst < 1e-5, "worst UVW difference from pyuvdata {worst:.3e} m");
+    assert!(
+        worst < 1e-5,
+        "worst UVW difference from pyuvdata {worst:.3e} m"
+    );
 }
