@@ -152,7 +152,10 @@ impl Plan {
         cfg.validate()?;
         let dec_rad = cfg.dec_deg.to_radians();
         let array = build_array(&cfg.stations_csv, cfg.nants, cfg.seed, dec_rad)?;
-        let lon = array.site.lon_rad;
+        let eop = dsa110_astro::Eop {
+            dut1_s: cfg.dut1_s,
+            ..Default::default()
+        };
         let int_time = cfg.int_time_s();
         let times = (0..cfg.ntimes)
             .map(|k| cfg.start.plus_seconds((k as f64 + 0.5) * int_time))
@@ -165,7 +168,7 @@ impl Plan {
         let (sources, is_default) = if cfg.sources.is_empty() {
             let t_mid = cfg.start.plus_seconds(cfg.ntimes as f64 * int_time / 2.0)?;
             (
-                default_sky(&t_mid, cfg.dut1_s, lon, dec_rad, cfg.seed)?,
+                default_sky(&t_mid, &array.site, &eop, dec_rad, cfg.seed)?,
                 true,
             )
         } else {
@@ -173,8 +176,8 @@ impl Plan {
         };
         let geoms = times
             .iter()
-            .map(|t| source_geometry(t, cfg.dut1_s, lon, dec_rad, &sources))
-            .collect();
+            .map(|t| source_geometry(t, &array.site, &eop, dec_rad, &sources))
+            .collect::<Result<Vec<_>, _>>()?;
         let npol = POLARIZATIONS.len();
         let gains = if cfg.unit_gains {
             unit_gains(npol, NSUBBANDS * cfg.nchan_per_sb)

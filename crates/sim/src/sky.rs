@@ -2,8 +2,9 @@
 //!
 //! For integration k (mid-time t_k) the correlator phase centre is
 //! p_k = `direction_from_hadec(0, dec_ptg)` and a source at ICRS (α, δ) lies at
-//! s_k = `icrs_direction_local(ApparentFrame::at(t_k), LAST(t_k), α, δ)` (apparent
-//! place of date, local equatorial frame). The dishes point at p_k, so the primary
+//! s_k = `SkyFrame::new(t_k, site, eop).direction_local(α, δ)` (observed place of
+//! date — aberration including diurnal, precession, nutation, Earth rotation —
+//! in the local equatorial frame, the same model the converter uses). The dishes point at p_k, so the primary
 //! beam is `airy_power(∠(s_k, p_k), f, 4.65 m)`.
 //!
 //! Gaussian components multiply the point-source visibility by
@@ -13,11 +14,8 @@
 //! meridian), and `u_maj = u sin PA + v cos PA`, `u_min = u cos PA − v sin PA`
 //! (PA east of apparent north; it differs from J2000 north by < 0.5°).
 
-use dsa110_astro::apparent::ApparentFrame;
-use dsa110_astro::geometry::{icrs_direction_local, uvw_basis_hadec};
-use dsa110_astro::{
-    apparent_to_icrs, direction_from_hadec, last_rad, ApparentRaDec, ObsTime, UvwBasis,
-};
+use dsa110_astro::geometry::uvw_basis_hadec;
+use dsa110_astro::{direction_from_hadec, Eop, ObsTime, Site, SkyFrame, UvwBasis};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -38,23 +36,17 @@ pub struct SourceGeom {
 /// Geometry of every source at one integration.
 pub fn source_geometry(
     t: &ObsTime,
-    dut1_s: f64,
-    lon_rad: f64,
+    site: &Site,
+    eop: &Eop,
     dec_ptg_rad: f64,
     sources: &[SourceSpec],
-) -> Vec<SourceGeom> {
-    let frame = ApparentFrame::at(t);
-    let last = last_rad(t, dut1_s, lon_rad);
+) -> Result<Vec<SourceGeom>, SimError> {
+    let frame = SkyFrame::new(t, site, eop)?;
     let p = direction_from_hadec(0.0, dec_ptg_rad);
-    sources
+    Ok(sources
         .iter()
         .map(|src| {
-            let s = icrs_direction_local(
-                &frame,
-                last,
-                src.ra_deg.to_radians(),
-                src.dec_deg.to_radians(),
-            );
+            let s = frame.direction_local(src.ra_deg.to_radians(), src.dec_deg.to_radians());
             let delta = [s[0] - p[0], s[1] - p[1], s[2] - p[2]];
             let cross = [
                 s[1] * p[2] - s[2] * p[1],
@@ -72,21 +64,19 @@ pub fn source_geometry(
                 basis: uvw_basis_hadec(ha_s, dec_s),
             }
         })
-        .collect()
+        .collect())
 }
 
-/// The ICRS position (deg) of the apparent meridian point (HA = 0, Dec = `dec_rad`
+/// The ICRS position (deg) of the observed meridian point (HA = 0, Dec = `dec_rad`
 /// of date) at `t`.
-pub fn meridian_icrs_deg(t: &ObsTime, dut1_s: f64, lon_rad: f64, dec_rad: f64) -> (f64, f64) {
-    let last = last_rad(t, dut1_s, lon_rad);
-    let (ra, dec) = apparent_to_icrs(
-        ApparentRaDec {
-            ra_rad: last,
-            dec_rad,
-        },
-        t,
-    );
-    (ra.to_degrees(), dec.to_degrees())
+pub fn meridian_icrs_deg(
+    t: &ObsTime,
+    site: &Site,
+    eop: &Eop,
+    dec_rad: f64,
+) -> Result<(f64, f64), SimError> {
+    let (ra, dec) = SkyFrame::new(t, site, eop)?.local_to_icrs(direction_from_hadec(0.0, dec_rad));
+    Ok((ra.to_degrees(), dec.to_degrees()))
 }
 
 /// The default sky: 3–6 point sources inside the primary beam around the pointing
@@ -94,13 +84,13 @@ pub fn meridian_icrs_deg(t: &ObsTime, dut1_s: f64, lon_rad: f64, dec_rad: f64) -
 /// within 0.2° of the centre, the others 0.5–3 Jy within 1.5°; α = −0.7 ± 0.2.
 pub fn default_sky(
     t_mid: &ObsTime,
-    dut1_s: f64,
-    lon_rad: f64,
+    site: &Site,
+    eop: &Eop,
     dec_ptg_rad: f64,
     seed: u64,
 ) -> Result<Vec<SourceSpec>, SimError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed_for(seed, &[0x5C]));
-    let (ra0, dec0) = meridian_icrs_deg(t_mid, dut1_s, lon_rad, dec_ptg_rad);
+    let (ra0, dec0) = meridian_icrs_deg(t_mid, site, eop, dec_ptg_rad)?;
     let n = rng.random_range(3..=6usize);
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
@@ -143,13 +133,14 @@ mod tests {
     #[test]
     fn default_sky_is_a_few_sources_in_the_beam() -> Result<(), SimError> {
         let t = ObsTime::from_iso("2025-10-02T00:14:34")?;
-        let lon = dsa110_astro::Site::dsa110().lon_rad;
+        let site = Site::dsa110();
+        let eop = Eop::default();
         let dec = 54.57_f64.to_radians();
         for seed in 0..20 {
-            let sky = default_sky(&t, 0.0, lon, dec, seed)?;
-            assert_eq!(sky, default_sky(&t, 0.0, lon, dec, seed)?);
+            let sky = default_sky(&t, &site, &eop, dec, seed)?;
+            assert_eq!(sky, default_sky(&t, &site, &eop, dec, seed)?);
             assert!((3..=6).contains(&sky.len()));
-            let g = source_geometry(&t, 0.0, lon, dec, &sky);
+            let g = source_geometry(&t, &site, &eop, dec, &sky)?;
             assert!(g[0].theta_rad.to_degrees() < 0.21 && sky[0].flux_jy >= 3.0);
             for (s, g) in sky.iter().zip(&g) {
                 assert!(g.theta_rad.to_degrees() < 1.51, "{s:?} at {}", g.theta_rad);

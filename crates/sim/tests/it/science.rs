@@ -3,22 +3,17 @@
 use std::path::Path;
 
 use dsa110_astro::constants::{C_M_S, DISH_DIAMETER_M};
-use dsa110_astro::{airy_power, apparent_to_icrs, last_rad, ApparentRaDec, ObsTime, Site};
-use dsa110_sim::sky::source_geometry;
+use dsa110_astro::{airy_power, Eop, ObsTime, Site};
+use dsa110_sim::sky::{meridian_icrs_deg, source_geometry};
 use dsa110_sim::{GaussianShape, SimConfig, SourceSpec, Truth};
 use num_complex::Complex32;
 
 use crate::{read_vis, run_py, tiny, TestResult};
 
-/// ICRS (deg) of the apparent meridian point (HA = 0, Dec = dec_deg) at `t`.
+/// ICRS (deg) of the observed meridian point (HA = 0, Dec = dec_deg) at `t`.
 fn meridian_icrs(t: &ObsTime, dec_deg: f64) -> (f64, f64) {
-    let lon = Site::dsa110().lon_rad;
-    let app = ApparentRaDec {
-        ra_rad: last_rad(t, 0.0, lon),
-        dec_rad: dec_deg.to_radians(),
-    };
-    let (ra, dec) = apparent_to_icrs(app, t);
-    (ra.to_degrees(), dec.to_degrees())
+    meridian_icrs_deg(t, &Site::dsa110(), &Eop::default(), dec_deg.to_radians())
+        .expect("meridian position")
 }
 
 /// One integration, noise off, one source at the meridian at the mid-time.
@@ -47,11 +42,11 @@ fn point_source_at_meridian_gives_its_flux_everywhere() -> TestResult {
     let t_mid = cfg.start.plus_seconds(0.5 * cfg.int_time_s())?;
     let g = source_geometry(
         &t_mid,
-        0.0,
-        Site::dsa110().lon_rad,
+        &Site::dsa110(),
+        &Eop::default(),
         cfg.dec_deg.to_radians(),
         &cfg.sources,
-    );
+    )?;
     assert!(g[0].theta_rad < 1e-10, "{}", g[0].theta_rad);
     assert_eq!(airy_power(g[0].theta_rad, 1.4e9, DISH_DIAMETER_M), 1.0);
 

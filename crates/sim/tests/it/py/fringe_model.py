@@ -3,9 +3,9 @@
 For every file: read antenna_positions, time_array, freq_array, ant_1/ant_2,
 longitude and extra_keywords/phase_center_dec from the file itself; take the
 source list (ICRS ra/dec, flux at 1.4 GHz, spectral index) from the truth file;
-compute apparent places with ERFA's atci13 (CIRS) and the equation of the origins,
-sidereal time with gst06a (UT1 = UTC, as the simulation's dut1 = 0) — cross-checked
-against era00 — and pyuvdata-style geometry (ITRF offsets rotated by the longitude,
+compute observed places with ERFA's atco13 (topocentric: aberration including the
+diurnal term, UT1 = UTC and no polar motion, as the simulation's EOP are zero),
+cross-checked against gst06a sidereal time, and pyuvdata-style geometry (ITRF offsets rotated by the longitude,
 b = pos(ant2) − pos(ant1)):
 
     V = Σ S (f/1.4 GHz)^α · Airy(θ, f, 4.65 m) · exp(+2πi f/c · b·(s − p)),
@@ -40,6 +40,8 @@ for entry in truth["files"]:
     f = h5py.File(os.path.join(out_dir, entry["stem"] + ".hdf5"), "r")
     h = f["Header"]
     lon = np.radians(h["longitude"][()])
+    lat = np.radians(h["latitude"][()])
+    alt = float(h["altitude"][()])
     dec_p = h["extra_keywords/phase_center_dec"][()]
     pos = h["antenna_positions"][:]
     c, s = np.cos(lon), np.sin(lon)
@@ -60,16 +62,15 @@ for entry in truth["files"]:
         tt1, tt2 = tt.jd1, tt.jd2
         u1, u2 = tm.jd1, tm.jd2  # UT1 = UTC
         gast = erfa.gst06a(u1, u2, tt1, tt2)
-        era = erfa.era00(u1, u2)
         model = np.zeros((len(rows), len(freqs)), dtype=np.complex128)
         b = local[a2[rows]] - local[a1[rows]]
         total = np.zeros(len(freqs))
         for src in srcs:
-            ri, di, eo = erfa.atci13(np.radians(src["ra_deg"]), np.radians(src["dec_deg"]),
-                                     0.0, 0.0, 0.0, 0.0, tt1, tt2)
-            ha = gast + lon - (ri - eo)
-            ha_era = era + lon - ri
-            assert abs(np.angle(np.exp(1j * (ha - ha_era)))) < 1e-9, "GAST/ERA disagree"
+            _, _, ha, di, rob, eo = erfa.atco13(np.radians(src["ra_deg"]), np.radians(src["dec_deg"]),
+                                                0.0, 0.0, 0.0, 0.0, u1, u2, 0.0, lon, lat, alt,
+                                                0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+            ha_gast = gast + lon - (rob - eo)
+            assert abs(np.angle(np.exp(1j * (ha - ha_gast)))) < 1e-9, "HA and GAST disagree"
             sv = np.array([np.cos(di) * np.cos(ha), -np.cos(di) * np.sin(ha), np.sin(di)])
             theta = np.arctan2(np.linalg.norm(np.cross(sv, p)), sv @ p)
             x = np.pi * D * np.sin(theta) * freqs / C
