@@ -1,7 +1,8 @@
 //! Integration tests of dsa110-sim (one binary). Tests that need Python use the
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! interop venv: `$DSA110_PYTHON`, or `<workspace>/target/interop-venv/bin/python`;
 //! they fail (not skip) when it is missing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod correlator;
 mod determinism;
