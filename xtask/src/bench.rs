@@ -55,7 +55,7 @@ for f in files:
 uv = uvs[0].fast_concat(uvs[1:], "freq", inplace=False, run_check=False)
 del uvs
 uv.reorder_freqs(channel_order="freq")
-uv.phase(ra, dec, cat_name="centre")
+uv.phase(lon=ra, lat=dec, epoch="J2000", phase_frame="icrs", cat_name="centre")
 uv.write_ms(out, clobber=True, run_check=False)
 print(uv.Nblts * uv.Nfreqs * uv.Npols)
 "#;

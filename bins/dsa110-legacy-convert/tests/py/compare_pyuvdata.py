@@ -5,8 +5,9 @@ usage: compare_pyuvdata.py MS OUT_JSON FILE...
 pyuvdata cannot phase the correlator's files directly: they are fringe-stopped to
 the meridian of each integration (HA 0, pointing dec) while their header says
 "drift". So, per file: read it (one at a time: pyuvdata rejects the float32
-uvw_array in multi-file reads), undo the meridian fringe-stop to the zenith
-(pyuvdata's "unprojected" state, multiplying by exp(+2πi f/c b·(p_meridian − z))),
+uvw_array in multi-file reads), undo the meridian fringe-stop to pyuvdata's
+"unprojected" state — which pyuvdata's phase() takes to be referenced to zero
+delay (old w = 0), not to the zenith — by multiplying by exp(+2πi f/c b·p_meridian),
 set the unprojected (ENU) uvws from the antenna positions, and let pyuvdata
 phase to the ICRS centre recorded in our MS. Then compare with the MS as
 pyuvdata reads it. astropy's IERS values (which pyuvdata uses) are written to
@@ -49,18 +50,17 @@ for f in files:
     u = UVData.from_file(f, file_type="uvh5", run_check=False)
     u.uvw_array = u.uvw_array.astype(np.float64)
     dec0 = float(u.extra_keywords["phase_center_dec"])
-    lat, lon, _ = u.telescope.location_lat_lon_alt
+    _, lon, _ = u.telescope.location_lat_lon_alt
     pos = u.telescope.antenna_positions
     index = {n: i for i, n in enumerate(u.telescope.antenna_numbers)}
     b = pos[[index[a] for a in u.ant_2_array]] - pos[[index[a] for a in u.ant_1_array]]
     c, s = np.cos(lon), np.sin(lon)
     local = np.stack([c * b[:, 0] + s * b[:, 1], -s * b[:, 0] + c * b[:, 1], b[:, 2]], axis=1)
     p = np.array([np.cos(dec0), 0.0, np.sin(dec0)])
-    z = np.array([np.cos(lat), 0.0, np.sin(lat)])
-    dw = local @ (p - z)
+    dw = local @ p
     u.data_array = (u.data_array * np.exp(2j * np.pi * dw[:, None, None] * u.freq_array[None, :, None] / C)).astype(np.complex64)
     u.set_uvws_from_antenna_positions()
-    u.phase(ra, dec, epoch="J2000", phase_frame="icrs", cat_name=cat["cat_name"])
+    u.phase(lon=ra, lat=dec, epoch="J2000", phase_frame="icrs", cat_name=cat["cat_name"])
     refs.append(u)
 ref = refs[0].fast_concat(refs[1:], "freq", inplace=False, run_check=False) if len(refs) > 1 else refs[0]
 
