@@ -24,7 +24,9 @@ pub fn python() -> PathBuf {
 }
 
 pub fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/py")
+        .join(name)
 }
 
 /// Run a python script; panic with its output when it fails.
@@ -33,11 +35,16 @@ pub fn run_py(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
     for a in args {
         c.arg(a);
     }
-    let out = c.env("HDF5_USE_FILE_LOCKING", "FALSE").output().expect("start python");
+    let out = c
+        .env("HDF5_USE_FILE_LOCKING", "FALSE")
+        .output()
+        .expect("start python");
     assert!(
         out.status.success(),
         "python {:?} failed:\n{}\n{}",
-        args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect::<Vec<_>>(),
+        args.iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .collect::<Vec<_>>(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -46,7 +53,8 @@ pub fn run_py(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
 
 pub fn converter() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_dsa110-legacy-convert"));
-    c.env("HDF5_USE_FILE_LOCKING", "FALSE").env("RUST_LOG", "info");
+    c.env("HDF5_USE_FILE_LOCKING", "FALSE")
+        .env("RUST_LOG", "info");
     c
 }
 
@@ -66,13 +74,26 @@ pub fn convert_once(input: &Path, output: &Path, db: &Path, extra: &[&str]) -> O
 }
 
 pub fn sqlite(db: &Path, sql: &str) -> String {
-    let out = Command::new("sqlite3").arg(db).arg(sql).output().expect("start sqlite3");
-    assert!(out.status.success(), "sqlite3: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("start sqlite3");
+    assert!(
+        out.status.success(),
+        "sqlite3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A tiny group starting at `iso` with `seed`, written into `dir` (truth files beside).
-pub fn tiny_group(dir: &Path, iso: &str, seed: u64, edit: impl FnOnce(&mut SimConfig)) -> GroupSummary {
+pub fn tiny_group(
+    dir: &Path,
+    iso: &str,
+    seed: u64,
+    edit: impl FnOnce(&mut SimConfig),
+) -> GroupSummary {
     let mut cfg = SimConfig::for_scale(Scale::Tiny, dir);
     cfg.start = ObsTime::from_iso(iso).unwrap();
     cfg.seed = seed;
@@ -92,6 +113,11 @@ pub fn only_ms(dir: &Path) -> PathBuf {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "ms"))
         .collect();
-    assert_eq!(found.len(), 1, "expected one MS in {}: {found:?}", dir.display());
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one MS in {}: {found:?}",
+        dir.display()
+    );
     found[0].clone()
 }

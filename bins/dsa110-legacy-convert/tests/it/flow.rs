@@ -25,7 +25,12 @@ fn converts_good_groups_fails_the_corrupt_one_and_reruns_are_no_ops() -> TestRes
     let output = tmp.path().join("ms");
     let db = tmp.path().join("state/db/pipeline.sqlite3");
     std::fs::create_dir_all(&input)?;
-    let starts = ["2025-10-02T00:12:00", "2025-10-02T00:17:09", "2025-10-02T00:22:18", "2025-10-02T00:27:27"];
+    let starts = [
+        "2025-10-02T00:12:00",
+        "2025-10-02T00:17:09",
+        "2025-10-02T00:22:18",
+        "2025-10-02T00:27:27",
+    ];
     let mut corrupt = None;
     for (i, iso) in starts.iter().enumerate() {
         let g = tiny_group(&input, iso, 10 + i as u64, |c| {
@@ -34,9 +39,16 @@ fn converts_good_groups_fails_the_corrupt_one_and_reruns_are_no_ops() -> TestRes
             }
         });
         if i == 3 {
-            let f = g.files.iter().find(|f| f.to_string_lossy().ends_with("_sb05.hdf5")).unwrap();
+            let f = g
+                .files
+                .iter()
+                .find(|f| f.to_string_lossy().ends_with("_sb05.hdf5"))
+                .unwrap();
             let len = std::fs::metadata(f)?.len();
-            std::fs::OpenOptions::new().write(true).open(f)?.set_len(len / 2)?;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(f)?
+                .set_len(len / 2)?;
             corrupt = Some(f.clone());
         }
     }
@@ -69,16 +81,36 @@ fn converts_good_groups_fails_the_corrupt_one_and_reruns_are_no_ops() -> TestRes
     let run1 = convert_once(&input, &output, &db, &[]);
     stop.store(true, Ordering::SeqCst);
     let incomplete = watcher.join().unwrap();
-    assert!(incomplete.is_empty(), "half-written MS visible at a final path: {incomplete:?}");
-    assert_eq!(run1.status.code(), Some(1), "one group failed, so exit 1:\n{}", stderr(&run1));
+    assert!(
+        incomplete.is_empty(),
+        "half-written MS visible at a final path: {incomplete:?}"
+    );
+    assert_eq!(
+        run1.status.code(),
+        Some(1),
+        "one group failed, so exit 1:\n{}",
+        stderr(&run1)
+    );
 
     // the guide's query, verbatim
     assert_eq!(
-        sqlite(&db, "SELECT state, COUNT(*) FROM processing_queue GROUP BY state"),
+        sqlite(
+            &db,
+            "SELECT state, COUNT(*) FROM processing_queue GROUP BY state"
+        ),
         "completed|3\nfailed|1"
     );
-    assert_eq!(sqlite(&db, "SELECT group_id, state, error FROM processing_queue WHERE state='in_progress'"), "");
-    let failed_error = sqlite(&db, "SELECT error FROM processing_queue WHERE state='failed'");
+    assert_eq!(
+        sqlite(
+            &db,
+            "SELECT group_id, state, error FROM processing_queue WHERE state='in_progress'"
+        ),
+        ""
+    );
+    let failed_error = sqlite(
+        &db,
+        "SELECT error FROM processing_queue WHERE state='failed'",
+    );
     assert!(
         failed_error.contains(&corrupt.display().to_string()),
         "the error names the corrupt file: {failed_error}"
@@ -86,19 +118,42 @@ fn converts_good_groups_fails_the_corrupt_one_and_reruns_are_no_ops() -> TestRes
     assert_eq!(sqlite(&db, "SELECT COUNT(*) FROM invalid_files"), "1");
     // the partial group's missing subband is a flagged window
     assert_eq!(
-        sqlite(&db, "SELECT n_spw, n_missing_subbands FROM ms_index ORDER BY group_id"),
+        sqlite(
+            &db,
+            "SELECT n_spw, n_missing_subbands FROM ms_index ORDER BY group_id"
+        ),
         "16|0\n16|0\n16|1"
     );
-    assert_eq!(sqlite(&db, "SELECT COUNT(*) FROM performance_metrics WHERE total_time > 0"), "3");
+    assert_eq!(
+        sqlite(
+            &db,
+            "SELECT COUNT(*) FROM performance_metrics WHERE total_time > 0"
+        ),
+        "3"
+    );
     let names = ms_dirs(&output);
-    assert_eq!(names.iter().filter(|n| n.ends_with(".ms")).count(), 3, "{names:?}");
-    assert!(names.iter().all(|n| !n.contains(".tmp")), "temporaries left: {names:?}");
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".ms")).count(),
+        3,
+        "{names:?}"
+    );
+    assert!(
+        names.iter().all(|n| !n.contains(".tmp")),
+        "temporaries left: {names:?}"
+    );
 
     // re-running is a no-op for completed groups (and leaves the failed one alone)
-    let before = sqlite(&db, "SELECT group_id, state, retry_count, last_update FROM processing_queue ORDER BY group_id");
+    let before = sqlite(
+        &db,
+        "SELECT group_id, state, retry_count, last_update FROM processing_queue ORDER BY group_id",
+    );
     let mtimes: Vec<_> = names
         .iter()
-        .map(|n| std::fs::metadata(output.join(n).join("table.dat")).and_then(|m| m.modified()).unwrap())
+        .map(|n| {
+            std::fs::metadata(output.join(n).join("table.dat"))
+                .and_then(|m| m.modified())
+                .unwrap()
+        })
         .collect();
     let run2 = convert_once(&input, &output, &db, &[]);
     assert_eq!(run2.status.code(), Some(0), "{}", stderr(&run2));
@@ -108,7 +163,11 @@ fn converts_good_groups_fails_the_corrupt_one_and_reruns_are_no_ops() -> TestRes
     );
     let mtimes2: Vec<_> = names
         .iter()
-        .map(|n| std::fs::metadata(output.join(n).join("table.dat")).and_then(|m| m.modified()).unwrap())
+        .map(|n| {
+            std::fs::metadata(output.join(n).join("table.dat"))
+                .and_then(|m| m.modified())
+                .unwrap()
+        })
         .collect();
     assert_eq!(mtimes, mtimes2, "products were rewritten");
     Ok(())
@@ -132,7 +191,10 @@ fn bad_arguments_exit_non_zero_naming_the_option() -> TestResult {
         assert_ne!(o.status.code(), Some(0), "{extra:?}");
         assert!(stderr(&o).contains(option), "{extra:?}: {}", stderr(&o));
     }
-    let o = crate::common::converter().arg("--output-dir").arg(tmp.path()).output()?;
+    let o = crate::common::converter()
+        .arg("--output-dir")
+        .arg(tmp.path())
+        .output()?;
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("--input-dir"), "{}", stderr(&o));
     Ok(())

@@ -39,21 +39,71 @@ fn casacore_and_pyuvdata_read_the_ms_and_agree_with_pyuvdata_phasing() -> TestRe
     // python-casacore: the main table and every subtable
     let summary: Value = serde_json::from_str(&run_py(&[&script("casacore_open.py"), &ms]))?;
     let subs = summary["subtables"].as_object().unwrap();
-    for (name, want_rows) in [("ANTENNA", 117), ("SPECTRAL_WINDOW", 16), ("DATA_DESCRIPTION", 16), ("FEED", 117)] {
+    for (name, want_rows) in [
+        ("ANTENNA", 117),
+        ("SPECTRAL_WINDOW", 16),
+        ("DATA_DESCRIPTION", 16),
+        ("FEED", 117),
+    ] {
         assert_eq!(subs[name]["rows"].as_u64(), Some(want_rows), "{name}");
     }
-    for name in ["POLARIZATION", "FIELD", "SOURCE", "OBSERVATION", "HISTORY", "PROCESSOR", "STATE"] {
-        assert!(subs[name]["rows"].as_u64().unwrap_or(0) >= 1, "{name} is empty");
+    for name in [
+        "POLARIZATION",
+        "FIELD",
+        "SOURCE",
+        "OBSERVATION",
+        "HISTORY",
+        "PROCESSOR",
+        "STATE",
+    ] {
+        assert!(
+            subs[name]["rows"].as_u64().unwrap_or(0) >= 1,
+            "{name} is empty"
+        );
     }
-    assert_eq!(summary["spw_ascending"], true, "spectral windows and channels ascending");
+    assert_eq!(
+        summary["spw_ascending"], true,
+        "spectral windows and channels ascending"
+    );
     assert_eq!(summary["antenna_names"][0], "DSA-001");
     assert_eq!(summary["antenna_names"][116], "DSA-117");
-    assert_eq!(summary["time_unique"].as_u64(), Some(6), "all integrations present");
-    for col in ["UVW", "TIME", "TIME_CENTROID", "INTERVAL", "EXPOSURE", "ANTENNA1", "ANTENNA2", "FEED1", "FEED2",
-        "DATA_DESC_ID", "FIELD_ID", "SCAN_NUMBER", "ARRAY_ID", "OBSERVATION_ID", "PROCESSOR_ID", "STATE_ID",
-        "FLAG", "FLAG_ROW", "WEIGHT", "SIGMA", "DATA", "WEIGHT_SPECTRUM"]
-    {
-        assert!(summary["columns"].as_array().unwrap().iter().any(|c| c == col), "column {col}");
+    assert_eq!(
+        summary["time_unique"].as_u64(),
+        Some(6),
+        "all integrations present"
+    );
+    for col in [
+        "UVW",
+        "TIME",
+        "TIME_CENTROID",
+        "INTERVAL",
+        "EXPOSURE",
+        "ANTENNA1",
+        "ANTENNA2",
+        "FEED1",
+        "FEED2",
+        "DATA_DESC_ID",
+        "FIELD_ID",
+        "SCAN_NUMBER",
+        "ARRAY_ID",
+        "OBSERVATION_ID",
+        "PROCESSOR_ID",
+        "STATE_ID",
+        "FLAG",
+        "FLAG_ROW",
+        "WEIGHT",
+        "SIGMA",
+        "DATA",
+        "WEIGHT_SPECTRUM",
+    ] {
+        assert!(
+            summary["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == col),
+            "column {col}"
+        );
     }
 
     // pyuvdata: check() passes and the data equal pyuvdata's phasing of the input files
@@ -66,11 +116,26 @@ fn casacore_and_pyuvdata_read_the_ms_and_agree_with_pyuvdata_phasing() -> TestRe
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&cmp_json)?)?;
     eprintln!("pyuvdata comparison: {r}");
     let num = |k: &str| r[k].as_f64().unwrap();
-    assert!(num("max_baseline_m") > 1000.0, "the test needs long (outrigger) baselines");
-    assert!(num("max_uvw_diff_m") < 1e-3, "UVWs differ from pyuvdata's by {} m", num("max_uvw_diff_m"));
-    assert!(num("rms_rel") < 1e-5, "visibilities differ: rms relative {}", num("rms_rel"));
+    assert!(
+        num("max_baseline_m") > 1000.0,
+        "the test needs long (outrigger) baselines"
+    );
+    assert!(
+        num("max_uvw_diff_m") < 1e-3,
+        "UVWs differ from pyuvdata's by {} m",
+        num("max_uvw_diff_m")
+    );
+    assert!(
+        num("rms_rel") < 1e-5,
+        "visibilities differ: rms relative {}",
+        num("rms_rel")
+    );
     // per visibility, not just on average (measured: max 2e-6, median 2e-7)
-    assert!(num("max_rel") < 1e-5, "visibilities differ: max relative {}", num("max_rel"));
+    assert!(
+        num("max_rel") < 1e-5,
+        "visibilities differ: max relative {}",
+        num("max_rel")
+    );
     assert_eq!(r["flags_equal"], true);
     Ok(())
 }
