@@ -50,6 +50,23 @@ fn small_group_layout_and_pyuvdata() -> TestResult {
 }
 
 #[test]
+fn full_scale_file_layout_and_pyuvdata() -> TestResult {
+    // one subband of the real size (96 antennas, 24 × 48 × 2, ≈ 145 MB): enough to
+    // show the full-scale format is read; the whole group is in the benchmarks
+    let dir = tempfile::tempdir()?;
+    let mut cfg = SimConfig::for_scale(Scale::Full, dir.path());
+    cfg.subbands = vec![5];
+    let s = crate::sim(&cfg)?;
+    assert_eq!(s.files.len(), 1);
+    let size = std::fs::metadata(&s.files[0])?.len();
+    assert!((140_000_000..150_000_000).contains(&size), "{size} bytes");
+    let truth = s.truth_path.to_string_lossy().to_string();
+    assert!(run_py("check_format.py", &[&truth]).contains("ok: 1 files"));
+    assert!(run_py("read_pyuvdata.py", &[&truth]).contains("ok: 1 files"));
+    Ok(())
+}
+
+#[test]
 fn bad_configs_are_errors() {
     let dir = std::env::temp_dir().join("dsa110-sim-never-written");
     let mut cfg = tiny(&dir);
