@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::convert::ConvertError;
+use crate::monitoring::MonitoringError;
 
 /// Errors of the pipeline runners (the conversion stage has its own
 /// [`ConvertError`], which the queue records per group rather than raising).
@@ -22,6 +23,20 @@ pub enum PipelineError {
     /// A conversion failed outside a group's processing.
     #[error(transparent)]
     Convert(#[from] ConvertError),
+    /// Monitoring, metrics, disk measurement or systemd notification failed.
+    #[error(transparent)]
+    Monitoring(#[from] MonitoringError),
+    /// The async runtime could not be started.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// A background task panicked or was cancelled.
+    #[error("{what} task failed: {reason}")]
+    Task {
+        /// What the task was doing.
+        what: &'static str,
+        /// The join error.
+        reason: String,
+    },
     /// A filesystem operation failed.
     #[error("cannot {op} {path}: {source}")]
     Io {
@@ -42,6 +57,8 @@ impl PipelineError {
             PipelineError::Config { .. } => false,
             PipelineError::Queue(e) => e.is_retryable(),
             PipelineError::Convert(e) => e.is_retryable(),
+            PipelineError::Monitoring(e) => e.is_retryable(),
+            PipelineError::Runtime(_) | PipelineError::Task { .. } => false,
             PipelineError::Io { .. } => true,
         }
     }

@@ -10,8 +10,14 @@
 //! naming the file instead of waiting forever; it is re-checked when it
 //! changes, and a group that failed because of it is queued again once it is
 //! valid.
+//!
+//! Validation is pluggable ([`FileValidator`]): the fallback converter validates
+//! in-process ([`InProcessValidator`]); the streaming daemon validates in a child
+//! process ([`crate::validate_child::ChildValidator`]) because libhdf5 can crash on
+//! some corrupted metadata, and a crash must cost one file, not the daemon.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -20,6 +26,7 @@ use dsa110_hdf5_ingest::{is_incomplete_name, parse_subband_filename, validate, S
 use dsa110_queue::{
     GroupId, GroupState, Hdf5FileRecord, Queue, QueueError, RegisterOutcome, SubbandIdx,
 };
+use serde::{Deserialize, Serialize};
 
 /// Intake settings.
 #[derive(Clone, Debug)]
@@ -69,10 +76,81 @@ impl FileOutcome {
     }
 }
 
+/// The verdict on one subband file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Verdict {
+    /// The file is valid; what the index needs from it.
+    Valid {
+        /// ICRS RA (deg) of the meridian at the file's mid-time at its pointing declination.
+        ra_deg: Option<f64>,
+        /// Pointing declination (deg, ICRS).
+        dec_deg: Option<f64>,
+    },
+    /// The file is invalid, and why (naming the file).
+    Invalid {
+        /// The reason.
+        reason: String,
+    },
+}
+
+/// The validator could not reach a verdict (e.g. the child process could not be
+/// started); the file is looked at again on the next scan.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot validate {path}: {reason}")]
+pub struct ValidatorError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub reason: String,
+}
+
+/// Decides whether a subband file is valid (header, frequencies, last chunk of the data).
+pub trait FileValidator: Send + Sync + fmt::Debug {
+    /// Validate `path`, expected to hold subband `subband`. Blocking.
+    ///
+    /// # Errors
+    /// [`ValidatorError`] when no verdict could be reached (retrying can help).
+    fn validate(&self, path: &Path, subband: u8, eop: &Eop) -> Result<Verdict, ValidatorError>;
+}
+
+/// Validates in the calling process with [`dsa110_hdf5_ingest::validate`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InProcessValidator;
+
+impl FileValidator for InProcessValidator {
+    fn validate(&self, path: &Path, subband: u8, eop: &Eop) -> Result<Verdict, ValidatorError> {
+        Ok(validate_here(path, subband, eop))
+    }
+}
+
+/// Validates `path` in this process and reduces the result to a [`Verdict`].
+pub fn validate_here(path: &Path, subband: u8, eop: &Eop) -> Verdict {
+    match validate(path, Some(subband)) {
+        Ok(meta) => {
+            let p = pointing_radec_deg(&meta, eop);
+            Verdict::Valid {
+                ra_deg: p.map(|p| p.0),
+                dec_deg: p.map(|p| p.1),
+            }
+        }
+        Err(e) => Verdict::Invalid {
+            reason: e.to_string(),
+        },
+    }
+}
+
 /// Remembers what each path looked like, to detect settling and changes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Intake {
     seen: HashMap<PathBuf, (u64, f64, bool)>,
+    validator: Box<dyn FileValidator>,
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Self::with_validator(Box::new(InProcessValidator))
+    }
 }
 
 fn stat(path: &Path) -> Option<(u64, f64)> {
@@ -89,9 +167,22 @@ fn stat(path: &Path) -> Option<(u64, f64)> {
 }
 
 impl Intake {
-    /// A fresh intake.
+    /// A fresh intake validating in-process.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A fresh intake with the given validator.
+    pub fn with_validator(validator: Box<dyn FileValidator>) -> Self {
+        Self {
+            seen: HashMap::new(),
+            validator,
+        }
+    }
+
+    /// Paths seen and not yet registered or rejected (still settling).
+    pub fn n_unsettled(&self) -> usize {
+        self.seen.values().filter(|(_, _, done)| !done).count()
     }
 
     /// Look at one path (see the module docs). Blocking.
@@ -134,7 +225,13 @@ impl Intake {
             return Ok(FileOutcome::Unchanged);
         }
         let subband = SubbandIdx::new(parsed.subband)?;
-        let validation = validate(path, Some(parsed.subband));
+        let validation = match self.validator.validate(path, parsed.subband, &params.eop) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "{e}; will try again");
+                return Ok(FileOutcome::NotSettled);
+            }
+        };
         let outcome = queue.register_file(
             path,
             subband,
@@ -148,7 +245,13 @@ impl Intake {
             | RegisterOutcome::DuplicateSubband { group_id, .. }
             | RegisterOutcome::Late { group_id, .. } => group_id.clone(),
         };
-        let meta = validation.as_ref().ok();
+        let pointing = match &validation {
+            Verdict::Valid {
+                ra_deg: Some(ra),
+                dec_deg: Some(dec),
+            } => Some((*ra, *dec)),
+            _ => None,
+        };
         queue.record_hdf5_file(&index_record(
             path,
             &name,
@@ -158,13 +261,12 @@ impl Intake {
             &group_id,
             size,
             mtime,
-            meta,
-            params,
+            pointing,
             now_unix_s,
         ))?;
         self.seen.insert(path.to_path_buf(), (size, mtime, true));
         match validation {
-            Ok(_) => {
+            Verdict::Valid { .. } => {
                 if queue.clear_invalid_file(path)? {
                     // it was invalid before: a group that failed because of it gets another chance
                     if let Some(g) = queue.group(&group_id)? {
@@ -177,8 +279,7 @@ impl Intake {
                 }
                 Ok(FileOutcome::Registered(outcome))
             }
-            Err(e) => {
-                let reason = e.to_string();
+            Verdict::Invalid { reason } => {
                 queue.record_invalid_file(path, size, mtime, &reason, now_unix_s)?;
                 tracing::warn!(group_id = %group_id, path = %path.display(), %reason, "invalid subband file");
                 Ok(FileOutcome::Invalid { reason, outcome })
@@ -202,15 +303,13 @@ fn index_record(
     group_id: &GroupId,
     size: u64,
     mtime: f64,
-    meta: Option<&SubbandMeta>,
-    params: &IntakeParams,
+    pointing: Option<(f64, f64)>,
     now_unix_s: f64,
 ) -> Hdf5FileRecord {
     let (obs_date, obs_time) = match timestamp_iso.split_once('T') {
         Some((d, t)) => (Some(d.to_string()), Some(t.to_string())),
         None => (None, None),
     };
-    let pointing = meta.and_then(|m| pointing_radec_deg(m, &params.eop));
     Hdf5FileRecord {
         path: path.to_path_buf(),
         filename: name.to_string(),
@@ -254,4 +353,9 @@ pub fn list_dir(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .collect();
     out.sort();
     Ok(out)
+}
+
+/// The subband index of a final subband file name (`…_sbNN.hdf5`), if it is one.
+pub fn subband_of_name(name: &str) -> Option<u8> {
+    parse_subband_filename(name).ok().map(|p| p.subband)
 }

@@ -16,9 +16,20 @@
 //! - [`process`]: one acquired group → converted and recorded, or failed with a reason;
 //! - [`legacy`]: the fallback converter's loop (`dsa110-legacy-convert`).
 //!
+//! Streaming daemon part (`dsa110-stream`):
+//! - [`config`]: options → checked parameters (errors name the option);
+//! - [`watcher`]: inotify + periodic scans of the input directory → intake;
+//! - [`validate_child`]: file validation in a child process (libhdf5 may crash);
+//! - [`stage`]: the [`stage::Stage`] trait and its adapters (conversion);
+//! - [`worker`]: disk check, partial promotion, oldest group first, stage runner with
+//!   span/timing/metrics/retry, heartbeats, graceful stop;
+//! - [`daemon`]: start-up, recovery, signals, systemd, monitoring wiring.
+//!
 //! What it does not do: it never installs a tracing subscriber (binaries do).
 
+pub mod config;
 pub mod convert;
+pub mod daemon;
 pub mod disk;
 pub mod error;
 pub mod intake;
@@ -26,5 +37,9 @@ pub mod legacy;
 pub mod metrics;
 pub mod monitoring;
 pub mod process;
+pub mod stage;
+pub mod validate_child;
+pub mod watcher;
+pub mod worker;
 
 pub use error::PipelineError;

@@ -679,6 +679,25 @@ impl Queue {
         })
     }
 
+    /// The reason `path` is recorded as invalid, if it is (whatever its size
+    /// and modification time now). Workers check this before opening a
+    /// group's files, so a file that crashed the validator is never opened
+    /// in-process.
+    pub fn invalid_reason(&self, path: impl AsRef<Path>) -> Result<Option<String>> {
+        const OP: &str = "invalid_reason";
+        let p = path_text(path.as_ref())?;
+        self.read(OP, |tx| {
+            tx.query_row(
+                "SELECT reason FROM invalid_files WHERE path = ?1",
+                [&p],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .at(self, OP)
+            .map(|r| r.map(|reason| reason.unwrap_or_else(|| "invalid".to_owned())))
+        })
+    }
+
     /// Forgets an invalid file (e.g. it validated after changing). Returns
     /// whether it was recorded.
     pub fn clear_invalid_file(&self, path: impl AsRef<Path>) -> Result<bool> {

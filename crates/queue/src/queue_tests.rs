@@ -1000,7 +1000,10 @@ fn invalid_files_rechecked_when_changed() {
     q.record_invalid_file(p, 200, 7.0, "still bad", T0 + 1.0)
         .unwrap();
     assert!(q.invalid_file_unchanged(p, 200, 7.0).unwrap());
+    assert_eq!(q.invalid_reason(p).unwrap().as_deref(), Some("still bad"));
+    assert_eq!(q.invalid_reason("/in/other_sb03.hdf5").unwrap(), None);
     assert!(q.clear_invalid_file(p).unwrap());
+    assert_eq!(q.invalid_reason(p).unwrap(), None);
     assert!(!q.clear_invalid_file(p).unwrap());
     assert!(!q.invalid_file_unchanged(p, 200, 7.0).unwrap());
 }

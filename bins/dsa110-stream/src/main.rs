@@ -1,0 +1,256 @@
+//! `dsa110-stream`: the DSA-110 streaming pipeline daemon. Watches the correlator's
+//! output directory, registers subband files in the shared SQLite queue, converts each
+//! observation group to a Measurement Set as it completes, and serves `/health`,
+//! `/ready` and `/metrics` with `--monitoring`. Runs under systemd (`Type=notify`); see
+//! the operations guide and `ops/systemd/dsa110-stream.service`.
+//!
+//! This binary only parses options, sets up logging (stderr for the journal, and the log
+//! file) and calls [`dsa110_pipeline_core::daemon::run`]. Exit codes: 0 after a clean
+//! stop, 1 when the daemon failed, 2 for invalid options.
+
+use std::fs::OpenOptions;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use dsa110_pipeline_core::config::{
+    default_log_file, parse_eop, DaemonConfig, DaemonParams, DEFAULT_QUEUE_DB,
+};
+use dsa110_pipeline_core::validate_child::{run_validation, VALIDATE_FILE_FLAG};
+use dsa110_pipeline_core::{daemon, PipelineError};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, EnvFilter, Layer};
+
+/// The DSA-110 streaming pipeline: correlator HDF5 subband files → Measurement Sets.
+#[derive(Parser, Debug)]
+#[command(name = "dsa110-stream", version)]
+struct Args {
+    /// Watch directory for HDF5 files (the correlator's output).
+    #[arg(long, required_unless_present_any = ["validate_file", "remove_after_exit"])]
+    input_dir: Option<PathBuf>,
+    /// Output directory for MS files.
+    #[arg(long, required_unless_present_any = ["validate_file", "remove_after_exit"])]
+    output_dir: Option<PathBuf>,
+    /// Path to the unified queue database (shared with dsa110-legacy-convert and dsa110-api).
+    #[arg(long, default_value = DEFAULT_QUEUE_DB)]
+    queue_db: PathBuf,
+    /// Number of subbands per observation.
+    #[arg(long, default_value_t = 16)]
+    expected_subbands: u32,
+    /// Minutes per time chunk.
+    #[arg(long, default_value_t = 5.0)]
+    chunk_duration: f64,
+    /// Enable automatic calibration (not built yet: rejected).
+    #[arg(long)]
+    enable_calibration_solving: bool,
+    /// Enable source measurement (not built yet: rejected).
+    #[arg(long)]
+    enable_photometry: bool,
+    /// Serve /health, /ready and /metrics over HTTP on --health-port (all interfaces).
+    #[arg(long)]
+    monitoring: bool,
+    /// Port for the health endpoint (0: any free port, logged at start).
+    #[arg(long, default_value_t = 9100)]
+    health_port: u16,
+    /// Scratch directory for temporary products (free space reported in /health);
+    /// default: the output directory.
+    #[arg(long)]
+    scratch_dir: Option<PathBuf>,
+    /// Log file, besides stderr [default: <state dir>/logs/streaming-pipeline.log, the
+    /// state dir being the queue database's grandparent for <state>/db/<file>].
+    #[arg(long)]
+    log_file: Option<PathBuf>,
+    /// Seconds between full scans of the input directory (inotify triggers scans sooner)
+    /// and between checks while idle or paused.
+    #[arg(long, default_value_t = 10.0)]
+    poll_interval: f64,
+    /// Minimum subbands to process a group whose collection timed out (missing subbands
+    /// are written flagged); fewer and the group fails.
+    #[arg(long, default_value_t = 12)]
+    min_subbands: u32,
+    /// Seconds a group may wait for its subbands before the --min-subbands rule applies.
+    #[arg(long, default_value_t = 900.0)]
+    partial_timeout: f64,
+    /// Retries of a group after a retryable failure (with exponential backoff).
+    #[arg(long, default_value_t = 3)]
+    retry_limit: u32,
+    /// Output free space (GB = 1e9 bytes) below which processing pauses (health degraded).
+    #[arg(long, default_value_t = 10.0)]
+    disk_pause_gb: f64,
+    /// Output free space (GB) below which health is unhealthy (HTTP 503).
+    #[arg(long, default_value_t = 5.0)]
+    disk_critical_gb: f64,
+    /// Seconds the current group may take to finish after SIGTERM/SIGINT before it is
+    /// released back to pending (keep below systemd's TimeoutStopSec).
+    #[arg(long, default_value_t = 300.0)]
+    stop_timeout: f64,
+    /// Concurrent workers (each takes its own group).
+    #[arg(long, default_value_t = 1)]
+    workers: u32,
+    /// Seconds a file must be unmodified before it is read.
+    #[arg(long, default_value_t = 2.0)]
+    settle: f64,
+    /// Earth-orientation parameters "UT1-UTC_s,xp_arcsec,yp_arcsec" (IERS Bulletin A);
+    /// zero by default (sub-arcsecond astrometric error).
+    #[arg(long, value_parser = parse_eop, default_value = "0,0,0")]
+    eop: dsa110_astro::Eop,
+    /// Testing aid: read the output free space (a number of GB) from this file instead of
+    /// statvfs.
+    #[arg(long, hide = true)]
+    debug_free_space_file: Option<PathBuf>,
+    /// Internal: validate one subband file and print a JSON verdict (the daemon runs
+    /// itself with this to keep libhdf5 crashes out of its own process).
+    #[arg(long = &VALIDATE_FILE_FLAG[2..], hide = true)]
+    validate_file: Option<PathBuf>,
+    /// Internal, with --validate-file: the file's subband.
+    #[arg(long, hide = true, requires = "validate_file")]
+    subband: Option<u8>,
+    /// Internal: remove this temporary MS once process --pid has exited (cleanup after
+    /// a group abandoned at the stop timeout).
+    #[arg(long = &daemon::REMOVE_AFTER_EXIT_FLAG[2..], hide = true, requires = "pid")]
+    remove_after_exit: Option<PathBuf>,
+    /// Internal, with --remove-after-exit: the process to wait for.
+    #[arg(long, hide = true)]
+    pid: Option<u32>,
+}
+
+fn env_filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+fn stderr_layer<S>() -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(path) = &args.validate_file {
+        return validate_mode(path, args.subband, &args.eop);
+    }
+    if let (Some(path), Some(pid)) = (&args.remove_after_exit, args.pid) {
+        return match daemon::remove_after_exit(path, pid, std::time::Duration::from_secs(120)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(1),
+        };
+    }
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Validator child: one JSON line on stdout, exit 0 (a crash is the parent's verdict).
+fn validate_mode(path: &std::path::Path, subband: Option<u8>, eop: &dsa110_astro::Eop) -> ExitCode {
+    use std::io::Write;
+    let subband = match subband {
+        Some(s) => s,
+        None => {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            match dsa110_pipeline_core::intake::subband_of_name(name) {
+                Some(s) => s,
+                None => return ExitCode::from(2),
+            }
+        }
+    };
+    let line = run_validation(path, subband, eop);
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(1),
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    let log_file = args
+        .log_file
+        .clone()
+        .unwrap_or_else(|| default_log_file(&args.queue_db));
+    let config = DaemonConfig {
+        input_dir: args.input_dir.unwrap_or_default(),
+        output_dir: args.output_dir.unwrap_or_default(),
+        queue_db: args.queue_db,
+        expected_subbands: args.expected_subbands,
+        chunk_duration_min: args.chunk_duration,
+        enable_calibration_solving: args.enable_calibration_solving,
+        enable_photometry: args.enable_photometry,
+        monitoring: args.monitoring,
+        health_port: args.health_port,
+        scratch_dir: args.scratch_dir,
+        poll_interval_s: args.poll_interval,
+        min_subbands: args.min_subbands,
+        partial_timeout_s: args.partial_timeout,
+        retry_limit: args.retry_limit,
+        disk_pause_gb: args.disk_pause_gb,
+        disk_critical_gb: args.disk_critical_gb,
+        stop_timeout_s: args.stop_timeout,
+        workers: args.workers,
+        settle_s: args.settle,
+        eop: args.eop,
+        debug_free_space_file: args.debug_free_space_file,
+        validator_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe")),
+        command_line,
+    };
+    let params = match DaemonParams::new(config) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing_subscriber::registry()
+                .with(stderr_layer().with_filter(env_filter()))
+                .init();
+            tracing::error!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    // stderr (→ journald) and the log file, same lines.
+    let file = log_file
+        .parent()
+        .map_or(Ok(()), |dir| {
+            if dir.as_os_str().is_empty() {
+                Ok(())
+            } else {
+                std::fs::create_dir_all(dir)
+            }
+        })
+        .and_then(|()| OpenOptions::new().create(true).append(true).open(&log_file));
+    let file = match file {
+        Ok(f) => Arc::new(f),
+        Err(e) => {
+            tracing_subscriber::registry()
+                .with(stderr_layer().with_filter(env_filter()))
+                .init();
+            tracing::error!(
+                "{}",
+                PipelineError::Config {
+                    option: "--log-file",
+                    reason: format!("cannot open {}: {e}", log_file.display()),
+                }
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
+    tracing_subscriber::registry()
+        .with(stderr_layer().with_filter(env_filter()))
+        .with(
+            fmt::layer()
+                .with_writer(file)
+                .with_ansi(false)
+                .with_filter(env_filter()),
+        )
+        .init();
+    tracing::info!(log_file = %log_file.display(), "logging to stderr and the log file");
+    let summary = daemon::run(params)?;
+    if !summary.abandoned.is_empty() {
+        tracing::warn!(groups = ?summary.abandoned, "groups released unfinished at stop; they will be processed at the next start");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,442 @@
+//! Shared helpers: the daemon as a child process, a tiny HTTP client, the queue seen
+//! through SQLite, and the simulator writing like the correlator.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use dsa110_astro::ObsTime;
+use dsa110_sim::{
+    simulate_group, simulate_group_like_correlator, CorrelatorMode, Scale, SimConfig,
+};
+
+pub const EXE: &str = env!("CARGO_BIN_EXE_dsa110-stream");
+
+/// Polls `f` every 100 ms until it returns `Some`, panicking with `what` after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The directory layout of one test: `in/`, `ms/`, `state/db/pipeline.sqlite3`.
+pub struct Dirs {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Dirs {
+    pub fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("in")).unwrap();
+        Self { tmp }
+    }
+    pub fn root(&self) -> &Path {
+        self.tmp.path()
+    }
+    pub fn input(&self) -> PathBuf {
+        self.root().join("in")
+    }
+    pub fn output(&self) -> PathBuf {
+        self.root().join("ms")
+    }
+    pub fn db(&self) -> PathBuf {
+        self.root().join("state/db/pipeline.sqlite3")
+    }
+    pub fn log_file(&self) -> PathBuf {
+        self.root().join("state/logs/streaming-pipeline.log")
+    }
+    pub fn staging(&self) -> PathBuf {
+        self.root().join("staging")
+    }
+}
+
+/// A running `dsa110-stream` with `--monitoring` on a free port; killed on drop.
+pub struct Daemon {
+    child: Option<Child>,
+    pub port: u16,
+    stderr_path: PathBuf,
+}
+
+/// Options every test daemon gets: short intervals.
+pub const FAST: &[&str] = &[
+    "--poll-interval",
+    "0.5",
+    "--settle",
+    "0.5",
+    "--partial-timeout",
+    "6",
+];
+
+impl Daemon {
+    pub fn start(dirs: &Dirs, extra: &[&str]) -> Self {
+        let port = free_port();
+        let n = std::fs::read_dir(dirs.root()).unwrap().count();
+        let stderr_path = dirs.root().join(format!("daemon-{n}.stderr"));
+        let stderr = std::fs::File::create(&stderr_path).unwrap();
+        let child = Command::new(EXE)
+            .current_dir(dirs.root())
+            .arg("--input-dir")
+            .arg(dirs.input())
+            .arg("--output-dir")
+            .arg(dirs.output())
+            .arg("--queue-db")
+            .arg(dirs.db())
+            .args(["--monitoring", "--health-port", &port.to_string()])
+            .args(FAST)
+            .args(extra)
+            .env("HDF5_USE_FILE_LOCKING", "FALSE")
+            .env("RUST_LOG", "info")
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let mut d = Self {
+            child: Some(child),
+            port,
+            stderr_path,
+        };
+        d.wait_ready();
+        d
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("daemon exited at start ({status}):\n{}", self.stderr());
+            }
+            if let Some(r) = try_get(self.port, "/ready") {
+                if r.status == 200 && r.body == "ready" {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon not ready within 20 s:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn get(&self, path: &str) -> HttpResponse {
+        try_get(self.port, path).unwrap_or_else(|| panic!("GET {path} failed:\n{}", self.stderr()))
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().unwrap().try_wait().unwrap().is_none()
+    }
+
+    /// SIGTERM; the daemon must exit 0 within `limit`.
+    pub fn stop_ok(&mut self, limit: Duration) {
+        let status = self.sigterm(limit);
+        assert!(
+            status.success(),
+            "daemon exit {status} after SIGTERM:\n{}",
+            self.stderr()
+        );
+    }
+
+    /// SIGTERM, then wait (bounded) for the exit.
+    pub fn sigterm(&mut self, limit: Duration) -> ExitStatus {
+        let pid = self.pid();
+        let ok = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        self.wait_exit(limit)
+    }
+
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let child = self.child.as_mut().unwrap();
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "daemon did not exit within {limit:?}:\n{}",
+                    std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL (kill -9) and reap.
+    pub fn kill9(&mut self) {
+        let child = self.child.as_mut().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// `GET path` on 127.0.0.1:`port` (HTTP/1.1, `Connection: close`); `None` if it fails.
+pub fn try_get(port: u16, path: &str) -> Option<HttpResponse> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let mut body = raw[split + 4..].to_vec();
+    if chunked {
+        body = dechunk(&body)?;
+    }
+    Some(HttpResponse {
+        status,
+        body: String::from_utf8(body).ok()?,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&data[..eol]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        data = &data[eol + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(data.get(..size)?);
+        data = data.get(size + 2..)?;
+    }
+}
+
+/// The value of one sample line `name{labels} value` in a Prometheus exposition.
+pub fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+// ------------------------------------------------------------------------- queue
+
+/// One row of `processing_queue`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub group_id: String,
+    pub state: String,
+    pub error: Option<String>,
+    pub retry_count: i64,
+    pub files: Vec<String>,
+}
+
+pub fn read_db(db: &Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap();
+    c.busy_timeout(Duration::from_secs(30)).unwrap();
+    c
+}
+
+/// Every group with its files (empty when the database does not exist yet).
+pub fn groups(db: &Path) -> Vec<Row> {
+    if !db.exists() {
+        return Vec::new();
+    }
+    let c = read_db(db);
+    let mut stmt = c
+        .prepare(
+            "SELECT group_id, state, error, retry_count FROM processing_queue ORDER BY group_id",
+        )
+        .unwrap();
+    let rows: Vec<(String, String, Option<String>, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    rows.into_iter()
+        .map(|(group_id, state, error, retry_count)| {
+            let mut s = c
+                .prepare("SELECT path FROM subband_files WHERE group_id = ?1 ORDER BY subband_idx")
+                .unwrap();
+            let files = s
+                .query_map([&group_id], |r| r.get::<_, String>(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            Row {
+                group_id,
+                state,
+                error,
+                retry_count,
+                files,
+            }
+        })
+        .collect()
+}
+
+/// `sqlite3 DB "SELECT state, COUNT(*) FROM processing_queue GROUP BY state"`, verbatim
+/// as the operations guide writes it, parsed into (state, count).
+pub fn sqlite3_state_counts(db: &Path) -> Vec<(String, u64)> {
+    let out = Command::new("sqlite3")
+        .arg(db)
+        .arg("SELECT state, COUNT(*) FROM processing_queue GROUP BY state")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (s, n) = l.split_once('|').unwrap();
+            (s.to_owned(), n.parse().unwrap())
+        })
+        .collect()
+}
+
+/// `*.ms.tmp-*` entries of the output directory.
+pub fn temporaries(output: &Path) -> Vec<String> {
+    std::fs::read_dir(output)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains(".ms.tmp-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+// --------------------------------------------------------------------- simulator
+
+pub const T0_ISO: &str = "2025-10-02T00:12:00";
+
+/// A group starting `offset_s` after [`T0_ISO`] written to `out`.
+pub fn sim_config(
+    scale: Scale,
+    out: &Path,
+    offset_s: f64,
+    seed: u64,
+    subbands: &[u8],
+) -> SimConfig {
+    let mut cfg = SimConfig::for_scale(scale, out);
+    cfg.start = ObsTime::from_iso(T0_ISO)
+        .unwrap()
+        .plus_seconds(offset_s)
+        .unwrap();
+    cfg.seed = seed;
+    cfg.subbands = subbands.to_vec();
+    cfg
+}
+
+pub fn all_subbands() -> Vec<u8> {
+    (0..16).collect()
+}
+
+/// Writes a group into the watched directory the way the correlator does.
+pub fn write_like_correlator(cfg: &SimConfig) -> Vec<PathBuf> {
+    simulate_group_like_correlator(cfg, &CorrelatorMode::default())
+        .unwrap()
+        .files
+}
+
+/// Writes a group into `staging` in one go (for groups to be tampered with first).
+pub fn write_staged(cfg: &SimConfig) -> Vec<PathBuf> {
+    simulate_group(cfg).unwrap().files
+}
+
+/// Delivers staged files into `input` as the correlator does: each copied to its
+/// `_incomplete` name, then renamed.
+pub fn deliver(files: &[PathBuf], input: &Path) -> Vec<PathBuf> {
+    files
+        .iter()
+        .map(|f| {
+            let name = f.file_name().unwrap().to_str().unwrap();
+            let stem = name.strip_suffix(".hdf5").unwrap();
+            let tmp = input.join(format!("{stem}_incomplete.hdf5"));
+            let fin = input.join(name);
+            std::fs::copy(f, &tmp).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            std::fs::rename(&tmp, &fin).unwrap();
+            fin
+        })
+        .collect()
+}
+
+pub fn truncate_to_half(path: &Path) {
+    let len = std::fs::metadata(path).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+}
+
+/// The row whose files include one named like `file_name`.
+pub fn row_with_file<'a>(rows: &'a [Row], file_name: &str) -> &'a Row {
+    rows.iter()
+        .find(|r| r.files.iter().any(|f| f.ends_with(file_name)))
+        .unwrap_or_else(|| panic!("no group holds {file_name}: {rows:#?}"))
+}

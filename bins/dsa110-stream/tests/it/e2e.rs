@@ -1,0 +1,223 @@
+//! End to end: the simulator writes groups like the correlator into the watched directory
+//! while the daemon runs; every group ends where it should, and the monitoring agrees
+//! with the database.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use dsa110_sim::Scale;
+
+use crate::common::*;
+
+/// The one lint `promtool check metrics` may report (the guide fixes the `_gb` name).
+const ALLOWED_PROMTOOL_LINT: &str =
+    "dsa110_streaming_disk_free_gb metric names should not contain abbreviated units";
+
+fn promtool_check(text: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let problems: Vec<&str> = report
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && *l != ALLOWED_PROMTOOL_LINT)
+        .collect();
+    assert!(problems.is_empty(), "promtool:\n{report}\n---\n{text}");
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{report}");
+}
+
+#[test]
+fn correlator_groups_end_completed_failed_or_partial_and_monitoring_agrees() {
+    let dirs = Dirs::new();
+    let mut daemon = Daemon::start(&dirs, &[]);
+    let input = dirs.input();
+
+    // Two good groups, written like the correlator (incomplete names, renamed when done,
+    // shuffled subbands, jittered timestamps).
+    let good_a = write_like_correlator(&sim_config(Scale::Tiny, &input, 0.0, 1, &all_subbands()));
+    // A group with sb05 truncated after the correlator renamed it (staged, then delivered).
+    let staged = write_staged(&sim_config(
+        Scale::Tiny,
+        &dirs.staging(),
+        309.0,
+        2,
+        &all_subbands(),
+    ));
+    let victim = staged
+        .iter()
+        .find(|p| p.to_string_lossy().ends_with("_sb05.hdf5"))
+        .unwrap()
+        .clone();
+    truncate_to_half(&victim);
+    let mut shuffled = staged.clone();
+    shuffled.reverse();
+    let corrupt = deliver(&shuffled, &input);
+    // A group missing sb07: converted by the partial-timeout rule.
+    let partial_subbands: Vec<u8> = (0..16).filter(|&s| s != 7).collect();
+    let partial = write_like_correlator(&sim_config(
+        Scale::Tiny,
+        &input,
+        618.0,
+        3,
+        &partial_subbands,
+    ));
+    let good_b = write_like_correlator(&sim_config(Scale::Tiny, &input, 927.0, 4, &all_subbands()));
+
+    let rows = wait_for("4 groups to finish", Duration::from_secs(50), || {
+        let rows = groups(&dirs.db());
+        let done = rows.len() == 4
+            && rows
+                .iter()
+                .all(|r| r.state == "completed" || r.state == "failed");
+        done.then_some(rows)
+    });
+
+    for files in [&good_a, &good_b, &partial] {
+        let name = files[0].file_name().unwrap().to_str().unwrap();
+        let row = row_with_file(&rows, name);
+        assert_eq!(row.state, "completed", "{row:#?}");
+        let ms = dirs.output().join(format!("{}.ms", row.group_id));
+        assert!(ms.join("table.dat").is_file(), "{} missing", ms.display());
+    }
+    let victim_name = victim.file_name().unwrap().to_str().unwrap();
+    let bad = row_with_file(&rows, victim_name);
+    assert_eq!(bad.state, "failed", "{bad:#?}");
+    let error = bad.error.as_deref().unwrap_or("");
+    assert!(
+        error.contains(victim_name),
+        "error does not name the file: {error}"
+    );
+    assert!(
+        !dirs.output().join(format!("{}.ms", bad.group_id)).exists(),
+        "no product for the corrupt group"
+    );
+    assert_eq!(corrupt.len(), 16);
+
+    // The partial group: converted with sb07 flagged (one missing subband in ms_index).
+    let partial_row = row_with_file(&rows, partial[0].file_name().unwrap().to_str().unwrap());
+    assert_eq!(partial_row.files.len(), 15);
+    let missing: i64 = read_db(&dirs.db())
+        .query_row(
+            "SELECT n_missing_subbands FROM ms_index WHERE group_id = ?1",
+            [&partial_row.group_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(missing, 1);
+    assert!(temporaries(&dirs.output()).is_empty());
+
+    // Monitoring agrees with the guide's own query.
+    let db_counts = sqlite3_state_counts(&dirs.db());
+    let metrics = daemon.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    let health = daemon.get("/health").json();
+    for state in [
+        "collecting",
+        "pending",
+        "in_progress",
+        "completed",
+        "failed",
+    ] {
+        let expected = db_counts
+            .iter()
+            .find(|(s, _)| s == state)
+            .map_or(0, |(_, n)| *n);
+        let m = sample(
+            &metrics.body,
+            &format!("dsa110_streaming_queue{{state=\"{state}\"}}"),
+        );
+        assert_eq!(m, Some(expected as f64), "/metrics {state}");
+        assert_eq!(
+            health["checks"]["queue"][state].as_u64(),
+            Some(expected),
+            "/health {state}: {health:#}"
+        );
+    }
+    assert_eq!(
+        db_counts,
+        vec![("completed".to_owned(), 3), ("failed".to_owned(), 1)]
+    );
+    assert_eq!(health["status"], "healthy", "{health:#}");
+    assert!(
+        sample(
+            &metrics.body,
+            "dsa110_streaming_files_total{outcome=\"rejected\"}"
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert_eq!(
+        sample(
+            &metrics.body,
+            "dsa110_streaming_groups_total{outcome=\"completed\"}"
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics.body,
+            "dsa110_streaming_stage_duration_seconds_count{stage=\"conversion\"}"
+        ),
+        Some(3.0)
+    );
+    promtool_check(&metrics.body);
+    // performance_metrics has the conversion timings of the completed groups.
+    let n_perf: i64 = read_db(&dirs.db())
+        .query_row(
+            "SELECT COUNT(*) FROM performance_metrics WHERE total_time > 0",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n_perf, 3);
+
+    let status = daemon.sigterm(Duration::from_secs(20));
+    assert!(status.success(), "{status}");
+    // The log file holds the same lines as stderr, with the group ids.
+    let log = std::fs::read_to_string(dirs.log_file()).unwrap();
+    assert!(log.contains(&format!("group_id={}", bad.group_id)), "{log}");
+    assert!(log.contains("dsa110-stream stopped"), "{log}");
+}
+
+#[test]
+fn two_workers_share_the_queue_without_collisions() {
+    let dirs = Dirs::new();
+    let mut daemon = Daemon::start(&dirs, &["--workers", "2"]);
+    for (k, seed) in [(0.0, 61), (309.0, 62), (618.0, 63)] {
+        write_like_correlator(&sim_config(
+            Scale::Tiny,
+            &dirs.input(),
+            k,
+            seed,
+            &all_subbands(),
+        ));
+    }
+    let rows = wait_for("3 groups completed", Duration::from_secs(40), || {
+        let rows = groups(&dirs.db());
+        (rows.len() == 3 && rows.iter().all(|r| r.state == "completed")).then_some(rows)
+    });
+    for r in &rows {
+        assert_eq!(r.retry_count, 0, "{r:#?}");
+        assert!(dirs.output().join(format!("{}.ms", r.group_id)).is_dir());
+    }
+    let log = daemon.stderr();
+    assert!(log.contains(":w1") && log.contains(":w2"), "{log}");
+    daemon.stop_ok(Duration::from_secs(20));
+}

@@ -1,0 +1,415 @@
+//! The streaming daemon's configuration: options as given ([`DaemonConfig`]) →
+//! checked parameters ([`DaemonParams`]). Every error names the option.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dsa110_astro::Eop;
+
+use crate::disk::DiskPolicy;
+use crate::error::PipelineError;
+
+/// Default queue database (relative to the working directory).
+pub const DEFAULT_QUEUE_DB: &str = "state/db/pipeline.sqlite3";
+/// Log file name under `<state dir>/logs/`.
+pub const LOG_FILE_NAME: &str = "streaming-pipeline.log";
+
+/// Options as given on the command line (not yet checked).
+#[derive(Clone, Debug)]
+pub struct DaemonConfig {
+    /// Directory the correlator writes to (`--input-dir`).
+    pub input_dir: PathBuf,
+    /// Directory of the Measurement Sets (`--output-dir`).
+    pub output_dir: PathBuf,
+    /// The queue database (`--queue-db`).
+    pub queue_db: PathBuf,
+    /// Subbands per observation (`--expected-subbands`).
+    pub expected_subbands: u32,
+    /// Minutes per time chunk (`--chunk-duration`), recorded on each group.
+    pub chunk_duration_min: f64,
+    /// `--enable-calibration-solving` (rejected: the stage does not exist yet).
+    pub enable_calibration_solving: bool,
+    /// `--enable-photometry` (rejected: the stage does not exist yet).
+    pub enable_photometry: bool,
+    /// Serve `/health`, `/ready`, `/metrics` (`--monitoring`).
+    pub monitoring: bool,
+    /// Port of the monitoring server (`--health-port`; 0 = any free port).
+    pub health_port: u16,
+    /// Scratch directory (`--scratch-dir`); the output directory when absent.
+    pub scratch_dir: Option<PathBuf>,
+    /// Seconds between full scans of the input directory and idle worker polls
+    /// (`--poll-interval`).
+    pub poll_interval_s: f64,
+    /// Minimum subbands to process a group that stopped collecting (`--min-subbands`).
+    pub min_subbands: u32,
+    /// Seconds a group may collect before it is processed as partial (`--partial-timeout`).
+    pub partial_timeout_s: f64,
+    /// Retries of a group after a retryable failure (`--retry-limit`).
+    pub retry_limit: u32,
+    /// Output free space below which processing pauses, GB (`--disk-pause-gb`).
+    pub disk_pause_gb: f64,
+    /// Output free space below which health is unhealthy, GB (`--disk-critical-gb`).
+    pub disk_critical_gb: f64,
+    /// Seconds to let the current group finish after SIGTERM (`--stop-timeout`).
+    pub stop_timeout_s: f64,
+    /// Concurrent workers (`--workers`).
+    pub workers: u32,
+    /// Seconds a file must be unmodified before it is read (`--settle`).
+    pub settle_s: f64,
+    /// Earth-orientation parameters (`--eop`).
+    pub eop: Eop,
+    /// Testing aid: read the output free space (GB) from this file instead of `statvfs`
+    /// (`--debug-free-space-file`).
+    pub debug_free_space_file: Option<PathBuf>,
+    /// The executable run as the file validator (normally this binary).
+    pub validator_exe: PathBuf,
+    /// The command line, for the MS HISTORY.
+    pub command_line: String,
+}
+
+/// Checked parameters of the daemon.
+#[derive(Clone, Debug)]
+pub struct DaemonParams {
+    /// Directory the correlator writes to (exists).
+    pub input_dir: PathBuf,
+    /// Directory of the Measurement Sets (created if missing).
+    pub output_dir: PathBuf,
+    /// Scratch directory (the output directory unless given).
+    pub scratch_dir: PathBuf,
+    /// The queue database.
+    pub queue_db: PathBuf,
+    /// Subbands per observation, 1..=16.
+    pub expected_subbands: u8,
+    /// Minimum subbands of a partial group, 1..=expected.
+    pub min_subbands: u8,
+    /// Minutes per time chunk.
+    pub chunk_minutes: f64,
+    /// Serve the monitoring endpoints.
+    pub monitoring: bool,
+    /// Monitoring port.
+    pub health_port: u16,
+    /// Scan / idle poll period.
+    pub poll_interval: Duration,
+    /// Partial-group timeout (s).
+    pub partial_timeout_s: f64,
+    /// Retry limit.
+    pub retry_limit: u32,
+    /// Disk thresholds.
+    pub disk_policy: DiskPolicy,
+    /// Grace period for the current group after SIGTERM.
+    pub stop_timeout: Duration,
+    /// Number of workers, ≥ 1.
+    pub workers: usize,
+    /// Settle time (s).
+    pub settle_s: f64,
+    /// Earth-orientation parameters.
+    pub eop: Eop,
+    /// Free-space file (testing aid), if any.
+    pub debug_free_space_file: Option<PathBuf>,
+    /// Validator executable.
+    pub validator_exe: PathBuf,
+    /// Command line for HISTORY.
+    pub command_line: String,
+}
+
+fn bad(option: &'static str, reason: impl Into<String>) -> PipelineError {
+    PipelineError::Config {
+        option,
+        reason: reason.into(),
+    }
+}
+
+fn seconds(option: &'static str, v: f64, min: f64) -> Result<f64, PipelineError> {
+    if v.is_finite() && v >= min && v <= 1e7 {
+        Ok(v)
+    } else {
+        Err(bad(
+            option,
+            format!("{v} is not a number of seconds in {min}..=1e7"),
+        ))
+    }
+}
+
+impl DaemonParams {
+    /// Checks a configuration; errors name the option. Touches nothing on disk except
+    /// to check that the input directory exists.
+    pub fn new(cfg: DaemonConfig) -> Result<Self, PipelineError> {
+        if cfg.enable_calibration_solving {
+            return Err(bad(
+                "--enable-calibration-solving",
+                "calibration is not built yet (the calibration stage has its own issue); \
+                 this daemon only converts. Run without --enable-calibration-solving",
+            ));
+        }
+        if cfg.enable_photometry {
+            return Err(bad(
+                "--enable-photometry",
+                "photometry is not built yet (the photometry stage has its own issue); \
+                 this daemon only converts. Run without --enable-photometry",
+            ));
+        }
+        let expected_subbands = u8::try_from(cfg.expected_subbands)
+            .ok()
+            .filter(|n| (1..=16).contains(n))
+            .ok_or_else(|| {
+                bad(
+                    "--expected-subbands",
+                    format!("{} is not in 1..=16", cfg.expected_subbands),
+                )
+            })?;
+        let min_subbands = u8::try_from(cfg.min_subbands)
+            .ok()
+            .filter(|n| (1..=expected_subbands).contains(n))
+            .ok_or_else(|| {
+                bad(
+                    "--min-subbands",
+                    format!(
+                        "{} is not in 1..={expected_subbands} (--expected-subbands)",
+                        cfg.min_subbands
+                    ),
+                )
+            })?;
+        if !(cfg.chunk_duration_min.is_finite() && cfg.chunk_duration_min > 0.0) {
+            return Err(bad(
+                "--chunk-duration",
+                format!(
+                    "{} is not a positive number of minutes",
+                    cfg.chunk_duration_min
+                ),
+            ));
+        }
+        let poll = seconds("--poll-interval", cfg.poll_interval_s, 0.05)?;
+        let partial_timeout_s = seconds("--partial-timeout", cfg.partial_timeout_s, 0.0)?;
+        let settle_s = seconds("--settle", cfg.settle_s, 0.0)?;
+        let stop = seconds("--stop-timeout", cfg.stop_timeout_s, 0.0)?;
+        if cfg.workers == 0 || cfg.workers > 64 {
+            return Err(bad(
+                "--workers",
+                format!("{} is not in 1..=64", cfg.workers),
+            ));
+        }
+        if !(cfg.disk_critical_gb.is_finite() && cfg.disk_critical_gb >= 0.0) {
+            return Err(bad(
+                "--disk-critical-gb",
+                format!(
+                    "{} is not a non-negative number of GB",
+                    cfg.disk_critical_gb
+                ),
+            ));
+        }
+        if !(cfg.disk_pause_gb.is_finite() && cfg.disk_pause_gb >= cfg.disk_critical_gb) {
+            return Err(bad(
+                "--disk-pause-gb",
+                format!(
+                    "{} is not a number of GB at least --disk-critical-gb ({})",
+                    cfg.disk_pause_gb, cfg.disk_critical_gb
+                ),
+            ));
+        }
+        let e = cfg.eop;
+        let pole_limit = 5.0 * dsa110_astro::constants::ARCSEC;
+        if !(e.dut1_s.abs() <= 1.0 && e.xp_rad.abs() <= pole_limit && e.yp_rad.abs() <= pole_limit)
+        {
+            return Err(bad(
+                "--eop",
+                format!("{e:?}: |UT1-UTC| must be ≤ 1 s and |xp|, |yp| ≤ 5″"),
+            ));
+        }
+        if !cfg.input_dir.is_dir() {
+            return Err(bad(
+                "--input-dir",
+                format!("{} is not a directory", cfg.input_dir.display()),
+            ));
+        }
+        if cfg.output_dir.exists() && !cfg.output_dir.is_dir() {
+            return Err(bad(
+                "--output-dir",
+                format!("{} exists and is not a directory", cfg.output_dir.display()),
+            ));
+        }
+        if let Some(s) = &cfg.scratch_dir {
+            if s.exists() && !s.is_dir() {
+                return Err(bad(
+                    "--scratch-dir",
+                    format!("{} exists and is not a directory", s.display()),
+                ));
+            }
+        }
+        if cfg.queue_db.is_dir() || cfg.queue_db.as_os_str().is_empty() {
+            return Err(bad(
+                "--queue-db",
+                format!("{} is not a database file path", cfg.queue_db.display()),
+            ));
+        }
+        Ok(Self {
+            scratch_dir: cfg
+                .scratch_dir
+                .clone()
+                .unwrap_or_else(|| cfg.output_dir.clone()),
+            input_dir: cfg.input_dir,
+            output_dir: cfg.output_dir,
+            queue_db: cfg.queue_db,
+            expected_subbands,
+            min_subbands,
+            chunk_minutes: cfg.chunk_duration_min,
+            monitoring: cfg.monitoring,
+            health_port: cfg.health_port,
+            poll_interval: Duration::from_secs_f64(poll),
+            partial_timeout_s,
+            retry_limit: cfg.retry_limit,
+            disk_policy: DiskPolicy {
+                pause_below_gb: cfg.disk_pause_gb,
+                unhealthy_below_gb: cfg.disk_critical_gb,
+                ..DiskPolicy::default()
+            },
+            stop_timeout: Duration::from_secs_f64(stop),
+            workers: cfg.workers as usize,
+            settle_s,
+            eop: cfg.eop,
+            debug_free_space_file: cfg.debug_free_space_file,
+            validator_exe: cfg.validator_exe,
+            command_line: cfg.command_line,
+        })
+    }
+}
+
+/// The state directory of a queue database: `<state>` for `<state>/db/<file>`, else the
+/// database's own directory.
+pub fn state_dir(queue_db: &Path) -> PathBuf {
+    let parent = queue_db.parent().unwrap_or(Path::new(""));
+    match (parent.file_name(), parent.parent()) {
+        (Some(name), Some(grand)) if name == "db" => grand.to_path_buf(),
+        _ => parent.to_path_buf(),
+    }
+}
+
+/// The default log file: `<state dir>/logs/streaming-pipeline.log`.
+pub fn default_log_file(queue_db: &Path) -> PathBuf {
+    state_dir(queue_db).join("logs").join(LOG_FILE_NAME)
+}
+
+/// Parses `UT1-UTC_s,xp_arcsec,yp_arcsec` (IERS Bulletin A units).
+///
+/// # Errors
+/// A message saying what is wrong with the text.
+pub fn parse_eop(s: &str) -> Result<Eop, String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>().map_err(|e| format!("{x:?}: {e}")))
+        .collect::<Result<_, _>>()?;
+    match v.as_slice() {
+        [dut1_s, xp, yp] => Ok(Eop {
+            dut1_s: *dut1_s,
+            xp_rad: xp * dsa110_astro::constants::ARCSEC,
+            yp_rad: yp * dsa110_astro::constants::ARCSEC,
+        }),
+        _ => Err("expected three numbers: UT1-UTC (s), xp (arcsec), yp (arcsec)".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(dir: &Path) -> DaemonConfig {
+        DaemonConfig {
+            input_dir: dir.to_path_buf(),
+            output_dir: dir.join("ms"),
+            queue_db: dir.join("state/db/pipeline.sqlite3"),
+            expected_subbands: 16,
+            chunk_duration_min: 5.0,
+            enable_calibration_solving: false,
+            enable_photometry: false,
+            monitoring: false,
+            health_port: 9100,
+            scratch_dir: None,
+            poll_interval_s: 10.0,
+            min_subbands: 12,
+            partial_timeout_s: 900.0,
+            retry_limit: 3,
+            disk_pause_gb: 10.0,
+            disk_critical_gb: 5.0,
+            stop_timeout_s: 300.0,
+            workers: 1,
+            settle_s: 2.0,
+            eop: Eop::default(),
+            debug_free_space_file: None,
+            validator_exe: PathBuf::from("/bin/true"),
+            command_line: String::new(),
+        }
+    }
+
+    fn check_rejected(edit: impl FnOnce(&mut DaemonConfig), option: &str, needle: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = base(dir.path());
+        edit(&mut cfg);
+        let e = DaemonParams::new(cfg).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains(option), "{text}");
+        assert!(text.contains(needle), "{text}");
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn defaults_are_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = DaemonParams::new(base(dir.path())).unwrap();
+        assert_eq!(p.scratch_dir, dir.path().join("ms"));
+        assert_eq!(p.disk_policy.pause_below_gb, 10.0);
+        assert_eq!(p.stop_timeout, Duration::from_secs(300));
+        assert_eq!(p.workers, 1);
+    }
+
+    #[test]
+    fn bad_options_are_named() {
+        check_rejected(
+            |c| c.enable_calibration_solving = true,
+            "--enable-calibration-solving",
+            "calibration is not built yet",
+        );
+        check_rejected(
+            |c| c.enable_photometry = true,
+            "--enable-photometry",
+            "photometry is not built yet",
+        );
+        check_rejected(|c| c.expected_subbands = 17, "--expected-subbands", "17");
+        check_rejected(|c| c.min_subbands = 0, "--min-subbands", "0");
+        check_rejected(|c| c.chunk_duration_min = -1.0, "--chunk-duration", "-1");
+        check_rejected(|c| c.poll_interval_s = f64::NAN, "--poll-interval", "NaN");
+        check_rejected(|c| c.workers = 0, "--workers", "0");
+        check_rejected(|c| c.disk_pause_gb = 1.0, "--disk-pause-gb", "1");
+        check_rejected(
+            |c| c.input_dir = PathBuf::from("/nonexistent/in"),
+            "--input-dir",
+            "/nonexistent/in",
+        );
+    }
+
+    #[test]
+    fn state_dir_and_log_file() {
+        assert_eq!(
+            default_log_file(Path::new("/data/state/db/pipeline.sqlite3")),
+            PathBuf::from("/data/state/logs/streaming-pipeline.log")
+        );
+        assert_eq!(
+            default_log_file(Path::new("state/db/pipeline.sqlite3")),
+            PathBuf::from("state/logs/streaming-pipeline.log")
+        );
+        assert_eq!(
+            default_log_file(Path::new("/tmp/q.sqlite3")),
+            PathBuf::from("/tmp/logs/streaming-pipeline.log")
+        );
+        assert_eq!(
+            default_log_file(Path::new("q.sqlite3")),
+            PathBuf::from("logs/streaming-pipeline.log")
+        );
+    }
+
+    #[test]
+    fn eop_parses() {
+        let e = parse_eop("0.1, 0.2,0.3").unwrap();
+        assert_eq!(e.dut1_s, 0.1);
+        assert!(parse_eop("1,2").is_err());
+        assert!(parse_eop("a,2,3").is_err());
+    }
+}

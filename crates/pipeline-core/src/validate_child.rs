@@ -1,0 +1,188 @@
+//! Validating subband files in a child process.
+//!
+//! libhdf5 1.10 can crash (SIGSEGV) on some corrupted metadata, which no Rust code can
+//! catch. The daemon therefore never opens a new file in its own process before it has
+//! been validated: [`ChildValidator`] re-executes the daemon's binary with the hidden
+//! arguments [`VALIDATE_FILE_FLAG`] `PATH --subband N --eop DUT1,XP,YP`; the child runs
+//! [`run_validation`], writes one JSON [`Verdict`] line on stdout and exits 0. A child
+//! killed by a signal makes the file invalid ("validator crashed (signal 11)"); a child
+//! that hangs past the timeout is killed and the file is invalid too.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dsa110_astro::Eop;
+
+use crate::intake::{validate_here, FileValidator, ValidatorError, Verdict};
+
+/// The hidden option that puts the daemon's binary in validator mode.
+pub const VALIDATE_FILE_FLAG: &str = "--validate-file";
+
+/// Validates in a child process (see the module docs).
+#[derive(Debug, Clone)]
+pub struct ChildValidator {
+    exe: PathBuf,
+    timeout: Duration,
+}
+
+impl ChildValidator {
+    /// A validator running `exe` (normally `std::env::current_exe()`), killing children
+    /// that take longer than `timeout`.
+    pub fn new(exe: impl Into<PathBuf>, timeout: Duration) -> Self {
+        Self {
+            exe: exe.into(),
+            timeout,
+        }
+    }
+}
+
+/// `UT1-UTC_s,xp_arcsec,yp_arcsec`, the format of the binaries' `--eop` option.
+pub fn format_eop(eop: &Eop) -> String {
+    let arcsec = dsa110_astro::constants::ARCSEC;
+    format!(
+        "{},{},{}",
+        eop.dut1_s,
+        eop.xp_rad / arcsec,
+        eop.yp_rad / arcsec
+    )
+}
+
+/// The child's side: validate `path` in this process and return the JSON line to print.
+pub fn run_validation(path: &Path, subband: u8, eop: &Eop) -> String {
+    let verdict = validate_here(path, subband, eop);
+    serde_json::to_string(&verdict).unwrap_or_else(|e| {
+        format!(r#"{{"status":"invalid","reason":"cannot encode the verdict: {e}"}}"#)
+    })
+}
+
+impl FileValidator for ChildValidator {
+    fn validate(&self, path: &Path, subband: u8, eop: &Eop) -> Result<Verdict, ValidatorError> {
+        let err = |reason: String| ValidatorError {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut child = Command::new(&self.exe)
+            .arg(VALIDATE_FILE_FLAG)
+            .arg(path)
+            .arg("--subband")
+            .arg(subband.to_string())
+            .arg("--eop")
+            .arg(format_eop(eop))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| err(format!("cannot start {}: {e}", self.exe.display())))?;
+        // Output is one short line; read it on threads so a chatty child cannot block.
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let out_reader = std::thread::spawn(move || read_all(stdout));
+        let err_reader = std::thread::spawn(move || read_all(stderr));
+        let deadline = Instant::now() + self.timeout;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                Err(e) => return Err(err(format!("waiting for the validator: {e}"))),
+            }
+        };
+        let stdout = out_reader.join().unwrap_or_default();
+        let stderr = err_reader.join().unwrap_or_default();
+        let Some(status) = status else {
+            return Ok(Verdict::Invalid {
+                reason: format!(
+                    "{}: validator did not finish within {:.0} s",
+                    path.display(),
+                    self.timeout.as_secs_f64()
+                ),
+            });
+        };
+        if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
+            return Ok(Verdict::Invalid {
+                reason: format!(
+                    "{}: validator crashed (signal {signal}) reading the file",
+                    path.display()
+                ),
+            });
+        }
+        let line = stdout.lines().rev().find(|l| !l.trim().is_empty());
+        match line.map(serde_json::from_str::<Verdict>) {
+            Some(Ok(verdict)) if status.success() => Ok(verdict),
+            _ => Err(err(format!(
+                "validator exited with {status} without a verdict: {}",
+                stderr.trim()
+            ))),
+        }
+    }
+}
+
+fn read_all(r: Option<impl Read>) -> String {
+    let mut s = String::new();
+    if let Some(mut r) = r {
+        let _ = r.read_to_string(&mut s);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eop_round_trips_through_the_option_format() {
+        let eop = Eop {
+            dut1_s: -0.125,
+            xp_rad: 0.25 * dsa110_astro::constants::ARCSEC,
+            yp_rad: 0.5 * dsa110_astro::constants::ARCSEC,
+        };
+        assert_eq!(format_eop(&eop), "-0.125,0.25,0.5");
+    }
+
+    #[test]
+    fn verdicts_serialise_with_a_status_tag() {
+        let v = Verdict::Invalid {
+            reason: "x: truncated".into(),
+        };
+        let s = serde_json::to_string(&v).unwrap();
+        assert_eq!(s, r#"{"status":"invalid","reason":"x: truncated"}"#);
+        assert_eq!(serde_json::from_str::<Verdict>(&s).unwrap(), v);
+    }
+
+    #[test]
+    fn a_child_killed_by_a_signal_makes_the_file_invalid() {
+        // `sh -c 'kill -SEGV $$'` stands in for a validator that crashes.
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("crash.sh");
+        std::fs::write(&script, "#!/bin/sh\nkill -SEGV $$\n").unwrap();
+        let mut perm = std::fs::metadata(&script).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        std::fs::set_permissions(&script, perm).unwrap();
+        let v = ChildValidator::new(&script, Duration::from_secs(10));
+        let verdict = v
+            .validate(Path::new("/in/x_sb01.hdf5"), 1, &Eop::default())
+            .unwrap();
+        match verdict {
+            Verdict::Invalid { reason } => {
+                assert!(reason.contains("validator crashed (signal 11)"), "{reason}");
+                assert!(reason.contains("/in/x_sb01.hdf5"), "{reason}");
+            }
+            v => panic!("{v:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_validator_is_not_a_verdict() {
+        let v = ChildValidator::new("/nonexistent/validator", Duration::from_secs(1));
+        let e = v
+            .validate(Path::new("/in/x_sb01.hdf5"), 1, &Eop::default())
+            .unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/validator"), "{e}");
+    }
+}
