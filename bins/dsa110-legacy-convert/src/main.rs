@@ -52,23 +52,8 @@ struct Args {
     settle: f64,
     /// Earth-orientation parameters "UT1-UTC_s,xp_arcsec,yp_arcsec" (IERS Bulletin A);
     /// zero by default (sub-arcsecond astrometric error).
-    #[arg(long, value_parser = parse_eop, default_value = "0,0,0")]
+    #[arg(long, value_parser = dsa110_pipeline_core::config::parse_eop, default_value = "0,0,0")]
     eop: dsa110_astro::Eop,
-}
-
-fn parse_eop(s: &str) -> Result<dsa110_astro::Eop, String> {
-    let v: Vec<f64> = s
-        .split(',')
-        .map(|x| x.trim().parse::<f64>().map_err(|e| format!("{x:?}: {e}")))
-        .collect::<Result<_, _>>()?;
-    match v.as_slice() {
-        [dut1_s, xp, yp] => Ok(dsa110_astro::Eop {
-            dut1_s: *dut1_s,
-            xp_rad: xp * dsa110_astro::constants::ARCSEC,
-            yp_rad: yp * dsa110_astro::constants::ARCSEC,
-        }),
-        _ => Err("expected three numbers: UT1-UTC (s), xp (arcsec), yp (arcsec)".into()),
-    }
 }
 
 fn main() -> ExitCode {

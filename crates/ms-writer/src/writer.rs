@@ -574,24 +574,30 @@ fn prepare(
             &mut of[dst..dst + cell],
             &mut ow[dst..dst + cell],
         );
-        for ch in 0..nchan {
-            let from = if reverse { nchan - 1 - ch } else { ch } * npol;
-            let to = ch * npol;
-            for p in 0..npol {
-                dd[to + p] = sd[from + p].conj();
-                df[to + p] = sf[from + p];
-                dw[to + p] = sw[from + p];
+        if reverse {
+            // channel ch of the MS is channel nchan-1-ch of the block
+            let step = npol.max(1);
+            for (d, s) in dd.chunks_exact_mut(step).zip(sd.chunks_exact(step).rev()) {
+                for (x, y) in d.iter_mut().zip(s) {
+                    *x = y.conj();
+                }
             }
+            for (d, s) in df.chunks_exact_mut(step).zip(sf.chunks_exact(step).rev()) {
+                d.copy_from_slice(s);
+            }
+            for (d, s) in dw.chunks_exact_mut(step).zip(sw.chunks_exact(step).rev()) {
+                d.copy_from_slice(s);
+            }
+        } else {
+            for (x, y) in dd.iter_mut().zip(sd) {
+                *x = y.conj();
+            }
+            df.copy_from_slice(sf);
+            dw.copy_from_slice(sw);
         }
         c.flag_row[i] = df.iter().all(|&f| f);
         for p in 0..npol {
-            buf.clear();
-            buf.extend(
-                (0..nchan)
-                    .filter(|&ch| !df[ch * npol + p])
-                    .map(|ch| dw[ch * npol + p]),
-            );
-            let w = median(&mut buf);
+            let w = row_weight(&df[p..], &dw[p..], npol, &mut buf);
             owt[i * npol + p] = w;
             osg[i * npol + p] = if w > 0.0 {
                 1.0 / w.sqrt()
@@ -617,6 +623,35 @@ fn put_scalar<V: CasaScalarData>(
 }
 
 /// Median (mean of the middle two for an even count); 0 for none.
+/// WEIGHT of one row and polarisation: the median of `nsamples` over the
+/// unflagged channels (every `stride`-th element from the start of the slices),
+/// 0 when all are flagged. The usual case — equal `nsamples` — is found without
+/// collecting or sorting.
+fn row_weight(flags: &[bool], nsamples: &[f32], stride: usize, buf: &mut Vec<f32>) -> f32 {
+    let mut unflagged = flags
+        .iter()
+        .step_by(stride)
+        .zip(nsamples.iter().step_by(stride))
+        .filter(|(f, _)| !**f)
+        .map(|(_, w)| *w);
+    let Some(first) = unflagged.next() else {
+        return 0.0;
+    };
+    if unflagged.all(|w| w == first) {
+        return first;
+    }
+    buf.clear();
+    buf.extend(
+        flags
+            .iter()
+            .step_by(stride)
+            .zip(nsamples.iter().step_by(stride))
+            .filter(|(f, _)| !**f)
+            .map(|(_, w)| *w),
+    );
+    median(buf)
+}
+
 fn median(v: &mut [f32]) -> f32 {
     let Some((&first, rest)) = v.split_first() else {
         return 0.0;
@@ -637,6 +672,18 @@ fn median(v: &mut [f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_weight_takes_the_median_of_unflagged_channels() {
+        let mut buf = Vec::new();
+        // two pols interleaved: pol 0 = [1, 9(flagged), 5, 3], pol 1 = [2, 2, 2, 2]
+        let flags = [false, false, true, false, false, false, false, false];
+        let ns = [1.0, 2.0, 9.0, 2.0, 5.0, 2.0, 3.0, 2.0];
+        assert_eq!(row_weight(&flags, &ns, 2, &mut buf), 3.0);
+        assert_eq!(row_weight(&flags[1..], &ns[1..], 2, &mut buf), 2.0);
+        assert_eq!(row_weight(&[true, true], &[1.0, 1.0], 1, &mut buf), 0.0);
+        assert_eq!(row_weight(&[false, false], &[1.0, 4.0], 1, &mut buf), 2.5);
+    }
 
     #[test]
     fn median_odd_even_empty() {

@@ -119,7 +119,7 @@ fn bad(option: &'static str, reason: impl Into<String>) -> PipelineError {
     }
 }
 
-fn seconds(option: &'static str, v: f64, min: f64) -> Result<f64, PipelineError> {
+pub(crate) fn seconds(option: &'static str, v: f64, min: f64) -> Result<f64, PipelineError> {
     if v.is_finite() && v >= min && v <= 1e7 {
         Ok(v)
     } else {
@@ -128,6 +128,73 @@ fn seconds(option: &'static str, v: f64, min: f64) -> Result<f64, PipelineError>
             format!("{v} is not a number of seconds in {min}..=1e7"),
         ))
     }
+}
+
+/// The options the daemon and the fallback converter share.
+#[derive(Debug)]
+pub(crate) struct SharedOptions<'a> {
+    pub expected_subbands: u32,
+    pub min_subbands: u32,
+    pub chunk_minutes: f64,
+    pub partial_timeout_s: f64,
+    pub settle_s: f64,
+    pub eop: Eop,
+    pub input_dir: &'a Path,
+    pub output_dir: &'a Path,
+}
+
+/// Check the shared options; returns the expected and minimum subband counts.
+pub(crate) fn check_shared(o: &SharedOptions<'_>) -> Result<(u8, u8), PipelineError> {
+    let expected = u8::try_from(o.expected_subbands)
+        .ok()
+        .filter(|n| (1..=16).contains(n))
+        .ok_or_else(|| {
+            bad(
+                "--expected-subbands",
+                format!("{} is not in 1..=16", o.expected_subbands),
+            )
+        })?;
+    let min = u8::try_from(o.min_subbands)
+        .ok()
+        .filter(|n| (1..=expected).contains(n))
+        .ok_or_else(|| {
+            bad(
+                "--min-subbands",
+                format!(
+                    "{} is not in 1..={expected} (--expected-subbands)",
+                    o.min_subbands
+                ),
+            )
+        })?;
+    if !(o.chunk_minutes.is_finite() && o.chunk_minutes > 0.0) {
+        return Err(bad(
+            "--chunk-duration",
+            format!("{} is not a positive number of minutes", o.chunk_minutes),
+        ));
+    }
+    seconds("--partial-timeout", o.partial_timeout_s, 0.0)?;
+    seconds("--settle", o.settle_s, 0.0)?;
+    let e = o.eop;
+    let pole_limit = 5.0 * dsa110_astro::constants::ARCSEC;
+    if !(e.dut1_s.abs() <= 1.0 && e.xp_rad.abs() <= pole_limit && e.yp_rad.abs() <= pole_limit) {
+        return Err(bad(
+            "--eop",
+            format!("{e:?}: |UT1-UTC| must be ≤ 1 s and |xp|, |yp| ≤ 5″"),
+        ));
+    }
+    if !o.input_dir.is_dir() {
+        return Err(bad(
+            "--input-dir",
+            format!("{} is not a directory", o.input_dir.display()),
+        ));
+    }
+    if o.output_dir.exists() && !o.output_dir.is_dir() {
+        return Err(bad(
+            "--output-dir",
+            format!("{} exists and is not a directory", o.output_dir.display()),
+        ));
+    }
+    Ok((expected, min))
 }
 
 impl DaemonParams {
@@ -148,39 +215,18 @@ impl DaemonParams {
                  this daemon only converts. Run without --enable-photometry",
             ));
         }
-        let expected_subbands = u8::try_from(cfg.expected_subbands)
-            .ok()
-            .filter(|n| (1..=16).contains(n))
-            .ok_or_else(|| {
-                bad(
-                    "--expected-subbands",
-                    format!("{} is not in 1..=16", cfg.expected_subbands),
-                )
-            })?;
-        let min_subbands = u8::try_from(cfg.min_subbands)
-            .ok()
-            .filter(|n| (1..=expected_subbands).contains(n))
-            .ok_or_else(|| {
-                bad(
-                    "--min-subbands",
-                    format!(
-                        "{} is not in 1..={expected_subbands} (--expected-subbands)",
-                        cfg.min_subbands
-                    ),
-                )
-            })?;
-        if !(cfg.chunk_duration_min.is_finite() && cfg.chunk_duration_min > 0.0) {
-            return Err(bad(
-                "--chunk-duration",
-                format!(
-                    "{} is not a positive number of minutes",
-                    cfg.chunk_duration_min
-                ),
-            ));
-        }
+        let (expected_subbands, min_subbands) = check_shared(&SharedOptions {
+            expected_subbands: cfg.expected_subbands,
+            min_subbands: cfg.min_subbands,
+            chunk_minutes: cfg.chunk_duration_min,
+            partial_timeout_s: cfg.partial_timeout_s,
+            settle_s: cfg.settle_s,
+            eop: cfg.eop,
+            input_dir: &cfg.input_dir,
+            output_dir: &cfg.output_dir,
+        })?;
         let poll = seconds("--poll-interval", cfg.poll_interval_s, 0.05)?;
-        let partial_timeout_s = seconds("--partial-timeout", cfg.partial_timeout_s, 0.0)?;
-        let settle_s = seconds("--settle", cfg.settle_s, 0.0)?;
+        let (partial_timeout_s, settle_s) = (cfg.partial_timeout_s, cfg.settle_s);
         let stop = seconds("--stop-timeout", cfg.stop_timeout_s, 0.0)?;
         if cfg.workers == 0 || cfg.workers > 64 {
             return Err(bad(
@@ -204,27 +250,6 @@ impl DaemonParams {
                     "{} is not a number of GB at least --disk-critical-gb ({})",
                     cfg.disk_pause_gb, cfg.disk_critical_gb
                 ),
-            ));
-        }
-        let e = cfg.eop;
-        let pole_limit = 5.0 * dsa110_astro::constants::ARCSEC;
-        if !(e.dut1_s.abs() <= 1.0 && e.xp_rad.abs() <= pole_limit && e.yp_rad.abs() <= pole_limit)
-        {
-            return Err(bad(
-                "--eop",
-                format!("{e:?}: |UT1-UTC| must be ≤ 1 s and |xp|, |yp| ≤ 5″"),
-            ));
-        }
-        if !cfg.input_dir.is_dir() {
-            return Err(bad(
-                "--input-dir",
-                format!("{} is not a directory", cfg.input_dir.display()),
-            ));
-        }
-        if cfg.output_dir.exists() && !cfg.output_dir.is_dir() {
-            return Err(bad(
-                "--output-dir",
-                format!("{} exists and is not a directory", cfg.output_dir.display()),
             ));
         }
         if let Some(s) = &cfg.scratch_dir {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use dsa110_astro::Eop;
 use dsa110_queue::{GroupState, Queue, QueueOptions, RetryPolicy};
 
+use crate::config::{check_shared, seconds, SharedOptions};
 use crate::convert::{ConversionReport, ConvertParams};
 use crate::error::PipelineError;
 use crate::intake::{list_dir, FileOutcome, Intake, IntakeParams};
@@ -56,65 +57,17 @@ pub struct LegacyParams {
 impl LegacyParams {
     /// Check a configuration; errors name the option.
     pub fn new(cfg: LegacyConfig) -> Result<Self, PipelineError> {
-        let bad = |option: &'static str, reason: String| PipelineError::Config { option, reason };
-        let expected_subbands = u8::try_from(cfg.expected_subbands)
-            .ok()
-            .filter(|n| (1..=16).contains(n))
-            .ok_or_else(|| {
-                bad(
-                    "--expected-subbands",
-                    format!("{} is not in 1..=16", cfg.expected_subbands),
-                )
-            })?;
-        let min_subbands = u8::try_from(cfg.min_subbands)
-            .ok()
-            .filter(|n| (1..=expected_subbands).contains(n))
-            .ok_or_else(|| {
-                bad(
-                    "--min-subbands",
-                    format!("{} is not in 1..={expected_subbands}", cfg.min_subbands),
-                )
-            })?;
-        if !(cfg.chunk_minutes.is_finite() && cfg.chunk_minutes > 0.0) {
-            return Err(bad(
-                "--chunk-duration",
-                format!("{} is not a positive number of minutes", cfg.chunk_minutes),
-            ));
-        }
-        for (opt, v) in [
-            ("--poll-interval", cfg.poll_interval_s),
-            ("--partial-timeout", cfg.partial_timeout_s),
-            ("--settle", cfg.settle_s),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(bad(
-                    opt,
-                    format!("{v} is not a non-negative number of seconds"),
-                ));
-            }
-        }
-        let e = cfg.eop;
-        let pole_limit = 5.0 * dsa110_astro::constants::ARCSEC;
-        let eop_ok =
-            e.dut1_s.abs() <= 1.0 && e.xp_rad.abs() <= pole_limit && e.yp_rad.abs() <= pole_limit;
-        if !eop_ok {
-            return Err(bad(
-                "--eop",
-                format!("{e:?}: |UT1-UTC| must be ≤ 1 s and |xp|, |yp| ≤ 5″"),
-            ));
-        }
-        if !cfg.input_dir.is_dir() {
-            return Err(bad(
-                "--input-dir",
-                format!("{} is not a directory", cfg.input_dir.display()),
-            ));
-        }
-        if cfg.output_dir.exists() && !cfg.output_dir.is_dir() {
-            return Err(bad(
-                "--output-dir",
-                format!("{} exists and is not a directory", cfg.output_dir.display()),
-            ));
-        }
+        let (expected_subbands, min_subbands) = check_shared(&SharedOptions {
+            expected_subbands: cfg.expected_subbands,
+            min_subbands: cfg.min_subbands,
+            chunk_minutes: cfg.chunk_minutes,
+            partial_timeout_s: cfg.partial_timeout_s,
+            settle_s: cfg.settle_s,
+            eop: cfg.eop,
+            input_dir: &cfg.input_dir,
+            output_dir: &cfg.output_dir,
+        })?;
+        seconds("--poll-interval", cfg.poll_interval_s, 0.0)?;
         Ok(Self {
             cfg,
             expected_subbands,
