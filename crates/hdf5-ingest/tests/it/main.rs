@@ -7,3 +7,4 @@ mod broken;
 mod common;
 mod fuzz;
 mod roundtrip;
+mod sim_files;

@@ -10,7 +10,7 @@ use dsa110_hdf5_ingest::{
 use crate::common::fixtures;
 
 /// Baselines as antenna-number pairs (independent of the antenna table order).
-fn baseline_numbers(p: &std::path::Path, b: &VisBlock) -> Vec<(i64, i64)> {
+pub(crate) fn baseline_numbers(p: &std::path::Path, b: &VisBlock) -> Vec<(i64, i64)> {
     let m = peek(p).unwrap();
     b.ant1
         .iter()
@@ -19,7 +19,7 @@ fn baseline_numbers(p: &std::path::Path, b: &VisBlock) -> Vec<(i64, i64)> {
         .collect()
 }
 
-fn assert_same(a: &VisBlock, b: &VisBlock, uvw_tol: f64) {
+pub(crate) fn assert_same(a: &VisBlock, b: &VisBlock, uvw_tol: f64) {
     a.validate().unwrap();
     b.validate().unwrap();
     assert_eq!(a.times_jd_utc, b.times_jd_utc);
