@@ -315,13 +315,7 @@ impl Queue {
         op: &'static str,
         f: impl FnOnce(&Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
-        let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .at(self, op)?;
-        let out = f(&tx)?;
-        tx.commit().at(self, op)?;
-        Ok(out)
+        self.transaction(op, TransactionBehavior::Immediate, f)
     }
 
     /// Runs `f` in a read transaction (one consistent snapshot).
@@ -330,10 +324,17 @@ impl Queue {
         op: &'static str,
         f: impl FnOnce(&Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
+        self.transaction(op, TransactionBehavior::Deferred, f)
+    }
+
+    fn transaction<T>(
+        &self,
+        op: &'static str,
+        behavior: TransactionBehavior,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .at(self, op)?;
+        let tx = conn.transaction_with_behavior(behavior).at(self, op)?;
         let out = f(&tx)?;
         tx.commit().at(self, op)?;
         Ok(out)
