@@ -8,7 +8,6 @@
 
 use erfa::vectors_and_matrices::{inner_product, modulus_and_unit_vector, outer_product};
 
-use crate::apparent::{unit_vector, ApparentFrame};
 use crate::constants::{DSA110_ALT_M, DSA110_LAT_DEG, DSA110_LON_DEG};
 use crate::time::ObsTime;
 use crate::AstroError;
@@ -190,40 +189,6 @@ pub(crate) fn basis_oriented_to_icrs(
     UvwBasis { e, n, p: app.p }
 }
 
-/// As [`uvw_basis_icrs`] for the geocentric apparent frame (no diurnal
-/// aberration, no polar motion) with a precomputed frame and LAST.
-pub fn uvw_basis_icrs_with(
-    frame: &ApparentFrame,
-    last: f64,
-    ra_rad: f64,
-    dec_rad: f64,
-) -> UvwBasis {
-    let p = apparent_to_local(frame.apply(unit_vector(ra_rad, dec_rad)), last);
-    basis_oriented_to_icrs(p, |d| {
-        let (s, c) = last.sin_cos();
-        let a = [c * d[0] - s * d[1], s * d[0] + c * d[1], d[2]];
-        crate::apparent::to_ra_dec(frame.invert(a))
-    })
-}
-
-/// An apparent (true equator and equinox of date) vector → the local frame, given
-/// LAST: a rotation by LAST about z (HA = LAST − RA).
-#[inline]
-pub fn apparent_to_local(a: [f64; 3], last: f64) -> [f64; 3] {
-    let (s, c) = last.sin_cos();
-    [c * a[0] + s * a[1], -s * a[0] + c * a[1], a[2]]
-}
-
-/// Local-frame direction of an ICRS source (apparent place at the frame's instant).
-pub fn icrs_direction_local(
-    frame: &ApparentFrame,
-    last: f64,
-    ra_rad: f64,
-    dec_rad: f64,
-) -> [f64; 3] {
-    apparent_to_local(frame.apply(unit_vector(ra_rad, dec_rad)), last)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,15 +216,10 @@ mod tests {
     fn icrs_basis_on_meridian_matches_hadec_basis() -> Result<(), AstroError> {
         let site = Site::dsa110();
         let t = ObsTime::from_iso("2025-10-02T00:12:00")?;
-        let frame = ApparentFrame::at(&t);
-        let last = crate::time::last_rad(&t, 0.0, site.lon_rad);
+        let frame = crate::SkyFrame::new(&t, &site, &crate::Eop::default())?;
         let dec_app = 0.9;
-        let app = crate::ApparentRaDec {
-            ra_rad: last,
-            dec_rad: dec_app,
-        };
-        let (ra, dec) = crate::apparent_to_icrs(app, &t);
-        let b = uvw_basis_icrs_with(&frame, last, ra, dec);
+        let (ra, dec) = frame.local_to_icrs(direction_from_hadec(0.0, dec_app));
+        let b = frame.uvw_basis(ra, dec);
         let m = uvw_basis_meridian(dec_app);
         assert!(1.0 - inner_product(b.p, m.p) < 1e-15);
         // north differs by the small frame rotation since J2000 (< 0.5°)

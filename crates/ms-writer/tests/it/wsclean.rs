@@ -3,9 +3,7 @@
 
 use std::process::Command;
 
-use dsa110_astro::apparent::ApparentFrame;
-use dsa110_astro::geometry::{icrs_direction_local, uvw_basis_icrs_with};
-use dsa110_astro::{itrf_to_local, last_rad, ObsTime, PhaseCentre, VisBlock};
+use dsa110_astro::{itrf_to_local, Eop, ObsTime, PhaseCentre, SkyFrame, VisBlock};
 use dsa110_ms_writer::{MsWriter, SpwSpec};
 use ndarray::{Array2, Array3};
 use num_complex::Complex32;
@@ -52,10 +50,9 @@ fn image_point_source(dir: &std::path::Path, conj: bool) -> (Peak, Peak) {
     let mut data = Array3::<Complex32>::zeros((nrows, f.len(), 2));
     for (ti, &jd) in t.iter().enumerate() {
         let ot = ObsTime::from_jd_utc(jd).unwrap();
-        let frame = ApparentFrame::at(&ot);
-        let last = last_rad(&ot, 0.0, site.lon_rad);
-        let basis = uvw_basis_icrs_with(&frame, last, ra0, dec0);
-        let s = icrs_direction_local(&frame, last, ra_s, dec_s);
+        let frame = SkyFrame::new(&ot, &site, &Eop::default()).unwrap();
+        let basis = frame.uvw_basis(ra0, dec0);
+        let s = frame.direction_local(ra_s, dec_s);
         let sp = [s[0] - basis.p[0], s[1] - basis.p[1], s[2] - basis.p[2]];
         for b in 0..nbls {
             let (p1, p2) = (
