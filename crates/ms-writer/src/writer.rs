@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use dsa110_astro::VisBlock;
-use ndarray::{s, Array2, Array3};
+use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3};
 use num_complex::Complex32;
 use rubbl_casatables::{CasaScalarData, GlueDataType as T, Table};
 
+use crate::block::{MsBlock, SIGMA_FOR_ZERO_WEIGHT};
 use crate::desc::{col, create_table, set_column_measure, ColDef, Meas, Shape};
 use crate::error::CasaContext;
 use crate::spec::MsSpec;
@@ -18,11 +19,11 @@ use crate::MsError;
 
 /// Target bytes of one DATA tile (rows × nchan × npol × 8 B).
 const DATA_TILE_BYTES: usize = 1 << 20;
-/// Target rows handed to casacore per bulk call (rounded to whole integrations).
-const CHUNK_ROWS: usize = 16_384;
-/// `SIGMA` written for a polarisation whose `WEIGHT` is 0 (every channel
-/// flagged or zero samples), following CASA's `statwt`.
-pub const SIGMA_FOR_ZERO_WEIGHT: f32 = -1.0;
+/// Most rows per bulk write of the scalar columns: 512 StandardStMan buckets
+/// of 32 rows, half the cache set in `create`.
+const SCALAR_CHUNK_ROWS: usize = 16_384;
+/// Bytes of DATA per bulk write of a missing (flagged) window.
+const FLAGGED_CHUNK_BYTES: usize = 32 << 20;
 /// MJD 0 as a Julian Date.
 const MJD0_JD: f64 = 2_400_000.5;
 
@@ -104,8 +105,16 @@ pub struct MsWriter {
     table: Table,
     written: Vec<bool>,
     data_bytes: u64,
-    tile_rows: usize,
     started: Instant,
+}
+
+/// Times and baselines of time-major rows (`times × baselines`).
+#[derive(Clone, Copy)]
+struct RowMeta<'a> {
+    times_jd_utc: &'a [f64],
+    int_time_s: f64,
+    ant1: &'a [u32],
+    ant2: &'a [u32],
 }
 
 impl fmt::Debug for MsWriter {
@@ -117,38 +126,6 @@ impl fmt::Debug for MsWriter {
             .field("data_bytes", &self.data_bytes)
             .finish_non_exhaustive()
     }
-}
-
-/// Where the visibilities of the rows being written come from.
-#[derive(Clone, Copy)]
-enum Payload<'a> {
-    /// A real block's `(rows, nchan, npol)` arrays in standard layout
-    /// (channels reversed on the way out if `reverse`).
-    Vis {
-        data: &'a [Complex32],
-        flags: &'a [bool],
-        nsamples: &'a [f32],
-        reverse: bool,
-    },
-    /// Zeros, all flagged, zero weight.
-    Flagged,
-}
-
-/// One bulk write's worth of main-table rows, ready for casacore.
-struct Chunk {
-    /// First main-table row.
-    start: u64,
-    time: Vec<f64>,
-    interval: Vec<f64>,
-    ant1: Vec<i32>,
-    ant2: Vec<i32>,
-    flag_row: Vec<bool>,
-    uvw: Array2<f64>,
-    data: Array3<Complex32>,
-    flag: Array3<bool>,
-    wspec: Array3<f32>,
-    weight: Array2<f32>,
-    sigma: Array2<f32>,
 }
 
 impl MsWriter {
@@ -229,7 +206,6 @@ impl MsWriter {
             table,
             written: vec![false; spec.n_rows()],
             data_bytes: 0,
-            tile_rows,
             started,
         })
     }
@@ -245,10 +221,12 @@ impl MsWriter {
     }
 
     /// Write rows `row0 .. row0 + block.nrows()` of spectral window `spw` from
-    /// a block in the VisBlock (UVH5) convention. The block's channels may be
-    /// ascending or descending (the correlator's order; they are reversed so
-    /// the MS ascends) but must match the window's frequencies; its
-    /// polarisations must equal the MS's, in order.
+    /// a block in the VisBlock (UVH5) convention, converting a copy of it with
+    /// [`MsBlock::from_vis`]. The block's channels may be ascending or
+    /// descending (the correlator's order; they are reversed so the MS
+    /// ascends) but must match the window's frequencies; its polarisations
+    /// must equal the MS's, in order. To avoid the copy, convert the block
+    /// yourself and call [`write_ms_block`](Self::write_ms_block).
     pub fn write_block(
         &mut self,
         spw: usize,
@@ -256,11 +234,25 @@ impl MsWriter {
         block: &VisBlock,
     ) -> Result<(), MsError> {
         self.check_spw(spw)?;
-        block.validate().map_err(|source| MsError::Block {
+        let converted = MsBlock::from_vis(block.clone()).map_err(|source| MsError::Block {
             path: self.path.clone(),
             spw,
             source,
         })?;
+        self.write_ms_block(spw, row0, &converted)
+    }
+
+    /// Write rows `row0 .. row0 + block.nrows()` of spectral window `spw` from
+    /// a block already in the MS convention. Its channels must match the
+    /// window's frequencies and its polarisations the MS's, in order. The
+    /// arrays go to casacore as they are, one bulk write per column.
+    pub fn write_ms_block(
+        &mut self,
+        spw: usize,
+        row0: usize,
+        block: &MsBlock,
+    ) -> Result<(), MsError> {
+        self.check_spw(spw)?;
         let mismatch = |reason: String| MsError::BlockMismatch {
             path: self.path.clone(),
             spw,
@@ -280,27 +272,39 @@ impl MsWriter {
                 block.pols, self.spec.pols
             )));
         }
-        let n = block.nchan();
-        let reverse = n > 1 && block.freqs_hz[0] > block.freqs_hz[n - 1];
         let tol = 1e-3 * want.chan_width_hz;
-        for (c, &f) in want.freqs_hz.iter().enumerate() {
-            let got = block.freqs_hz[if reverse { n - 1 - c } else { c }];
+        for (c, (&f, &got)) in want.freqs_hz.iter().zip(&block.freqs_hz).enumerate() {
             if (got - f).abs() > tol {
                 return Err(mismatch(format!(
                     "channel {c} at {got} Hz, the window has {f} Hz"
                 )));
             }
         }
-        let data = block.data.as_standard_layout();
-        let flags = block.flags.as_standard_layout();
-        let nsamples = block.nsamples.as_standard_layout();
-        let payload = Payload::Vis {
-            data: data.as_slice().unwrap_or_default(),
-            flags: flags.as_slice().unwrap_or_default(),
-            nsamples: nsamples.as_slice().unwrap_or_default(),
-            reverse,
+        let nrows = block.nrows();
+        self.check_rows(spw, row0, nrows, &block.ant1, &block.ant2)?;
+        if nrows == 0 {
+            return Ok(());
+        }
+        let base = spw * self.spec.n_rows_per_spw + row0;
+        let rows = RowMeta {
+            times_jd_utc: &block.times_jd_utc,
+            int_time_s: block.int_time_s,
+            ant1: &block.ant1,
+            ant2: &block.ant2,
         };
-        self.write_rows(spw, row0, block, payload)
+        self.put_scalars(spw, base, rows, &block.flag_row)?;
+        self.put_arrays(
+            base,
+            &block.uvw.view(),
+            &block.data.view(),
+            &block.flag.view(),
+            &block.weight_spectrum.view(),
+            &block.weight.view(),
+            &block.sigma.view(),
+        )?;
+        self.written[base..base + nrows].fill(true);
+        tracing::debug!(spw, row0, nrows, "wrote rows");
+        Ok(())
     }
 
     /// Write rows for a missing subband: zero visibilities, every flag set,
@@ -313,7 +317,8 @@ impl MsWriter {
         template: &VisBlock,
     ) -> Result<(), MsError> {
         self.check_spw(spw)?;
-        if template.ant2.len() != template.nbls() || template.uvw_m.dim() != (template.nrows(), 3) {
+        let nrows = template.nrows();
+        if template.ant2.len() != template.nbls() || template.uvw_m.dim() != (nrows, 3) {
             return Err(MsError::BlockMismatch {
                 path: self.path.clone(),
                 spw,
@@ -322,11 +327,52 @@ impl MsWriter {
                     template.nbls(),
                     template.ant2.len(),
                     template.uvw_m.dim(),
-                    template.nrows()
+                    nrows
                 ),
             });
         }
-        self.write_rows(spw, row0, template, Payload::Flagged)
+        self.check_rows(spw, row0, nrows, &template.ant1, &template.ant2)?;
+        if nrows == 0 {
+            return Ok(());
+        }
+        // whole integrations per bulk write, about FLAGGED_CHUNK_BYTES of DATA;
+        // the constant arrays are built once and sliced for the last write
+        let (nchan, npol, nbls) = (self.spec.nchan(), self.spec.pols.len(), template.nbls());
+        let per = (FLAGGED_CHUNK_BYTES / (nbls * nchan * npol * 8).max(1)).max(1);
+        let n = (per * nbls).min(nrows);
+        let data = Array3::<Complex32>::zeros((n, nchan, npol));
+        let flag = Array3::from_elem((n, nchan, npol), true);
+        let wspec = Array3::<f32>::zeros((n, nchan, npol));
+        let weight = Array2::<f32>::zeros((n, npol));
+        let sigma = Array2::from_elem((n, npol), SIGMA_FOR_ZERO_WEIGHT);
+        let flag_row = vec![true; n];
+        let base = spw * self.spec.n_rows_per_spw + row0;
+        let mut t0 = 0;
+        while t0 < template.ntimes() {
+            let t1 = (t0 + per).min(template.ntimes());
+            let (r0, k) = (t0 * nbls, (t1 - t0) * nbls);
+            let rows = RowMeta {
+                times_jd_utc: &template.times_jd_utc[t0..t1],
+                int_time_s: template.int_time_s,
+                ant1: &template.ant1,
+                ant2: &template.ant2,
+            };
+            self.put_scalars(spw, base + r0, rows, &flag_row[..k])?;
+            let uvw = template.uvw_m.slice(s![r0..r0 + k, ..]).mapv(|x| -x);
+            self.put_arrays(
+                base + r0,
+                &uvw.view(),
+                &data.slice(s![..k, .., ..]),
+                &flag.slice(s![..k, .., ..]),
+                &wspec.slice(s![..k, .., ..]),
+                &weight.slice(s![..k, ..]),
+                &sigma.slice(s![..k, ..]),
+            )?;
+            self.written[base + r0..base + r0 + k].fill(true);
+            t0 = t1;
+        }
+        tracing::debug!(spw, row0, nrows, "wrote flagged rows");
+        Ok(())
     }
 
     fn check_spw(&self, spw: usize) -> Result<(), MsError> {
@@ -340,14 +386,16 @@ impl MsWriter {
         Ok(())
     }
 
-    fn write_rows(
-        &mut self,
+    /// Rows `row0 .. row0 + nrows` must lie in the window and every baseline
+    /// must name antennas of the MS.
+    fn check_rows(
+        &self,
         spw: usize,
         row0: usize,
-        meta: &VisBlock,
-        payload: Payload<'_>,
+        nrows: usize,
+        ant1: &[u32],
+        ant2: &[u32],
     ) -> Result<(), MsError> {
-        let nrows = meta.nrows();
         let per_spw = self.spec.n_rows_per_spw;
         if row0 + nrows > per_spw {
             return Err(MsError::RowRange {
@@ -359,10 +407,9 @@ impl MsWriter {
             });
         }
         let nant = self.spec.antennas.len();
-        if let Some((a1, a2)) = meta
-            .ant1
+        if let Some((a1, a2)) = ant1
             .iter()
-            .zip(&meta.ant2)
+            .zip(ant2)
             .find(|(a1, a2)| **a1 as usize >= nant || **a2 as usize >= nant)
         {
             return Err(MsError::BlockMismatch {
@@ -371,72 +418,97 @@ impl MsWriter {
                 reason: format!("baseline ({a1}, {a2}) but the MS has {nant} antennas"),
             });
         }
-        if nrows == 0 {
-            return Ok(());
-        }
-        let base = spw * per_spw + row0;
-        let ranges = chunk_ranges(base, nrows, self.tile_rows);
-        let shape = (self.spec.nchan(), self.spec.pols.len());
-
-        // Prepare chunk k+1 on a second thread while casacore writes chunk k
-        // (the table itself stays on this thread).
-        std::thread::scope(|scope| -> Result<(), MsError> {
-            let mut next = Some(prepare(meta, payload, base, ranges[0], shape));
-            for k in 0..ranges.len() {
-                let Some(chunk) = next.take() else {
-                    break;
-                };
-                let pending = ranges
-                    .get(k + 1)
-                    .map(|&r| scope.spawn(move || prepare(meta, payload, base, r, shape)));
-                let written = self.put_chunk(spw, &chunk);
-                drop(chunk);
-                next = match pending.map(|h| h.join()) {
-                    Some(Ok(c)) => Some(c),
-                    Some(Err(panic)) => std::panic::resume_unwind(panic),
-                    None => None,
-                };
-                written?;
-            }
-            Ok(())
-        })?;
-        self.written[base..base + nrows].fill(true);
-        tracing::debug!(spw, row0, nrows, "wrote rows");
         Ok(())
     }
 
-    /// Hand one prepared chunk to casacore, column by column.
-    fn put_chunk(&mut self, spw: usize, c: &Chunk) -> Result<(), MsError> {
-        let n = c.time.len();
-        let (start, path, tb) = (c.start, &self.path, &mut self.table);
-        put_scalar(tb, path, "TIME", start, &c.time)?;
-        put_scalar(tb, path, "TIME_CENTROID", start, &c.time)?;
-        put_scalar(tb, path, "INTERVAL", start, &c.interval)?;
-        put_scalar(tb, path, "EXPOSURE", start, &c.interval)?;
-        put_scalar(tb, path, "ANTENNA1", start, &c.ant1)?;
-        put_scalar(tb, path, "ANTENNA2", start, &c.ant2)?;
-        // FEED1/2, FIELD_ID, ARRAY_ID, OBSERVATION_ID, PROCESSOR_ID and
-        // STATE_ID are 0 in every row and never written: StandardStMan hands
-        // out zero-filled buckets for new rows (casacore SSMBase::getNewBucket),
-        // and writing them would cost ~40 % of the scalar-column time.
-        put_scalar(tb, path, "SCAN_NUMBER", start, &vec![1i32; n])?;
-        put_scalar(tb, path, "DATA_DESC_ID", start, &vec![spw as i32; n])?;
-        put_scalar(tb, path, "FLAG_ROW", start, &c.flag_row)?;
+    /// The scalar columns of main-table rows `start ..` (time-major rows of
+    /// `rows`). StandardStMan stores one value per call (casacore has no bulk
+    /// path for a row range), so columns that are 0 (or `false`) in these rows
+    /// and were never written are left as they are: StandardStMan hands out
+    /// zero-filled buckets for new rows (casacore `SSMBase::getNewBucket`).
+    /// That covers FEED1/2, FIELD_ID, ARRAY_ID, OBSERVATION_ID, PROCESSOR_ID
+    /// and STATE_ID everywhere, DATA_DESC_ID in window 0, and FLAG_ROW
+    /// wherever it is false on a first write.
+    fn put_scalars(
+        &mut self,
+        spw: usize,
+        start: usize,
+        rows: RowMeta<'_>,
+        flag_row: &[bool],
+    ) -> Result<(), MsError> {
+        let nbls = rows.ant1.len();
+        if nbls == 0 {
+            return Ok(());
+        }
+        // whole integrations, at most SCALAR_CHUNK_ROWS rows (unless one
+        // integration is larger), so the StandardStMan buckets they touch stay
+        // in its cache while every column is written
+        let per = (SCALAR_CHUNK_ROWS / nbls).max(1);
+        for (k, times) in rows.times_jd_utc.chunks(per).enumerate() {
+            let r0 = k * per * nbls;
+            let n = times.len() * nbls;
+            let time: Vec<f64> = times
+                .iter()
+                .flat_map(|&jd| std::iter::repeat_n(jd_to_mjd_s(jd), nbls))
+                .collect();
+            let per_row =
+                |a: &[u32]| -> Vec<i32> { a.iter().map(|&x| x as i32).cycle().take(n).collect() };
+            let interval = vec![rows.int_time_s; n];
+            let (path, tb, s) = (&self.path, &mut self.table, (start + r0) as u64);
+            put_scalar(tb, path, "TIME", s, &time)?;
+            put_scalar(tb, path, "TIME_CENTROID", s, &time)?;
+            put_scalar(tb, path, "INTERVAL", s, &interval)?;
+            put_scalar(tb, path, "EXPOSURE", s, &interval)?;
+            put_scalar(tb, path, "ANTENNA1", s, &per_row(rows.ant1))?;
+            put_scalar(tb, path, "ANTENNA2", s, &per_row(rows.ant2))?;
+            put_scalar(tb, path, "SCAN_NUMBER", s, &vec![1i32; n])?;
+            if spw > 0 {
+                put_scalar(tb, path, "DATA_DESC_ID", s, &vec![spw as i32; n])?;
+            }
+            // FLAG_ROW: runs of true, and runs of false over rows written before
+            let flags = &flag_row[r0..r0 + n];
+            let written = &self.written[start + r0..start + r0 + n];
+            let mut r = 0;
+            while r < n {
+                let v = flags[r];
+                let end = flags[r..].iter().position(|&x| x != v).map_or(n, |j| r + j);
+                if v || written[r..end].contains(&true) {
+                    put_scalar(tb, path, "FLAG_ROW", s + r as u64, &flags[r..end])?;
+                }
+                r = end;
+            }
+        }
+        Ok(())
+    }
 
-        let what = |col: &str| format!("write {col} rows {start}..{}", start + n as u64);
-        tb.put_column_range_array("UVW", start, &c.uvw)
+    /// The array columns of main-table rows `start ..`, one bulk write each.
+    #[allow(clippy::too_many_arguments)]
+    fn put_arrays(
+        &mut self,
+        start: usize,
+        uvw: &ArrayView2<'_, f64>,
+        data: &ArrayView3<'_, Complex32>,
+        flag: &ArrayView3<'_, bool>,
+        wspec: &ArrayView3<'_, f32>,
+        weight: &ArrayView2<'_, f32>,
+        sigma: &ArrayView2<'_, f32>,
+    ) -> Result<(), MsError> {
+        let (path, tb, s) = (&self.path, &mut self.table, start as u64);
+        let n = uvw.nrows() as u64;
+        let what = |col: &str| format!("write {col} rows {s}..{}", s + n);
+        tb.put_column_range_array("UVW", s, uvw)
             .casa(path, || what("UVW"))?;
-        tb.put_column_range_array("DATA", start, &c.data)
+        tb.put_column_range_array("DATA", s, data)
             .casa(path, || what("DATA"))?;
-        tb.put_column_range_array("FLAG", start, &c.flag)
+        tb.put_column_range_array("FLAG", s, flag)
             .casa(path, || what("FLAG"))?;
-        tb.put_column_range_array("WEIGHT_SPECTRUM", start, &c.wspec)
+        tb.put_column_range_array("WEIGHT_SPECTRUM", s, wspec)
             .casa(path, || what("WEIGHT_SPECTRUM"))?;
-        tb.put_column_range_array("WEIGHT", start, &c.weight)
+        tb.put_column_range_array("WEIGHT", s, weight)
             .casa(path, || what("WEIGHT"))?;
-        tb.put_column_range_array("SIGMA", start, &c.sigma)
+        tb.put_column_range_array("SIGMA", s, sigma)
             .casa(path, || what("SIGMA"))?;
-        self.data_bytes += (c.data.len() * 8) as u64;
+        self.data_bytes += (data.len() * 8) as u64;
         Ok(())
     }
 
@@ -495,120 +567,7 @@ fn choose_tile_rows(row_bytes: usize, rows_per_spw: usize) -> usize {
         .unwrap_or(target)
 }
 
-/// Split `nrows` rows starting at main-table row `base` into block-row ranges
-/// of about [`CHUNK_ROWS`] rows whose ends fall on tile boundaries.
-fn chunk_ranges(base: usize, nrows: usize, tile_rows: usize) -> Vec<(usize, usize)> {
-    let step = (CHUNK_ROWS / tile_rows).max(1) * tile_rows;
-    let mut out = Vec::new();
-    let mut r = 0;
-    while r < nrows {
-        let abs = base + r;
-        let end_abs = (abs / step + 1) * step;
-        let end = (end_abs - base).min(nrows);
-        out.push((r, end));
-        r = end;
-    }
-    out
-}
-
-/// Build the columns for block rows `r0..r1` (main-table rows `base + r0 ..`).
-fn prepare(
-    meta: &VisBlock,
-    payload: Payload<'_>,
-    base: usize,
-    (r0, r1): (usize, usize),
-    (nchan, npol): (usize, usize),
-) -> Chunk {
-    let n = r1 - r0;
-    let nbls = meta.nbls();
-    let time: Vec<f64> = (r0..r1)
-        .map(|r| jd_to_mjd_s(meta.times_jd_utc[r / nbls]))
-        .collect();
-    let ant1: Vec<i32> = (r0..r1).map(|r| meta.ant1[r % nbls] as i32).collect();
-    let ant2: Vec<i32> = (r0..r1).map(|r| meta.ant2[r % nbls] as i32).collect();
-    let uvw = meta.uvw_m.slice(s![r0..r1, ..]).mapv(|x| -x);
-    let cell = nchan * npol;
-    let mut c = Chunk {
-        start: (base + r0) as u64,
-        time,
-        interval: vec![meta.int_time_s; n],
-        ant1,
-        ant2,
-        flag_row: vec![true; n],
-        uvw,
-        data: Array3::zeros((n, nchan, npol)),
-        flag: Array3::from_elem((n, nchan, npol), true),
-        wspec: Array3::zeros((n, nchan, npol)),
-        weight: Array2::zeros((n, npol)),
-        sigma: Array2::from_elem((n, npol), SIGMA_FOR_ZERO_WEIGHT),
-    };
-    let Payload::Vis {
-        data,
-        flags,
-        nsamples,
-        reverse,
-    } = payload
-    else {
-        return c; // flagged rows: the defaults above
-    };
-    let (Some(od), Some(of), Some(ow), Some(owt), Some(osg)) = (
-        c.data.as_slice_mut(),
-        c.flag.as_slice_mut(),
-        c.wspec.as_slice_mut(),
-        c.weight.as_slice_mut(),
-        c.sigma.as_slice_mut(),
-    ) else {
-        return c; // freshly allocated arrays are always contiguous
-    };
-    let mut buf = Vec::with_capacity(nchan);
-    for i in 0..n {
-        let src = (r0 + i) * cell;
-        let (sd, sf, sw) = (
-            &data[src..src + cell],
-            &flags[src..src + cell],
-            &nsamples[src..src + cell],
-        );
-        let dst = i * cell;
-        let (dd, df, dw) = (
-            &mut od[dst..dst + cell],
-            &mut of[dst..dst + cell],
-            &mut ow[dst..dst + cell],
-        );
-        if reverse {
-            // channel ch of the MS is channel nchan-1-ch of the block
-            let step = npol.max(1);
-            for (d, s) in dd.chunks_exact_mut(step).zip(sd.chunks_exact(step).rev()) {
-                for (x, y) in d.iter_mut().zip(s) {
-                    *x = y.conj();
-                }
-            }
-            for (d, s) in df.chunks_exact_mut(step).zip(sf.chunks_exact(step).rev()) {
-                d.copy_from_slice(s);
-            }
-            for (d, s) in dw.chunks_exact_mut(step).zip(sw.chunks_exact(step).rev()) {
-                d.copy_from_slice(s);
-            }
-        } else {
-            for (x, y) in dd.iter_mut().zip(sd) {
-                *x = y.conj();
-            }
-            df.copy_from_slice(sf);
-            dw.copy_from_slice(sw);
-        }
-        c.flag_row[i] = df.iter().all(|&f| f);
-        for p in 0..npol {
-            let w = row_weight(&df[p..], &dw[p..], npol, &mut buf);
-            owt[i * npol + p] = w;
-            osg[i * npol + p] = if w > 0.0 {
-                1.0 / w.sqrt()
-            } else {
-                SIGMA_FOR_ZERO_WEIGHT
-            };
-        }
-    }
-    c
-}
-
+/// One scalar column's values for main-table rows `start ..`.
 fn put_scalar<V: CasaScalarData>(
     tb: &mut Table,
     path: &Path,
@@ -622,140 +581,18 @@ fn put_scalar<V: CasaScalarData>(
         })
 }
 
-/// Median (mean of the middle two for an even count); 0 for none.
-/// WEIGHT of one row and polarisation: the median of `nsamples` over the
-/// unflagged channels (every `stride`-th element from the start of the slices),
-/// 0 when all are flagged. The usual case — equal `nsamples` — is found without
-/// collecting or sorting.
-fn row_weight(flags: &[bool], nsamples: &[f32], stride: usize, buf: &mut Vec<f32>) -> f32 {
-    let mut unflagged = flags
-        .iter()
-        .step_by(stride)
-        .zip(nsamples.iter().step_by(stride))
-        .filter(|(f, _)| !**f)
-        .map(|(_, w)| *w);
-    let Some(first) = unflagged.next() else {
-        return 0.0;
-    };
-    if unflagged.all(|w| w == first) {
-        return first;
-    }
-    buf.clear();
-    buf.extend(
-        flags
-            .iter()
-            .step_by(stride)
-            .zip(nsamples.iter().step_by(stride))
-            .filter(|(f, _)| !**f)
-            .map(|(_, w)| *w),
-    );
-    median(buf)
-}
-
-fn median(v: &mut [f32]) -> f32 {
-    let Some((&first, rest)) = v.split_first() else {
-        return 0.0;
-    };
-    if rest.iter().all(|&x| x == first) {
-        return first; // the usual case: equal nsamples
-    }
-    let (m, odd) = (v.len() / 2, v.len() % 2 == 1);
-    let (lower, &mut hi, _) = v.select_nth_unstable_by(m, f32::total_cmp);
-    if odd {
-        hi
-    } else {
-        let lo = lower.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        0.5 * (lo + hi)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn row_weight_takes_the_median_of_unflagged_channels() {
-        let mut buf = Vec::new();
-        // two pols interleaved: pol 0 = [1, 9(flagged), 5, 3], pol 1 = [2, 2, 2, 2]
-        let flags = [false, false, true, false, false, false, false, false];
-        let ns = [1.0, 2.0, 9.0, 2.0, 5.0, 2.0, 3.0, 2.0];
-        assert_eq!(row_weight(&flags, &ns, 2, &mut buf), 3.0);
-        assert_eq!(row_weight(&flags[1..], &ns[1..], 2, &mut buf), 2.0);
-        assert_eq!(row_weight(&[true, true], &[1.0, 1.0], 1, &mut buf), 0.0);
-        assert_eq!(row_weight(&[false, false], &[1.0, 4.0], 1, &mut buf), 2.5);
-    }
-
-    #[test]
-    fn median_odd_even_empty() {
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert_eq!(median(&mut []), 0.0);
-        assert_eq!(median(&mut [1.0, 1.0, 1.0, 1.0]), 1.0);
-        assert_eq!(median(&mut [5.0, 1.0, 9.0, 3.0, 7.0, 2.0]), 4.0);
-    }
-
-    fn block(nrows: usize, nchan: usize, npol: usize) -> VisBlock {
-        VisBlock {
-            times_jd_utc: vec![2_460_000.5],
-            int_time_s: 10.0,
-            ant1: (0..nrows as u32).collect(),
-            ant2: (0..nrows as u32).map(|a| a + 1).collect(),
-            freqs_hz: (0..nchan).map(|c| 1e9 - c as f64).collect(),
-            chan_width_hz: 1.0,
-            pols: vec![-5; npol],
-            uvw_m: Array2::from_elem((nrows, 3), 2.0),
-            data: Array3::from_shape_fn((nrows, nchan, npol), |(r, c, p)| {
-                Complex32::new(r as f32, (10 * c + p) as f32)
-            }),
-            flags: Array3::from_elem((nrows, nchan, npol), false),
-            nsamples: Array3::from_elem((nrows, nchan, npol), 4.0),
-            phase_centre: dsa110_astro::PhaseCentre::Unprojected,
-        }
-    }
-
-    #[test]
-    fn prepare_conjugates_reverses_and_weights() {
-        let mut b = block(2, 3, 2);
-        b.nsamples[[0, 0, 0]] = 100.0;
-        b.flags[[0, 0, 0]] = true; // excluded from the median
-        b.flags.slice_mut(s![1, .., ..]).fill(true);
-        let payload = Payload::Vis {
-            data: b.data.as_slice().unwrap(),
-            flags: b.flags.as_slice().unwrap(),
-            nsamples: b.nsamples.as_slice().unwrap(),
-            reverse: true,
-        };
-        let c = prepare(&b, payload, 7, (0, 2), (3, 2));
-        assert_eq!(c.start, 7);
-        assert_eq!(c.data[[0, 0, 1]], Complex32::new(0.0, -21.0)); // chan 2 → 0, conj
-        assert!(c.flag[[0, 2, 0]]); // chan 0 → 2
-        assert_eq!(c.wspec[[0, 2, 0]], 100.0);
-        assert_eq!(c.uvw[[1, 2]], -2.0);
-        assert_eq!(c.weight[[0, 0]], 4.0);
-        assert_eq!(c.sigma[[0, 0]], 0.5);
-        assert_eq!(c.weight[[1, 1]], 0.0);
-        assert_eq!(c.sigma[[1, 1]], SIGMA_FOR_ZERO_WEIGHT);
-        assert_eq!(c.flag_row, vec![false, true]);
-        assert_eq!(c.ant2, vec![1, 2]);
-
-        let f = prepare(&b, Payload::Flagged, 0, (1, 2), (3, 2));
-        assert!(f.flag.iter().all(|&x| x));
-        assert_eq!(f.weight[[0, 0]], 0.0);
-        assert_eq!(f.flag_row, vec![true]);
-    }
-
-    #[test]
-    fn tiles_divide_windows_and_chunks_end_on_tiles() {
+    fn tiles_divide_windows() {
         // DSA-110: 4656 baselines × 24 integrations, 48 × 2 complex per row
         let t = choose_tile_rows(48 * 2 * 8, 4656 * 24);
         assert_eq!(4656 * 24 % t, 0);
         assert!(t * 768 <= DATA_TILE_BYTES && t * 768 * 2 >= DATA_TILE_BYTES);
-        assert_eq!(chunk_ranges(250, 1000, 100), vec![(0, 1000)]);
-        let r = chunk_ranges(50, 40_000, 1000);
-        assert_eq!(r[0], (0, 15_950));
-        assert!(r.windows(2).all(|w| w[0].1 == w[1].0));
-        assert_eq!(r.last().map(|x| x.1), Some(40_000));
-        assert!(r[..r.len() - 1].iter().all(|x| (50 + x.1) % 1000 == 0));
+        // no divisor near the target: the target itself
+        assert_eq!(choose_tile_rows(1 << 10, 1_000_003), 1024);
     }
 
     #[test]

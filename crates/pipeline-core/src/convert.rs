@@ -1,8 +1,11 @@
 //! Conversion: the 16 subband files of one observation → one Measurement Set.
 //!
-//! Each subband is read once, streamed in blocks of integrations (a reader
-//! thread owns libhdf5; the calling thread owns casacore, which is not `Send`),
-//! rephased, and written once. The correlator fringe-stops integration k at its
+//! Each subband is read once, streamed in blocks of integrations (about 8 MB
+//! of visibilities, so memory stays near 100 MB and the allocator reuses the
+//! blocks' pages), rephased and written once. A reader thread reads with
+//! libhdf5 and converts each block in one parallel pass (rephasing fused with
+//! the MS convention: [`MsBlock::from_vis_with`]); the calling thread owns
+//! casacore, which is not `Send`, and only writes. The correlator fringe-stops integration k at its
 //! own meridian, p_k = (HA 0, Dec δ of date); we move every integration to one
 //! ICRS phase centre P — the meridian at the group's mid-time at the pointing
 //! declination — so that WSClean and CASA image all 24 integrations:
@@ -27,13 +30,15 @@ use dsa110_astro::{
 use dsa110_hdf5_ingest::{
     expected_subband_freqs_hz, validate, IngestError, SubbandMeta, SubbandReader,
 };
-use dsa110_ms_writer::{AntennaSpec, FieldSpec, HistoryEntry, MsError, MsSpec, MsWriter, SpwSpec};
+use dsa110_ms_writer::{
+    AntennaSpec, FieldSpec, HistoryEntry, MsBlock, MsError, MsSpec, MsWriter, SpwSpec,
+};
 use ndarray::Array2;
 use num_complex::Complex32;
 use rayon::prelude::*;
 
 /// Target size of one streamed block of visibilities (bytes of `visdata`).
-const BLOCK_TARGET_BYTES: u64 = 32 * 1024 * 1024;
+const BLOCK_TARGET_BYTES: u64 = 8 * 1024 * 1024;
 /// Times within this many days are the same integration (≈ 9 ms).
 const TIME_TOLERANCE_DAYS: f64 = 1e-7;
 
@@ -164,7 +169,8 @@ pub struct GroupInput {
 pub struct ConvertTimings {
     /// Validating and reading the subband files (reader thread, HDF5).
     pub load_s: f64,
-    /// Rephasing and recomputing UVWs.
+    /// Rephasing, recomputing UVWs and converting to the MS convention
+    /// (reader thread, overlapping the writes).
     pub phase_s: f64,
     /// Writing the Measurement Set (including create and close).
     pub write_s: f64,
@@ -219,11 +225,15 @@ pub fn convert_group(
     let mut files = input.files.clone();
     files.sort_by_key(|(sb, _)| *sb);
     files.dedup_by_key(|(sb, _)| *sb);
-    let mut metas = Vec::with_capacity(files.len());
-    for (sb, path) in &files {
-        let meta = validate(path, Some(*sb)).map_err(|source| ConvertError::Input { source })?;
-        metas.push((*sb, meta));
-    }
+    // in parallel: libhdf5 calls take turns, the checks around them need not
+    let metas = files
+        .par_iter()
+        .map(|(sb, path)| {
+            validate(path, Some(*sb))
+                .map(|meta| (*sb, meta))
+                .map_err(|source| ConvertError::Input { source })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let Some((_, reference)) = metas.first() else {
         return Err(ConvertError::NoFiles { group_id: gid });
     };
@@ -328,8 +338,17 @@ pub fn convert_group(
     })
 }
 
-/// A block read by the reader thread: (spectral window, first row, data), or the error.
-type ReadItem = Result<(usize, usize, VisBlock), ConvertError>;
+/// A block read and converted by the reader thread: (spectral window, first
+/// row, rows in the MS convention), or the error.
+type ReadItem = Result<(usize, usize, MsBlock), ConvertError>;
+
+/// Seconds the reader thread spent reading (HDF5) and converting (rephasing,
+/// MS convention).
+#[derive(Default)]
+struct ReaderTimes {
+    load_s: f64,
+    phase_s: f64,
+}
 
 #[allow(clippy::too_many_arguments)]
 fn write_ms(
@@ -355,14 +374,16 @@ fn write_ms(
             .unwrap_or(0)
     };
 
-    // reader thread: streams each subband's blocks in spw order, bounded channel
-    let jobs: Vec<(usize, PathBuf, usize)> = {
+    // The reader thread streams each subband's blocks in spw order, rephases
+    // them and puts them in the MS convention (one pass over the data); this
+    // thread only talks to casacore. The channel holds one block in flight.
+    let jobs: Vec<(usize, &Path, usize)> = {
         let mut j: Vec<_> = metas
             .iter()
             .map(|(sb, m)| {
                 (
                     spw_for(*sb),
-                    m.path.clone(),
+                    m.path.as_path(),
                     m.suggested_block_times(BLOCK_TARGET_BYTES),
                 )
             })
@@ -372,70 +393,47 @@ fn write_ms(
     };
     let nbls = reference.nbls;
     let (tx, rx) = mpsc::sync_channel::<ReadItem>(1);
-    let reader = std::thread::Builder::new()
-        .name(format!("read-{gid}"))
-        .spawn(move || -> f64 {
-            let mut load_s = 0.0;
-            for (spw, path, nt) in jobs {
-                let t = Instant::now();
-                let reader = match SubbandReader::open(&path) {
-                    Ok(r) => r,
-                    Err(source) => {
-                        let _ = tx.send(Err(ConvertError::Input { source }));
-                        return load_s;
-                    }
+    let (outcome, reader_times) = std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name(format!("read-{gid}"))
+            .spawn_scoped(scope, move || {
+                read_and_convert(gid, &jobs, geometry, nbls, &tx)
+            });
+        let reader = match reader {
+            Ok(r) => r,
+            Err(source) => {
+                let err = ConvertError::Io {
+                    op: "spawn reader thread for",
+                    path: tmp_path.to_path_buf(),
+                    source,
                 };
-                load_s += t.elapsed().as_secs_f64();
-                let ntimes = reader.meta().ntimes;
-                let mut t0 = 0;
-                while t0 < ntimes {
-                    let n = nt.max(1).min(ntimes - t0);
-                    let t = Instant::now();
-                    let item = reader
-                        .read_times(t0, n)
-                        .map(|b| (spw, t0 * nbls, b))
-                        .map_err(|source| ConvertError::Input { source });
-                    load_s += t.elapsed().as_secs_f64();
-                    let failed = item.is_err();
-                    if tx.send(item).is_err() || failed {
-                        return load_s;
-                    }
-                    t0 += n;
-                }
-            }
-            load_s
-        })
-        .map_err(|source| ConvertError::Io {
-            op: "spawn reader thread for",
-            path: tmp_path.to_path_buf(),
-            source,
-        })?;
-
-    let mut outcome: Result<(), ConvertError> = Ok(());
-    for item in rx.iter() {
-        let (spw, row0, mut block) = match item {
-            Ok(x) => x,
-            Err(e) => {
-                outcome = Err(e);
-                break;
+                return (Err(err), None);
             }
         };
-        let t = Instant::now();
-        let spw_row0 = row0 / nbls;
-        rephase_block(&mut block, geometry, spw_row0);
-        timings.phase_s += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        if let Err(source) = writer.write_block(spw, row0, &block) {
-            outcome = Err(ConvertError::Output { source });
-            break;
+        let mut outcome: Result<(), ConvertError> = Ok(());
+        for item in rx.iter() {
+            let (spw, row0, block) = match item {
+                Ok(x) => x,
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            };
+            let t = Instant::now();
+            if let Err(source) = writer.write_ms_block(spw, row0, &block) {
+                outcome = Err(ConvertError::Output { source });
+                break;
+            }
+            timings.write_s += t.elapsed().as_secs_f64();
         }
-        timings.write_s += t.elapsed().as_secs_f64();
-    }
-    drop(rx);
-    let load_s = reader.join().map_err(|_| ConvertError::ReaderLost {
+        drop(rx); // a reader blocked on a full channel now stops
+        (outcome, reader.join().ok())
+    });
+    let reader_times = reader_times.ok_or_else(|| ConvertError::ReaderLost {
         group_id: gid.to_string(),
     })?;
-    timings.load_s += load_s;
+    timings.load_s += reader_times.load_s;
+    timings.phase_s += reader_times.phase_s;
     outcome?;
 
     // missing subbands: flagged windows with the group's times, baselines and uvws
@@ -457,12 +455,67 @@ fn write_ms(
     Ok(summary.n_rows)
 }
 
-/// Rephase a block in place and replace its UVWs. `t_index0` is the block's
-/// first integration within the group.
-fn rephase_block(block: &mut VisBlock, geometry: &Geometry, t_index0: usize) {
-    let nbls = block.nbls();
-    let nchan = block.nchan();
+/// The reader thread: read every job's subband in blocks of `nt` integrations,
+/// rephase and convert each, and send it. Stops at the first error (sent) or
+/// when the receiver hangs up.
+fn read_and_convert(
+    gid: &str,
+    jobs: &[(usize, &Path, usize)],
+    geometry: &Geometry,
+    nbls: usize,
+    tx: &mpsc::SyncSender<ReadItem>,
+) -> ReaderTimes {
+    let mut times = ReaderTimes::default();
+    for &(spw, path, nt) in jobs {
+        let t = Instant::now();
+        let reader = match SubbandReader::open(path) {
+            Ok(r) => r,
+            Err(source) => {
+                let _ = tx.send(Err(ConvertError::Input { source }));
+                return times;
+            }
+        };
+        times.load_s += t.elapsed().as_secs_f64();
+        let ntimes = reader.meta().ntimes;
+        let mut t0 = 0;
+        while t0 < ntimes {
+            let n = nt.max(1).min(ntimes - t0);
+            let t = Instant::now();
+            let block = reader.read_times(t0, n);
+            times.load_s += t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let item = match block {
+                Ok(b) => to_ms_block(b, geometry, t0)
+                    .map(|m| (spw, t0 * nbls, m))
+                    .map_err(|source| ConvertError::Astro {
+                        group_id: gid.to_string(),
+                        source,
+                    }),
+                Err(source) => Err(ConvertError::Input { source }),
+            };
+            times.phase_s += t.elapsed().as_secs_f64();
+            let failed = item.is_err();
+            if tx.send(item).is_err() || failed {
+                return times;
+            }
+            t0 += n;
+        }
+    }
+    times
+}
+
+/// Rephase a block (new UVWs, `V · exp(+2πi f/c · delay)`) while converting
+/// it to the MS convention. `t_index0` is the block's first integration
+/// within the group.
+fn to_ms_block(
+    block: VisBlock,
+    geometry: &Geometry,
+    t_index0: usize,
+) -> Result<MsBlock, dsa110_astro::AstroError> {
+    let nbls = block.nbls().max(1);
+    let npol = block.npol().max(1);
     let freqs = block.freqs_hz.clone();
+    let nchan = freqs.len();
     let (f0, df) = (
         freqs.first().copied().unwrap_or(0.0),
         if nchan > 1 { freqs[1] - freqs[0] } else { 0.0 },
@@ -471,39 +524,32 @@ fn rephase_block(block: &mut VisBlock, geometry: &Geometry, t_index0: usize) {
         .iter()
         .enumerate()
         .all(|(j, f)| (f - (f0 + j as f64 * df)).abs() < 1e-3);
-    let npol = block.npol();
     let two_pi_over_c = std::f64::consts::TAU / C_M_S;
-    let row_len = nchan * npol;
-    let (Some(data), Some(uvws)) = (block.data.as_slice_mut(), block.uvw_m.as_slice_mut()) else {
-        // the reader always returns standard-layout arrays; anything else is a bug upstream
-        tracing::error!("visibility block not in standard layout; not rephased");
-        return;
-    };
-    data.par_chunks_mut(row_len.max(1))
-        .zip(uvws.par_chunks_mut(3))
-        .enumerate()
-        .for_each(|(row, (vis, uvw))| {
-            let (t, b) = (t_index0 + row / nbls, row % nbls);
-            let new = geometry.uvw[(t, b)];
-            uvw.copy_from_slice(&new);
-            let phase_per_hz = two_pi_over_c * geometry.delay_m[(t, b)];
-            if phase_per_hz == 0.0 {
-                return;
+    MsBlock::from_vis_with(block, |row, vis, uvw| {
+        let (t, b) = (t_index0 + row / nbls, row % nbls);
+        let (Some(new), Some(&delay)) = (geometry.uvw.get((t, b)), geometry.delay_m.get((t, b)))
+        else {
+            return; // the reader's blocks always lie within the group
+        };
+        uvw.copy_from_slice(new);
+        let phase_per_hz = two_pi_over_c * delay;
+        if phase_per_hz == 0.0 {
+            return;
+        }
+        // exp(iφ f_j) by recurrence over equispaced channels
+        let mut rot = num_complex::Complex64::from_polar(1.0, phase_per_hz * f0);
+        let step = num_complex::Complex64::from_polar(1.0, phase_per_hz * df);
+        for (j, chan) in vis.chunks_mut(npol).enumerate() {
+            if !equispaced {
+                rot = num_complex::Complex64::from_polar(1.0, phase_per_hz * freqs[j]);
             }
-            // exp(iφ f_j) by recurrence over equispaced channels
-            let mut rot = num_complex::Complex64::from_polar(1.0, phase_per_hz * f0);
-            let step = num_complex::Complex64::from_polar(1.0, phase_per_hz * df);
-            for (j, chan) in vis.chunks_mut(npol.max(1)).enumerate() {
-                if !equispaced {
-                    rot = num_complex::Complex64::from_polar(1.0, phase_per_hz * freqs[j]);
-                }
-                let r = Complex32::new(rot.re as f32, rot.im as f32);
-                for v in chan {
-                    *v *= r;
-                }
-                rot *= step;
+            let r = Complex32::new(rot.re as f32, rot.im as f32);
+            for v in chan {
+                *v *= r;
             }
-        });
+            rot *= step;
+        }
+    })
 }
 
 /// The ICRS phase centre and per-(time, baseline) geometry of a group.
