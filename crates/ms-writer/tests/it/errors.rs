@@ -136,3 +136,32 @@ fn invalid_spec_is_typed() {
     );
     assert!(!ms.exists());
 }
+
+/// Rows written twice keep the last write's FLAG_ROW and WEIGHT, whichever way
+/// the flags go (FLAG_ROW false is left to the zero-filled storage only on a
+/// first write).
+#[test]
+fn rewritten_rows_take_the_last_flags() {
+    let (dir, s, mut block) = setup();
+    let ms = dir.path().join("rewrite.ms");
+    let mut w = MsWriter::create(&ms, &s).unwrap();
+    w.write_flagged(0, 0, &block).unwrap();
+    block.flags.fill(false);
+    block.nsamples.fill(2.0);
+    block.flags.slice_mut(ndarray::s![1, .., ..]).fill(true); // row 1 wholly flagged
+    w.write_block(0, 0, &block).unwrap();
+    w.finish().unwrap();
+
+    let mut t = rubbl_casatables::Table::open(&ms, rubbl_casatables::TableOpenMode::Read).unwrap();
+    let flag_row: Vec<bool> = t.get_col_as_vec("FLAG_ROW").unwrap();
+    let want: Vec<bool> = (0..block.nrows()).map(|r| r == 1).collect();
+    assert_eq!(flag_row, want);
+    let ddid: Vec<i32> = t.get_col_as_vec("DATA_DESC_ID").unwrap();
+    assert!(ddid.iter().all(|&d| d == 0));
+    let scan: Vec<i32> = t.get_col_as_vec("SCAN_NUMBER").unwrap();
+    assert!(scan.iter().all(|&n| n == 1));
+    let weight: Vec<f32> = t.get_cell_as_vec("WEIGHT", 0).unwrap();
+    assert_eq!(weight, vec![2.0, 2.0]);
+    let weight: Vec<f32> = t.get_cell_as_vec("WEIGHT", 1).unwrap();
+    assert_eq!(weight, vec![0.0, 0.0]);
+}
