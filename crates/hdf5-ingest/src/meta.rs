@@ -212,6 +212,48 @@ pub fn peek(path: &Path) -> Result<SubbandMeta> {
 /// Tolerance for "same integration" in `time_array` (days): 1 ms.
 const SAME_TIME_D: f64 = 1e-3 / 86_400.0;
 
+/// Antenna number → index in the antenna table.
+struct AntennaIndex {
+    /// `(number, index)` sorted by number.
+    sorted: Vec<(i64, u32)>,
+    /// Index by `number − first`, `u32::MAX` for none, when the span is small.
+    dense: Option<(i64, Vec<u32>)>,
+}
+
+impl AntennaIndex {
+    /// Largest number span given a dense table.
+    const MAX_DENSE_SPAN: i64 = 1 << 16;
+
+    fn new(sorted: Vec<(i64, u32)>) -> Self {
+        let dense = match (sorted.first(), sorted.last()) {
+            (Some(&(lo, _)), Some(&(hi, _))) if hi.saturating_sub(lo) < Self::MAX_DENSE_SPAN => {
+                let mut table = vec![u32::MAX; (hi - lo + 1) as usize];
+                for &(n, i) in &sorted {
+                    table[(n - lo) as usize] = i;
+                }
+                Some((lo, table))
+            }
+            _ => None,
+        };
+        Self { sorted, dense }
+    }
+
+    fn get(&self, number: i64) -> Option<u32> {
+        match &self.dense {
+            Some((lo, table)) => usize::try_from(number.checked_sub(*lo)?)
+                .ok()
+                .and_then(|k| table.get(k))
+                .copied()
+                .filter(|&i| i != u32::MAX),
+            None => self
+                .sorted
+                .binary_search_by_key(&number, |&(n, _)| n)
+                .ok()
+                .map(|k| self.sorted[k].1),
+        }
+    }
+}
+
 pub(crate) fn peek_open(f: &H5File) -> Result<SubbandMeta> {
     let path = f.path.clone();
     let hdr = f.group("Header")?;
@@ -337,21 +379,23 @@ pub(crate) fn peek_open(f: &H5File) -> Result<SubbandMeta> {
         }
         None => None,
     };
-    // antenna number → index, sorted for binary search (a hash per row costs
-    // ~10× more over the 10^5 rows of a file)
-    let mut index_of: Vec<(i64, u32)> = Vec::with_capacity(antenna_numbers.len());
+    // antenna number → index: a dense table when the numbers span a small range
+    // (always, for real arrays), else binary search; a hash per row costs ~10×
+    // more over the 10^5 rows of a file
+    let mut sorted: Vec<(i64, u32)> = Vec::with_capacity(antenna_numbers.len());
     for (i, &n) in antenna_numbers.iter().enumerate() {
         let idx = u32::try_from(i)
             .map_err(|_| inconsistent(&num_ds.name, "more than 2^32 antennas".to_string()))?;
-        index_of.push((n, idx));
+        sorted.push((n, idx));
     }
-    index_of.sort_unstable();
-    if let Some(w) = index_of.windows(2).find(|w| w[0].0 == w[1].0) {
+    sorted.sort_unstable();
+    if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(inconsistent(
             &num_ds.name,
             format!("antenna number {} appears twice", w[0].0),
         ));
     }
+    let index_of = AntennaIndex::new(sorted);
 
     // ---- baselines
     let a1_ds = h("ant_1_array")?;
@@ -363,17 +407,16 @@ pub(crate) fn peek_open(f: &H5File) -> Result<SubbandMeta> {
     let map_ants = |ds: &Ds<'_>, raw: &[i64]| -> Result<Vec<u32>> {
         raw.iter()
             .enumerate()
-            .map(
-                |(row, a)| match index_of.binary_search_by_key(a, |&(n, _)| n) {
-                    Ok(k) => Ok(index_of[k].1),
-                    Err(_) => Err(IngestError::AntennaOutOfRange {
+            .map(|(row, &a)| {
+                index_of
+                    .get(a)
+                    .ok_or_else(|| IngestError::AntennaOutOfRange {
                         path: path.clone(),
                         dataset: ds.name.clone(),
                         row,
-                        antenna: *a,
-                    }),
-                },
-            )
+                        antenna: a,
+                    })
+            })
             .collect()
     };
     let a1 = map_ants(&a1_ds, &a1_raw)?;
@@ -750,5 +793,30 @@ fn read_catalog(f: &H5File, cat: &hdf5::Group, id: Option<i64>) -> Result<PhaseC
             dataset: format!("{ename}/cat_type"),
             reason: format!("phase-centre type {other:?}"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AntennaIndex;
+
+    #[test]
+    fn antenna_index_dense_and_sparse_agree() {
+        let numbers = [(3i64, 0u32), (7, 1), (117, 2)];
+        let dense = AntennaIndex::new(numbers.to_vec());
+        assert!(dense.dense.is_some());
+        let far = [(-5i64, 0u32), (7, 1), (1 << 40, 2)];
+        let sparse = AntennaIndex::new(far.to_vec());
+        assert!(sparse.dense.is_none());
+        assert_eq!(dense.get(7), Some(1));
+        assert_eq!(dense.get(117), Some(2));
+        assert_eq!(dense.get(3), Some(0));
+        for missing in [-1, 0, 4, 118, i64::MIN, i64::MAX] {
+            assert_eq!(dense.get(missing), None, "{missing}");
+        }
+        assert_eq!(sparse.get(-5), Some(0));
+        assert_eq!(sparse.get(1 << 40), Some(2));
+        assert_eq!(sparse.get(6), None);
+        assert!(AntennaIndex::new(Vec::new()).get(0).is_none());
     }
 }
