@@ -182,14 +182,6 @@ impl MsBlock {
         })
     }
 
-    /// Number of integrations.
-    pub fn ntimes(&self) -> usize {
-        self.times_jd_utc.len()
-    }
-    /// Number of baselines per integration.
-    pub fn nbls(&self) -> usize {
-        self.ant1.len()
-    }
     /// Number of rows.
     pub fn nrows(&self) -> usize {
         self.flag_row.len()
@@ -197,38 +189,6 @@ impl MsBlock {
     /// Number of channels.
     pub fn nchan(&self) -> usize {
         self.freqs_hz.len()
-    }
-    /// Channel frequencies (Hz), ascending.
-    pub fn freqs_hz(&self) -> &[f64] {
-        &self.freqs_hz
-    }
-    /// `DATA` as the MS stores it, `(nrows, nchan, npol)`.
-    pub fn data(&self) -> &Array3<Complex32> {
-        &self.data
-    }
-    /// `UVW` as the MS stores it, `(nrows, 3)`.
-    pub fn uvw(&self) -> &Array2<f64> {
-        &self.uvw
-    }
-    /// `WEIGHT`, `(nrows, npol)`.
-    pub fn weight(&self) -> &Array2<f32> {
-        &self.weight
-    }
-    /// `SIGMA`, `(nrows, npol)`.
-    pub fn sigma(&self) -> &Array2<f32> {
-        &self.sigma
-    }
-    /// `FLAG`, `(nrows, nchan, npol)`.
-    pub fn flag(&self) -> &Array3<bool> {
-        &self.flag
-    }
-    /// `WEIGHT_SPECTRUM`, `(nrows, nchan, npol)`.
-    pub fn weight_spectrum(&self) -> &Array3<f32> {
-        &self.weight_spectrum
-    }
-    /// `FLAG_ROW` per row.
-    pub fn flag_row(&self) -> &[bool] {
-        &self.flag_row
     }
 }
 

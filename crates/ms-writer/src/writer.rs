@@ -117,6 +117,17 @@ struct RowMeta<'a> {
     ant2: &'a [u32],
 }
 
+/// The per-row columns of those rows, in the MS convention.
+struct RowArrays<'a> {
+    uvw: ArrayView2<'a, f64>,
+    data: ArrayView3<'a, Complex32>,
+    flag: ArrayView3<'a, bool>,
+    weight_spectrum: ArrayView3<'a, f32>,
+    weight: ArrayView2<'a, f32>,
+    sigma: ArrayView2<'a, f32>,
+    flag_row: &'a [bool],
+}
+
 impl fmt::Debug for MsWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MsWriter")
@@ -285,24 +296,22 @@ impl MsWriter {
         if nrows == 0 {
             return Ok(());
         }
-        let base = spw * self.spec.n_rows_per_spw + row0;
         let rows = RowMeta {
             times_jd_utc: &block.times_jd_utc,
             int_time_s: block.int_time_s,
             ant1: &block.ant1,
             ant2: &block.ant2,
         };
-        self.put_scalars(spw, base, rows, &block.flag_row)?;
-        self.put_arrays(
-            base,
-            &block.uvw.view(),
-            &block.data.view(),
-            &block.flag.view(),
-            &block.weight_spectrum.view(),
-            &block.weight.view(),
-            &block.sigma.view(),
-        )?;
-        self.written[base..base + nrows].fill(true);
+        let arrays = RowArrays {
+            uvw: block.uvw.view(),
+            data: block.data.view(),
+            flag: block.flag.view(),
+            weight_spectrum: block.weight_spectrum.view(),
+            weight: block.weight.view(),
+            sigma: block.sigma.view(),
+            flag_row: &block.flag_row,
+        };
+        self.put_rows(spw, spw * self.spec.n_rows_per_spw + row0, rows, &arrays)?;
         tracing::debug!(spw, row0, nrows, "wrote rows");
         Ok(())
     }
@@ -357,18 +366,17 @@ impl MsWriter {
                 ant1: &template.ant1,
                 ant2: &template.ant2,
             };
-            self.put_scalars(spw, base + r0, rows, &flag_row[..k])?;
             let uvw = template.uvw_m.slice(s![r0..r0 + k, ..]).mapv(|x| -x);
-            self.put_arrays(
-                base + r0,
-                &uvw.view(),
-                &data.slice(s![..k, .., ..]),
-                &flag.slice(s![..k, .., ..]),
-                &wspec.slice(s![..k, .., ..]),
-                &weight.slice(s![..k, ..]),
-                &sigma.slice(s![..k, ..]),
-            )?;
-            self.written[base + r0..base + r0 + k].fill(true);
+            let arrays = RowArrays {
+                uvw: uvw.view(),
+                data: data.slice(s![..k, .., ..]),
+                flag: flag.slice(s![..k, .., ..]),
+                weight_spectrum: wspec.slice(s![..k, .., ..]),
+                weight: weight.slice(s![..k, ..]),
+                sigma: sigma.slice(s![..k, ..]),
+                flag_row: &flag_row[..k],
+            };
+            self.put_rows(spw, base + r0, rows, &arrays)?;
             t0 = t1;
         }
         tracing::debug!(spw, row0, nrows, "wrote flagged rows");
@@ -482,33 +490,37 @@ impl MsWriter {
     }
 
     /// The array columns of main-table rows `start ..`, one bulk write each.
-    #[allow(clippy::too_many_arguments)]
-    fn put_arrays(
-        &mut self,
-        start: usize,
-        uvw: &ArrayView2<'_, f64>,
-        data: &ArrayView3<'_, Complex32>,
-        flag: &ArrayView3<'_, bool>,
-        wspec: &ArrayView3<'_, f32>,
-        weight: &ArrayView2<'_, f32>,
-        sigma: &ArrayView2<'_, f32>,
-    ) -> Result<(), MsError> {
+    fn put_arrays(&mut self, start: usize, a: &RowArrays<'_>) -> Result<(), MsError> {
         let (path, tb, s) = (&self.path, &mut self.table, start as u64);
-        let n = uvw.nrows() as u64;
+        let n = a.uvw.nrows() as u64;
         let what = |col: &str| format!("write {col} rows {s}..{}", s + n);
-        tb.put_column_range_array("UVW", s, uvw)
+        tb.put_column_range_array("UVW", s, &a.uvw)
             .casa(path, || what("UVW"))?;
-        tb.put_column_range_array("DATA", s, data)
+        tb.put_column_range_array("DATA", s, &a.data)
             .casa(path, || what("DATA"))?;
-        tb.put_column_range_array("FLAG", s, flag)
+        tb.put_column_range_array("FLAG", s, &a.flag)
             .casa(path, || what("FLAG"))?;
-        tb.put_column_range_array("WEIGHT_SPECTRUM", s, wspec)
+        tb.put_column_range_array("WEIGHT_SPECTRUM", s, &a.weight_spectrum)
             .casa(path, || what("WEIGHT_SPECTRUM"))?;
-        tb.put_column_range_array("WEIGHT", s, weight)
+        tb.put_column_range_array("WEIGHT", s, &a.weight)
             .casa(path, || what("WEIGHT"))?;
-        tb.put_column_range_array("SIGMA", s, sigma)
+        tb.put_column_range_array("SIGMA", s, &a.sigma)
             .casa(path, || what("SIGMA"))?;
-        self.data_bytes += (data.len() * 8) as u64;
+        self.data_bytes += (a.data.len() * 8) as u64;
+        Ok(())
+    }
+
+    /// Every column of main-table rows `start ..`, then mark them written.
+    fn put_rows(
+        &mut self,
+        spw: usize,
+        start: usize,
+        rows: RowMeta<'_>,
+        arrays: &RowArrays<'_>,
+    ) -> Result<(), MsError> {
+        self.put_scalars(spw, start, rows, arrays.flag_row)?;
+        self.put_arrays(start, arrays)?;
+        self.written[start..start + arrays.flag_row.len()].fill(true);
         Ok(())
     }
 
