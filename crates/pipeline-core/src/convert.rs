@@ -5,9 +5,11 @@
 //! blocks' pages), rephased and written once. A reader thread reads with
 //! libhdf5 and converts each block in one parallel pass (rephasing fused with
 //! the MS convention: [`MsBlock::from_vis_with`]); the calling thread owns
-//! casacore, which is not `Send`, and only writes. The correlator fringe-stops integration k at its
-//! own meridian, p_k = (HA 0, Dec δ of date); we move every integration to one
-//! ICRS phase centre P — the meridian at the group's mid-time at the pointing
+//! casacore, which is not `Send`, and only writes.
+//!
+//! The correlator fringe-stops integration k at its own meridian,
+//! p_k = (HA 0, Dec δ of date); we move every integration to one ICRS phase
+//! centre P — the meridian at the group's mid-time at the pointing
 //! declination — so that WSClean and CASA image all 24 integrations:
 //!
 //! `V′ = V · exp(+2πi f/c · b·(p_k − P_k))` and `uvw′ = basis_k(P) · b`,
@@ -225,15 +227,16 @@ pub fn convert_group(
     let mut files = input.files.clone();
     files.sort_by_key(|(sb, _)| *sb);
     files.dedup_by_key(|(sb, _)| *sb);
-    // in parallel: libhdf5 calls take turns, the checks around them need not
-    let metas = files
+    // in parallel (libhdf5 calls take turns, the checks around them need not);
+    // the error reported is the lowest subband's, whatever finished first
+    let verdicts: Vec<_> = files
         .par_iter()
-        .map(|(sb, path)| {
-            validate(path, Some(*sb))
-                .map(|meta| (*sb, meta))
-                .map_err(|source| ConvertError::Input { source })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(sb, path)| validate(path, Some(*sb)).map(|meta| (*sb, meta)))
+        .collect();
+    let metas = verdicts
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| ConvertError::Input { source })?;
     let Some((_, reference)) = metas.first() else {
         return Err(ConvertError::NoFiles { group_id: gid });
     };
