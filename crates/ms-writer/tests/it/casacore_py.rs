@@ -1,25 +1,7 @@
 //! python-casacore opens the MS and every subtable; DATA is conj(V).
 
-use serde_json::Value;
-
-use crate::common::{run_py, small_ms};
+use crate::common::{f64s, run_py, small_ms, strs};
 use dsa110_ms_writer::SUBTABLES;
-
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
-fn strs(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_str().unwrap().to_string())
-        .collect()
-}
 
 #[test]
 fn python_casacore_reads_every_table() {

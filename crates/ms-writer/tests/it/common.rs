@@ -10,6 +10,7 @@ use dsa110_astro::{
 use dsa110_ms_writer::{jd_to_mjd_s, AntennaSpec, FieldSpec, HistoryEntry, MsSpec, SpwSpec};
 use ndarray::{Array2, Array3};
 use num_complex::Complex32;
+use serde_json::Value;
 
 pub fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -32,6 +33,33 @@ pub fn python() -> PathBuf {
 }
 
 /// Run `tests/py/<script> args…` and parse its stdout as JSON.
+/// A JSON array of numbers as `f64`s.
+pub fn f64s(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// A JSON array of strings.
+pub fn strs(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A JSON array of non-negative integers.
+pub fn u64s(v: &Value) -> Vec<u64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect()
+}
+
 pub fn run_py(script: &str, args: &[&Path]) -> serde_json::Value {
     let out = Command::new(python())
         .arg(crate_dir().join("tests/py").join(script))

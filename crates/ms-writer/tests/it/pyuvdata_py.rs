@@ -1,25 +1,7 @@
 //! pyuvdata reads our MS, `check()` passes, and its arrays equal ours in the
 //! pyuvdata (VisBlock) convention.
 
-use serde_json::Value;
-
-use crate::common::{run_py, small_ms};
-
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
-fn u64s(v: &Value) -> Vec<u64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap())
-        .collect()
-}
+use crate::common::{f64s, run_py, small_ms, u64s};
 
 #[test]
 fn pyuvdata_reads_our_ms() {
