@@ -1,8 +1,88 @@
 //! The crate's single error type.
 
+use std::fmt;
 use std::path::PathBuf;
 
-use rusqlite::ErrorCode;
+/// An error from the database layer, opaque so that no backend type
+/// (rusqlite, r2d2, …) appears in the public API. It keeps the backend's
+/// message and, for SQLite, the primary result code, which is what
+/// [`QueueError::is_retryable`] needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbError {
+    message: String,
+    code: Option<i32>,
+    busy: bool,
+}
+
+/// SQLite primary result codes this crate interprets.
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+const SQLITE_CONSTRAINT: i32 = 19;
+
+impl DbError {
+    /// An error with a message and an optional SQLite primary result code.
+    /// `SQLITE_BUSY` (5) and `SQLITE_LOCKED` (6) count as busy.
+    pub fn new(message: impl Into<String>, code: Option<i32>) -> Self {
+        let busy = matches!(code, Some(SQLITE_BUSY | SQLITE_LOCKED));
+        DbError {
+            message: message.into(),
+            code,
+            busy,
+        }
+    }
+
+    /// A "no connection available in time" error (always busy).
+    pub fn pool_timeout(message: impl Into<String>) -> Self {
+        DbError {
+            message: message.into(),
+            code: None,
+            busy: true,
+        }
+    }
+
+    /// The SQLite primary result code (`SQLITE_BUSY` = 5, …), if the error
+    /// came from SQLite.
+    pub fn code(&self) -> Option<i32> {
+        self.code
+    }
+
+    /// Whether the database (or the connection pool) was busy: retrying later can succeed.
+    pub fn is_busy(&self) -> bool {
+        self.busy
+    }
+
+    /// Whether a constraint (UNIQUE, NOT NULL, CHECK, foreign key) was violated.
+    pub fn is_constraint(&self) -> bool {
+        self.code == Some(SQLITE_CONSTRAINT)
+    }
+
+    /// The backend's message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DbError {}
+
+/// Conversion from rusqlite's error (crate-private so it stays out of the API).
+pub(crate) fn from_sqlite(e: rusqlite::Error) -> DbError {
+    let code = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code & 0xff),
+        _ => None,
+    };
+    DbError::new(e.to_string(), code)
+}
+
+/// Conversion from r2d2's error: the pool timed out waiting for a connection.
+pub(crate) fn from_pool(e: r2d2::Error) -> DbError {
+    DbError::pool_timeout(e.to_string())
+}
 
 /// Everything that can go wrong in the queue.
 ///
@@ -15,9 +95,9 @@ pub enum QueueError {
     Open {
         /// Database file.
         path: PathBuf,
-        /// Underlying SQLite error.
+        /// Underlying database error.
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
     /// A filesystem operation around the database failed (creating the parent
     /// directory, or the file is absent for a read-only open).
@@ -52,9 +132,9 @@ pub enum QueueError {
         path: PathBuf,
         /// The queue operation that was running (e.g. `acquire_next`).
         op: &'static str,
-        /// Underlying SQLite error.
+        /// Underlying database error.
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
     /// No pooled connection became available in time.
     #[error("queue database {path}: no connection available: {source}", path = path.display())]
@@ -63,7 +143,7 @@ pub enum QueueError {
         path: PathBuf,
         /// Underlying pool error.
         #[source]
-        source: r2d2::Error,
+        source: DbError,
     },
     /// The group id is not in the queue.
     #[error("unknown group {0}")]
@@ -112,6 +192,36 @@ pub enum QueueError {
     /// A file path is not valid UTF-8 and cannot be stored as TEXT.
     #[error("path {} is not valid UTF-8", .0.display())]
     NonUtf8Path(PathBuf),
+    /// A registry entry (job, calibration set, mosaic, Measurement Set, …) does not exist.
+    #[error("unknown {what} {key}")]
+    NotFound {
+        /// Kind of entry (`job`, `calibration set`, …).
+        what: &'static str,
+        /// Its key (id, name or path).
+        key: String,
+    },
+    /// A registry entry is in a status that does not allow the operation.
+    #[error("{what} {key} is {status}: cannot {op}")]
+    WrongStatus {
+        /// Kind of entry.
+        what: &'static str,
+        /// Its key.
+        key: String,
+        /// Its current status.
+        status: String,
+        /// What was attempted.
+        op: &'static str,
+    },
+    /// A stored value cannot be parsed (written by another tool or corrupted).
+    #[error("table {table}, row {key}: {detail}")]
+    Corrupt {
+        /// Table.
+        table: &'static str,
+        /// Row key.
+        key: String,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 impl QueueError {
@@ -120,8 +230,9 @@ impl QueueError {
     /// timeout) or no pooled connection was free in time.
     pub fn is_retryable(&self) -> bool {
         match self {
-            QueueError::Open { source, .. } | QueueError::Sqlite { source, .. } => is_busy(source),
-            QueueError::Pool { .. } => true,
+            QueueError::Open { source, .. }
+            | QueueError::Sqlite { source, .. }
+            | QueueError::Pool { source, .. } => source.is_busy(),
             _ => false,
         }
     }
@@ -131,7 +242,7 @@ impl QueueError {
 pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     )
 }
 
@@ -159,12 +270,15 @@ mod tests {
         let mk = |source| QueueError::Sqlite {
             path: PathBuf::from("/x/db.sqlite3"),
             op: "test",
-            source,
+            source: from_sqlite(source),
         };
         assert!(mk(busy).is_retryable());
         assert!(mk(locked).is_retryable());
         let e = mk(constraint);
         assert!(!e.is_retryable());
+        assert!(
+            matches!(&e, QueueError::Sqlite { source, .. } if source.is_constraint() && source.code() == Some(19))
+        );
         assert!(e.to_string().contains("/x/db.sqlite3"), "{e}");
         assert!(!QueueError::UnknownGroup("g".into()).is_retryable());
     }

@@ -5,15 +5,15 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::error::{is_busy, QueueError, Result};
+use crate::error::{from_sqlite, is_busy, QueueError, Result};
 
 /// Schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Version 1: every table. `IF NOT EXISTS` so that a database created by the
 /// Python pipeline (same contract tables, `user_version` 0) is adopted; the
 /// columns this build adds are added by [`add_missing_columns`].
-const SCHEMA_V1: &str = r#"
+pub(crate) const SCHEMA_V1: &str = r#"
 CREATE TABLE IF NOT EXISTS processing_queue (
     group_id TEXT PRIMARY KEY,
     state TEXT NOT NULL,
@@ -108,6 +108,173 @@ CREATE TABLE IF NOT EXISTS ms_index (
 CREATE INDEX IF NOT EXISTS idx_ms_index_group_id ON ms_index(group_id);
 "#;
 
+/// Version 2: per-stage state (`group_stages`) and the product registry
+/// (`images`, `caltables`, `calibration_applied`, `photometry`,
+/// `variability_stats`, `mosaics`, `mosaic_images`, `jobs`); `ms_index`
+/// gains `cal_applied`, `stage` and `stage_status` ([`V2_COLUMNS`]).
+pub(crate) const SCHEMA_V2: &str = r#"
+CREATE TABLE IF NOT EXISTS group_stages (
+    group_id TEXT NOT NULL REFERENCES processing_queue(group_id) ON DELETE CASCADE,
+    stage TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed', 'skipped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started_at REAL,
+    finished_at REAL,
+    duration_s REAL,
+    error TEXT,
+    owner TEXT,
+    PRIMARY KEY (group_id, stage)
+);
+CREATE INDEX IF NOT EXISTS idx_group_stages_status ON group_stages(status);
+
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,
+    ms_path TEXT,
+    group_id TEXT,
+    created_at REAL NOT NULL,
+    type TEXT NOT NULL CHECK (type IN ('image', 'residual', 'model', 'psf', 'dirty', 'pb', 'image-pb', 'png')),
+    beam_major_arcsec REAL,
+    beam_minor_arcsec REAL,
+    beam_pa_deg REAL,
+    noise_jy REAL,
+    dynamic_range REAL,
+    pbcor INTEGER,
+    center_ra_deg REAL,
+    center_dec_deg REAL,
+    imsize_x INTEGER,
+    imsize_y INTEGER,
+    cellsize_arcsec REAL,
+    freq_ghz REAL,
+    bandwidth_mhz REAL,
+    integration_sec REAL,
+    mid_mjd REAL
+);
+CREATE INDEX IF NOT EXISTS idx_images_group_id ON images(group_id);
+CREATE INDEX IF NOT EXISTS idx_images_created_at ON images(created_at);
+CREATE INDEX IF NOT EXISTS idx_images_mid_mjd ON images(mid_mjd);
+
+CREATE TABLE IF NOT EXISTS caltables (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    set_name TEXT NOT NULL,
+    path TEXT NOT NULL UNIQUE,
+    table_type TEXT NOT NULL CHECK (table_type IN ('B', 'G')),
+    order_index INTEGER NOT NULL,
+    calibrator TEXT,
+    refant TEXT,
+    group_id TEXT,
+    created_at REAL NOT NULL,
+    mid_mjd REAL,
+    valid_start_mjd REAL,
+    valid_end_mjd REAL,
+    status TEXT NOT NULL CHECK (status IN ('solving', 'active', 'failed', 'retired')),
+    params_json TEXT,
+    qa_json TEXT,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_caltables_set_name ON caltables(set_name);
+CREATE INDEX IF NOT EXISTS idx_caltables_status_mid ON caltables(status, mid_mjd);
+
+CREATE TABLE IF NOT EXISTS calibration_applied (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ms_path TEXT NOT NULL,
+    group_id TEXT,
+    set_name TEXT,
+    caltable_paths TEXT,
+    applied_at REAL NOT NULL,
+    success INTEGER NOT NULL,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_calibration_applied_ms_path ON calibration_applied(ms_path);
+CREATE INDEX IF NOT EXISTS idx_calibration_applied_group_id ON calibration_applied(group_id);
+
+CREATE TABLE IF NOT EXISTS photometry (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_id TEXT NOT NULL,
+    image_path TEXT NOT NULL,
+    group_id TEXT,
+    ra_deg REAL,
+    dec_deg REAL,
+    catalog_flux_jy REAL,
+    peak_flux_jy REAL,
+    peak_flux_err_jy REAL,
+    int_flux_jy REAL,
+    int_flux_err_jy REAL,
+    norm_flux_jy REAL,
+    norm_flux_err_jy REAL,
+    local_rms_jy REAL,
+    snr REAL,
+    pb REAL,
+    mjd REAL NOT NULL,
+    flags INTEGER,
+    created_at REAL,
+    UNIQUE (source_id, image_path)
+);
+CREATE INDEX IF NOT EXISTS idx_photometry_source_id ON photometry(source_id);
+CREATE INDEX IF NOT EXISTS idx_photometry_mjd ON photometry(mjd);
+CREATE INDEX IF NOT EXISTS idx_photometry_image_path ON photometry(image_path);
+
+CREATE TABLE IF NOT EXISTS variability_stats (
+    source_id TEXT PRIMARY KEY,
+    n_epochs INTEGER,
+    mean_flux_jy REAL,
+    median_flux_jy REAL,
+    eta REAL,
+    v REAL,
+    chi2_nu REAL,
+    max_sigma_dev REAL,
+    m REAL,
+    vs_max REAL,
+    m_vs REAL,
+    is_candidate INTEGER,
+    candidate_reason TEXT,
+    updated_at REAL
+);
+CREATE INDEX IF NOT EXISTS idx_variability_stats_candidate ON variability_stats(is_candidate);
+
+CREATE TABLE IF NOT EXISTS mosaics (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    path TEXT,
+    dec_strip_deg REAL,
+    start_mjd REAL,
+    end_mjd REAL,
+    n_images INTEGER,
+    noise_jy REAL,
+    status TEXT NOT NULL CHECK (status IN ('planned', 'building', 'completed', 'failed')),
+    error TEXT,
+    created_at REAL
+);
+
+CREATE TABLE IF NOT EXISTS mosaic_images (
+    mosaic_id INTEGER NOT NULL REFERENCES mosaics(id) ON DELETE CASCADE,
+    image_path TEXT NOT NULL,
+    PRIMARY KEY (mosaic_id, image_path)
+);
+
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'completed', 'failed', 'cancelled')),
+    group_ids TEXT NOT NULL,
+    params_json TEXT,
+    result_json TEXT,
+    error TEXT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    requested_by TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_jobs_state ON jobs(state);
+"#;
+
+/// Columns version 2 adds to `ms_index`.
+const V2_COLUMNS: &[(&str, &str, &str)] = &[
+    ("ms_index", "cal_applied", "INTEGER"),
+    ("ms_index", "stage", "TEXT"),
+    ("ms_index", "stage_status", "TEXT"),
+];
+
 /// Columns this build adds to contract tables that an older (Python-made)
 /// database may lack: (table, column, declaration).
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
@@ -181,7 +348,7 @@ impl AsBusy for QueueError {
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let open_err = |source| QueueError::Open {
         path: path.to_path_buf(),
-        source,
+        source: from_sqlite(source),
     };
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -198,7 +365,13 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     }
     if found < 1 {
         tx.execute_batch(SCHEMA_V1).map_err(open_err)?;
-        add_missing_columns(&tx).map_err(open_err)?;
+        add_missing_columns(&tx, ADDED_COLUMNS).map_err(open_err)?;
+    }
+    if found < 2 {
+        tx.execute_batch(SCHEMA_V2).map_err(open_err)?;
+        add_missing_columns(&tx, V2_COLUMNS).map_err(open_err)?;
+    }
+    if found < SCHEMA_VERSION {
         tracing::info!(db = %path.display(), from = found, to = SCHEMA_VERSION, "queue schema migrated");
     }
     if found != SCHEMA_VERSION {
@@ -208,8 +381,8 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     tx.commit().map_err(open_err)
 }
 
-fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
-    for &(table, column, decl) in ADDED_COLUMNS {
+fn add_missing_columns(conn: &Connection, columns: &[(&str, &str, &str)]) -> rusqlite::Result<()> {
+    for &(table, column, decl) in columns {
         let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})"))?;
         let names = stmt
             .query_map([], |r| r.get::<_, String>(1))?
@@ -227,7 +400,7 @@ pub(crate) fn check_version(conn: &Connection, path: &Path) -> Result<()> {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|source| QueueError::Open {
             path: path.to_path_buf(),
-            source,
+            source: from_sqlite(source),
         })?;
     if found == SCHEMA_VERSION {
         Ok(())
@@ -237,5 +410,89 @@ pub(crate) fn check_version(conn: &Connection, path: &Path) -> Result<()> {
             found,
             supported: SCHEMA_VERSION,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::{GroupId, GroupState, Queue, SubbandIdx};
+
+    fn columns(conn: &Connection, table: &str) -> Vec<String> {
+        let mut stmt = conn
+            .prepare(&format!("PRAGMA table_info({table})"))
+            .unwrap();
+        stmt.query_map([], |r| r.get::<_, String>(1))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+    }
+
+    /// A database written by the previous build (schema version 1, with a
+    /// group, a file and an MS) is upgraded in place: rows kept, the new
+    /// tables and `ms_index` columns present, and usable.
+    #[test]
+    fn version_1_database_upgrades_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipeline.sqlite3");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(SCHEMA_V1).unwrap();
+            add_missing_columns(&c, ADDED_COLUMNS).unwrap();
+            c.execute_batch(
+                "INSERT INTO processing_queue (group_id, state, received_at, last_update, \
+                 expected_subbands, retry_count, processing_stage) \
+                 VALUES ('2025-10-02T00:12:00', 'completed', 1.0, 2.0, 16, 1, 'done');
+                 INSERT INTO subband_files (group_id, subband_idx, path) \
+                 VALUES ('2025-10-02T00:12:00', 3, '/in/a_sb03.hdf5');
+                 INSERT INTO ms_index (path, group_id, created_at, status) \
+                 VALUES ('/out/a.ms', '2025-10-02T00:12:00', 3.0, 'converted');
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+            assert!(!columns(&c, "ms_index").contains(&"cal_applied".to_string()));
+        }
+        let q = Queue::open(&path).unwrap();
+        let c = Connection::open(&path).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let ms_cols = columns(&c, "ms_index");
+        for col in ["cal_applied", "stage", "stage_status"] {
+            assert!(ms_cols.contains(&col.to_string()), "{col} in {ms_cols:?}");
+        }
+        for table in [
+            "group_stages",
+            "images",
+            "caltables",
+            "calibration_applied",
+            "photometry",
+            "variability_stats",
+            "mosaics",
+            "mosaic_images",
+            "jobs",
+        ] {
+            assert!(!columns(&c, table).is_empty(), "{table} missing");
+        }
+        let g = GroupId::parse("2025-10-02T00:12:00").unwrap();
+        let rec = q.group(&g).unwrap().unwrap();
+        assert_eq!((rec.state, rec.retry_count), (GroupState::Completed, 1));
+        assert_eq!(
+            q.group_files(&g).unwrap()[0].subband,
+            SubbandIdx::new(3).unwrap()
+        );
+        assert_eq!(q.ms_for_group(&g).unwrap()[0].status, "converted");
+        let st = q.ms_status("/out/a.ms").unwrap().unwrap();
+        assert_eq!(st.cal_applied, None);
+        q.set_ms_cal_applied("/out/a.ms", Some(false)).unwrap();
+        q.reset_stages(&g, &["image"], 10.0).unwrap();
+        assert_eq!(q.group(&g).unwrap().unwrap().state, GroupState::Pending);
+        // Opening again is a no-op.
+        drop(q);
+        let q = Queue::open(&path).unwrap();
+        assert_eq!(q.stages(&g).unwrap().len(), 1);
     }
 }

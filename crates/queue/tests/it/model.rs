@@ -1,14 +1,18 @@
 //! Property test: random operation sequences against a simple in-memory model
 //! of the queue, with a mock clock. After every step the database's groups
 //! (state, retry count, owner, backoff, files) and late files must equal the
-//! model's, and the invariants must hold.
+//! model's, and the invariants must hold. Stage operations (`begin_stage`,
+//! `finish_stage`, `fail_stage`, `reset_stages`) are part of the model, with
+//! the per-stage status and attempt counts compared after every step.
+//!
+//! The test is written against `&dyn QueueBackend`, so any backend runs it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use dsa110_queue::{
-    EnqueueOutcome, FailOutcome, Failure, GroupId, GroupState, LateFile, Queue, QueueError,
-    RegisterOutcome, RetryPolicy, SubbandIdx,
+    EnqueueOutcome, FailOutcome, Failure, GroupId, GroupState, LateFile, QueueBackend, QueueError,
+    RegisterOutcome, RetryPolicy, SqliteBackend, StageDone, StageStatus, SubbandIdx,
 };
 use proptest::prelude::*;
 
@@ -24,6 +28,7 @@ const POLICY: RetryPolicy = RetryPolicy {
     max_backoff_s: 100.0,
 };
 const INTRUDER: &str = "intruder:0";
+const STAGES: [&str; 3] = ["convert", "flag", "image"];
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -63,6 +68,27 @@ enum Op {
     Enqueue {
         pick: usize,
     },
+    BeginStage {
+        pick: usize,
+        right_owner: bool,
+        stage: usize,
+    },
+    FinishStage {
+        pick: usize,
+        right_owner: bool,
+        stage: usize,
+        complete: bool,
+    },
+    FailStage {
+        pick: usize,
+        right_owner: bool,
+        stage: usize,
+        retryable: bool,
+    },
+    ResetStages {
+        pick: usize,
+        mask: u8,
+    },
     Tick {
         dt_s: u16,
     },
@@ -86,6 +112,13 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => (0u8..4).prop_map(|dead_worker| Op::RecoverStale { dead_worker }),
         1 => any::<usize>().prop_map(|pick| Op::Enqueue { pick }),
         2 => (0u16..400).prop_map(|dt_s| Op::Tick { dt_s }),
+        2 => (any::<usize>(), prop::bool::weighted(0.9), 0..STAGES.len())
+            .prop_map(|(pick, right_owner, stage)| Op::BeginStage { pick, right_owner, stage }),
+        2 => (any::<usize>(), prop::bool::weighted(0.9), 0..STAGES.len(), any::<bool>())
+            .prop_map(|(pick, right_owner, stage, complete)| Op::FinishStage { pick, right_owner, stage, complete }),
+        1 => (any::<usize>(), prop::bool::weighted(0.9), 0..STAGES.len(), any::<bool>())
+            .prop_map(|(pick, right_owner, stage, retryable)| Op::FailStage { pick, right_owner, stage, retryable }),
+        1 => (any::<usize>(), 0u8..8).prop_map(|(pick, mask)| Op::ResetStages { pick, mask }),
     ]
 }
 
@@ -102,6 +135,8 @@ struct MGroup {
     last_update: f64,
     owner: Option<String>,
     next_attempt_at: Option<f64>,
+    /// stage → (status, attempts).
+    stages: BTreeMap<String, (StageStatus, u32)>,
 }
 
 #[derive(Debug, Default)]
@@ -156,6 +191,7 @@ impl Model {
                         last_update: now,
                         owner: None,
                         next_attempt_at: None,
+                        stages: BTreeMap::new(),
                     },
                 );
                 self.paths.insert(path.to_owned(), (gid.clone(), subband));
@@ -229,6 +265,55 @@ impl Model {
         Some((id.clone(), owner))
     }
 
+    /// The group's retry-or-fail, as `fail` does it.
+    fn apply_fail(&mut self, id: &GroupId, retryable: bool) -> FailOutcome {
+        let now = self.now;
+        let g = self.groups.get_mut(id).unwrap();
+        g.owner = None;
+        g.last_update = now;
+        if retryable && g.retry_count < POLICY.retry_limit {
+            let delay =
+                (POLICY.backoff_s * 2f64.powi(g.retry_count as i32)).min(POLICY.max_backoff_s);
+            g.retry_count += 1;
+            g.state = GroupState::Pending;
+            g.next_attempt_at = Some(now + delay);
+            FailOutcome::Retrying {
+                retry_count: g.retry_count,
+                next_attempt_at: now + delay,
+            }
+        } else {
+            g.state = GroupState::Failed;
+            g.next_attempt_at = None;
+            FailOutcome::Failed {
+                retry_count: g.retry_count,
+            }
+        }
+    }
+
+    /// Sets a stage's status; a new row starts with `new_attempts`
+    /// attempts, an existing one keeps its count (plus one if `bump`).
+    fn set_stage(
+        &mut self,
+        id: &GroupId,
+        stage: &str,
+        status: StageStatus,
+        bump: bool,
+        new_attempts: u32,
+    ) {
+        let g = self.groups.get_mut(id).unwrap();
+        match g.stages.get_mut(stage) {
+            Some(e) => {
+                e.0 = status;
+                if bump {
+                    e.1 += 1;
+                }
+            }
+            None => {
+                g.stages.insert(stage.to_owned(), (status, new_attempts));
+            }
+        }
+    }
+
     fn held(&self, id: &GroupId, owner: &str) -> bool {
         let g = &self.groups[id];
         g.state == GroupState::InProgress && g.owner.as_deref() == Some(owner)
@@ -244,7 +329,7 @@ fn expect_not_owner<T: std::fmt::Debug>(r: Result<T, QueueError>) -> Result<(), 
     }
 }
 
-fn check_same(q: &Queue, m: &Model) -> Result<(), TestCaseError> {
+fn check_same(q: &dyn QueueBackend, m: &Model) -> Result<(), TestCaseError> {
     let (rows, total) = q.list_groups(None, 100_000, 0).unwrap();
     prop_assert_eq!(total as usize, m.groups.len());
     prop_assert_eq!(rows.len(), m.groups.len());
@@ -285,6 +370,13 @@ fn check_same(q: &Queue, m: &Model) -> Result<(), TestCaseError> {
         prop_assert_eq!(&got, &mg.files, "files of {}", rec.group_id);
         // Invariant: owner set exactly while in_progress.
         prop_assert_eq!(rec.owner.is_some(), rec.state == GroupState::InProgress);
+        let stages: BTreeMap<String, (StageStatus, u32)> = q
+            .stages(&rec.group_id)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.stage, (s.status, s.attempts)))
+            .collect();
+        prop_assert_eq!(&stages, &mg.stages, "stages of {}", rec.group_id);
         // Invariant: a collecting group is incomplete.
         if rec.state == GroupState::Collecting {
             prop_assert!(files.len() < usize::from(EXPECTED));
@@ -308,7 +400,7 @@ fn check_same(q: &Queue, m: &Model) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn step(q: &Queue, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
+fn step(q: &dyn QueueBackend, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
     let now = m.now;
     match *op {
         Op::Register {
@@ -320,7 +412,13 @@ fn step(q: &Queue, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
             let obs = T0 + 100.0 * f64::from(slot) + f64::from(half_jitter) / 2.0;
             let path = format!("/in/s{slot}_sb{subband:02}_v{variant}.hdf5");
             let got = q
-                .register_file(&path, SubbandIdx::new(subband).unwrap(), obs, EXPECTED, now)
+                .register_file(
+                    Path::new(&path),
+                    SubbandIdx::new(subband).unwrap(),
+                    obs,
+                    EXPECTED,
+                    now,
+                )
                 .unwrap();
             let want = m.register(&path, subband, obs);
             prop_assert_eq!(got, want);
@@ -417,6 +515,11 @@ fn step(q: &Queue, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
             if m.held(&id, &owner) {
                 r.unwrap();
                 let g = m.groups.get_mut(&id).unwrap();
+                for st in g.stages.values_mut() {
+                    if st.0 == StageStatus::Running {
+                        st.0 = StageStatus::Pending;
+                    }
+                }
                 g.state = GroupState::Pending;
                 g.owner = None;
                 g.next_attempt_at = None;
@@ -465,7 +568,7 @@ fn step(q: &Queue, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
         Op::RecoverStale { dead_worker } => {
             let dead = owner_of(dead_worker);
             let got = q
-                .recover_stale(|o| o != dead, STALE_AFTER_S, POLICY.retry_limit, now)
+                .recover_stale(&|o: &str| o != dead, STALE_AFTER_S, POLICY.retry_limit, now)
                 .unwrap();
             let mut want = Vec::new();
             for (id, g) in m.groups.iter_mut() {
@@ -486,6 +589,11 @@ fn step(q: &Queue, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                 g.owner = None;
                 g.next_attempt_at = None;
                 g.last_update = now;
+                for st in g.stages.values_mut() {
+                    if st.0 == StageStatus::Running {
+                        st.0 = StageStatus::Failed;
+                    }
+                }
                 want.push((id.clone(), g.state, g.retry_count));
             }
             let got: Vec<_> = got
@@ -511,10 +619,129 @@ fn step(q: &Queue, m: &mut Model, op: &Op) -> Result<(), TestCaseError> {
                     g.retry_count = 0;
                     g.next_attempt_at = None;
                     g.last_update = now;
+                    for st in g.stages.values_mut() {
+                        st.0 = StageStatus::Pending;
+                    }
                 }
             }
         }
         Op::Tick { dt_s } => m.now += f64::from(dt_s),
+        Op::BeginStage {
+            pick,
+            right_owner,
+            stage,
+        } => {
+            let Some((id, owner)) = m.pick(pick, right_owner) else {
+                return Ok(());
+            };
+            let name = STAGES[stage];
+            let r = q.begin_stage(&id, name, &owner, now);
+            if m.held(&id, &owner) {
+                r.unwrap();
+                m.set_stage(&id, name, StageStatus::Running, true, 1);
+                m.groups.get_mut(&id).unwrap().last_update = now;
+            } else {
+                expect_not_owner(r)?;
+            }
+        }
+        Op::FinishStage {
+            pick,
+            right_owner,
+            stage,
+            complete,
+        } => {
+            let Some((id, owner)) = m.pick(pick, right_owner) else {
+                return Ok(());
+            };
+            let name = STAGES[stage];
+            let done = StageDone {
+                duration_s: 1.5,
+                products: &[],
+                performance: None,
+                complete_group: complete,
+            };
+            let r = q.finish_stage(&id, name, &owner, &done, now);
+            if m.held(&id, &owner) {
+                r.unwrap();
+                m.set_stage(&id, name, StageStatus::Done, false, 1);
+                let g = m.groups.get_mut(&id).unwrap();
+                g.last_update = now;
+                if complete {
+                    g.state = GroupState::Completed;
+                    g.owner = None;
+                    g.next_attempt_at = None;
+                }
+            } else {
+                expect_not_owner(r)?;
+            }
+        }
+        Op::FailStage {
+            pick,
+            right_owner,
+            stage,
+            retryable,
+        } => {
+            let Some((id, owner)) = m.pick(pick, right_owner) else {
+                return Ok(());
+            };
+            let name = STAGES[stage];
+            let failure = Failure {
+                error: "stage_error",
+                message: "stage failed on /out/x.ms",
+                retryable,
+            };
+            let r = q.fail_stage(&id, name, &owner, &failure, &POLICY, now);
+            if m.held(&id, &owner) {
+                let got = r.unwrap();
+                m.set_stage(&id, name, StageStatus::Failed, false, 1);
+                let want = m.apply_fail(&id, retryable);
+                prop_assert_eq!(got, want);
+            } else {
+                expect_not_owner(r)?;
+            }
+        }
+        Op::ResetStages { pick, mask } => {
+            let Some((id, _)) = m.pick(pick, false) else {
+                return Ok(());
+            };
+            let names: Vec<&str> = STAGES
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, s)| *s)
+                .collect();
+            let r = q.reset_stages(&id, &names, now);
+            let state = m.groups[&id].state;
+            if state == GroupState::InProgress {
+                prop_assert!(matches!(r, Err(QueueError::WrongState { .. })), "{:?}", r);
+                return Ok(());
+            }
+            r.unwrap();
+            for name in names {
+                m.set_stage(&id, name, StageStatus::Pending, false, 0);
+            }
+            let g = m.groups.get_mut(&id).unwrap();
+            if matches!(state, GroupState::Completed | GroupState::Failed) {
+                g.state = GroupState::Pending;
+                g.next_attempt_at = None;
+                g.last_update = now;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `ops` against a backend and the model, comparing after every step.
+/// Written against the trait so that every backend gets the same test.
+fn run_against_model(q: &dyn QueueBackend, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut m = Model {
+        now: T0,
+        ..Model::default()
+    };
+    for (i, op) in ops.iter().enumerate() {
+        step(q, &mut m, op).map_err(|e| TestCaseError::fail(format!("step {i} {op:?}: {e}")))?;
+        check_same(q, &m)
+            .map_err(|e| TestCaseError::fail(format!("after step {i} {op:?}: {e}")))?;
     }
     Ok(())
 }
@@ -523,13 +750,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
-    fn queue_matches_model(ops in prop::collection::vec(op_strategy(), 1..80)) {
+    fn sqlite_backend_matches_model(ops in prop::collection::vec(op_strategy(), 1..80)) {
         let dir = tempfile::tempdir().unwrap();
-        let q = Queue::open(dir.path().join("q.sqlite3")).unwrap();
-        let mut m = Model { now: T0, ..Model::default() };
-        for (i, op) in ops.iter().enumerate() {
-            step(&q, &mut m, op).map_err(|e| TestCaseError::fail(format!("step {i} {op:?}: {e}")))?;
-            check_same(&q, &m).map_err(|e| TestCaseError::fail(format!("after step {i} {op:?}: {e}")))?;
-        }
+        let backend = SqliteBackend::open(dir.path().join("q.sqlite3")).unwrap();
+        run_against_model(&backend, &ops)?;
     }
 }

@@ -1,6 +1,9 @@
 //! Unit tests of every queue operation, on a temporary database file.
 
 use super::*;
+
+/// The tests predate the backend seam and exercise the SQLite backend directly.
+type Queue = SqliteBackend;
 use crate::schema::SCHEMA_VERSION;
 
 const T0: f64 = 1_759_363_920.0; // 2025-10-02T00:12:00
