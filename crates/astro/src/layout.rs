@@ -100,7 +100,7 @@ mod tests {
     #[test]
     fn reads_the_real_station_table() -> Result<(), AstroError> {
         let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/data/DSA110_Station_Coordinates.csv");
+            .join("../../fixtures/stations/DSA110_Station_Coordinates.csv");
         let s = read_station_csv(&p)?;
         assert_eq!(s.len(), 117);
         assert_eq!(s[0].name, "DSA-001");

@@ -18,18 +18,25 @@
 pub mod apparent;
 pub mod beam;
 pub mod constants;
+pub mod eop_table;
 pub mod geometry;
 pub mod layout;
+pub mod rephase;
 pub mod skyframe;
 pub mod time;
 pub mod vis;
 
 pub use apparent::{apparent_to_icrs, icrs_to_apparent, icrs_to_hadec, ApparentRaDec};
 pub use beam::{airy_power, bessel_j1};
+pub use eop_table::{
+    EopLookupError, EopOrigin, EopProvider, EopSearch, EopSource, EopSpan, EopStatus, EopTable,
+    EopTableError,
+};
 pub use geometry::{
     direction_from_hadec, itrf_to_local, uvw_basis_icrs, uvw_basis_meridian, Site, UvwBasis,
 };
 pub use layout::{read_station_csv, Station};
+pub use rephase::{rephase_row, BlockRephaser, Channels, GeometryInput, GroupGeometry};
 pub use skyframe::{Eop, SkyFrame};
 pub use time::{gast_rad, last_rad, ObsTime};
 pub use vis::{PhaseCentre, VisBlock};
@@ -57,6 +64,43 @@ pub enum AstroError {
     /// A visibility block's arrays disagree in shape.
     #[error("visibility block shape mismatch: {0}")]
     Shape(String),
+    /// A baseline names an antenna the antenna table does not have.
+    #[error("baseline {baseline} names antenna index {antenna}, but the antenna table has {n_antennas} antennas")]
+    UnknownAntenna {
+        /// The baseline (index within an integration).
+        baseline: usize,
+        /// The antenna index it names.
+        antenna: u32,
+        /// Antennas in the table.
+        n_antennas: usize,
+    },
+    /// A visibility block does not lie within its group's geometry.
+    #[error(
+        "visibility block (integrations {first_integration}..{end_integration}, {n_baselines} baselines) \
+         lies outside its group ({group_integrations} integrations of {group_baselines} baselines)"
+    )]
+    OutsideGroup {
+        /// The block's first integration within the group.
+        first_integration: usize,
+        /// One past its last integration.
+        end_integration: usize,
+        /// Its baselines per integration.
+        n_baselines: usize,
+        /// The group's integrations.
+        group_integrations: usize,
+        /// The group's baselines per integration.
+        group_baselines: usize,
+    },
+    /// A visibility block's baselines are not its group's, in the group's order.
+    #[error("baseline {baseline} of the block is antennas {block:?}, the group's is {group:?}")]
+    BaselineMismatch {
+        /// The first baseline that differs.
+        baseline: usize,
+        /// The block's (ant1, ant2).
+        block: (u32, u32),
+        /// The group's (ant1, ant2).
+        group: (u32, u32),
+    },
 }
 
 impl AstroError {

@@ -100,6 +100,33 @@ pub enum MsError {
         #[source]
         source: std::io::Error,
     },
+    /// A column the operation needs is not in the table.
+    #[error("{path}: no column {column}")]
+    MissingColumn {
+        /// The table path.
+        path: PathBuf,
+        /// The column.
+        column: String,
+    },
+    /// Arrays handed to a write, or an existing column, do not have the shape
+    /// or type the table needs.
+    #[error("{path}: column {column}: {reason}")]
+    ColumnShape {
+        /// The table path.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// What differs.
+        reason: String,
+    },
+    /// A write to a table opened read-only.
+    #[error("{path}: opened read-only, cannot write {column}")]
+    ReadOnly {
+        /// The table path.
+        path: PathBuf,
+        /// The column or keyword to be written.
+        column: String,
+    },
     /// An MS being read has content this crate cannot represent.
     #[error("{path}: unsupported Measurement Set content: {reason}")]
     Format {
@@ -130,6 +157,9 @@ impl MsError {
             | MsError::Incomplete { path, .. }
             | MsError::Casacore { path, .. }
             | MsError::Io { path, .. }
+            | MsError::MissingColumn { path, .. }
+            | MsError::ColumnShape { path, .. }
+            | MsError::ReadOnly { path, .. }
             | MsError::Format { path, .. } => path,
         }
     }

@@ -13,6 +13,19 @@
 //!   that rephases touches the data once); its arrays go to casacore as they
 //!   are.
 //! * [`read_ms`] reads an MS back into one `VisBlock` per spectral window.
+//! * [`group_ms_spec`] lays out the MS of one observation group from plain
+//!   inputs: antennas named by the DSA-110 rules ([`ms_antenna_name`]), one
+//!   window per subband in ascending frequency ([`SpwLayout`]), field, history.
+//! * [`MsTable`] opens an existing MS for the science stages: metadata
+//!   without the visibilities ([`MsMeta`]: windows and their frequencies and
+//!   rows, antennas, phase centre, polarisations, time range), CORRECTED_DATA
+//!   and MODEL_DATA added in place
+//!   ([`add_calibration_columns`](MsTable::add_calibration_columns)), and
+//!   chunked access ([`MsTable::chunks`]: whole integrations of one window,
+//!   at most `max_rows` rows) with bulk writes of FLAG, CORRECTED_DATA,
+//!   MODEL_DATA and calibrated weights, in memory bounded by the chunk.
+//! * [`caltable`] writes and reads CASA `B Jones` / `G Jones` calibration
+//!   tables that CASA's `applycal` accepts, and reads the ones CASA writes.
 //!
 //! **Conventions.** Callers speak pyuvdata's UVH5 convention
 //! (`uvw = pos(ant2) − pos(ant1)`, `V ∝ exp(+2πi b·(s − p)/λ)`). The MS
@@ -20,7 +33,10 @@
 //! `ANTENNA1/2 = ant1/ant2`, and the main-table keyword
 //! `pyuvdata_flip_conj = True`. WSClean then images sources at their true
 //! positions and pyuvdata reads back exactly `uvw` and `V`. [`read_ms`] undoes
-//! the conjugation and negation. Spectral windows and channels are stored in
+//! the conjugation and negation. [`MsTable`] chunks hold what the MS stores
+//! (no conversion), and CORRECTED_DATA and MODEL_DATA follow DATA's
+//! convention, so calibration works on them as CASA does
+//! (`V_ij = g_i conj(g_j) M_ij` on DATA). Spectral windows and channels are stored in
 //! ascending frequency; rows are spw-major (window `s` occupies rows
 //! `s·n_rows_per_spw ..`), time-major within a window. `TIME` is the
 //! integration centre in MJD seconds (UTC); the FIELD is J2000.
@@ -35,20 +51,33 @@
 //! 0 everywhere are therefore left to StandardStMan's zero-filled buckets.
 //!
 //! What it does not do: compute UVWs or phase data (`dsa110-astro` does), remove a
-//! stale output or rename a temporary one (the caller does), write
-//! MODEL_DATA/CORRECTED_DATA, or read MSs with several polarisation setups.
+//! stale output or rename a temporary MS (the caller does), solve or apply
+//! calibration (it stores what a calibration crate computes), chunk MSs whose
+//! windows are not contiguous row blocks, or read MSs with several
+//! polarisation setups.
 //! A `Table` is not `Send`, so neither is [`MsWriter`]: use one thread per MS.
 
+mod access;
 mod block;
+pub mod caltable;
 mod desc;
 mod error;
+mod layout;
 mod reader;
 mod spec;
 mod subtables;
 mod writer;
 
+pub use access::{
+    AddedColumns, Chunk, ChunkColumns, ChunkRange, ChunkSpec, DataColumn, MsChunks, MsMeta, MsTable,
+};
 pub use block::{MsBlock, SIGMA_FOR_ZERO_WEIGHT};
+pub use caltable::{CalSolutions, CalTable, CalType};
 pub use error::MsError;
+pub use layout::{
+    antenna_specs, group_ms_spec, ms_antenna_name, GroupLayout, SpwLayout, SubbandWindow,
+    DSA110_FEED_ANGLES_RAD, DSA110_MOUNT,
+};
 pub use reader::{read_ms, MsContents, MsSpw};
 pub use spec::{AntennaSpec, FieldSpec, HistoryEntry, MsSpec, SpwSpec};
 pub use subtables::SUBTABLES;

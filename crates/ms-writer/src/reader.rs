@@ -240,7 +240,7 @@ pub fn read_ms(path: &Path) -> Result<MsContents, MsError> {
     })
 }
 
-fn read_antennas(ms: &Path) -> Result<Vec<AntennaSpec>, MsError> {
+pub(crate) fn read_antennas(ms: &Path) -> Result<Vec<AntennaSpec>, MsError> {
     let mut t = Tab::open(ms.join("ANTENNA"))?;
     let names = t.col::<String>("NAME")?;
     let stations = t.col::<String>("STATION")?;
@@ -263,7 +263,7 @@ fn read_antennas(ms: &Path) -> Result<Vec<AntennaSpec>, MsError> {
     Ok(out)
 }
 
-fn read_field(ms: &Path) -> Result<FieldSpec, MsError> {
+pub(crate) fn read_field(ms: &Path) -> Result<FieldSpec, MsError> {
     let mut t = Tab::open(ms.join("FIELD"))?;
     if t.nrows() == 0 {
         return Err(t.format("FIELD has no rows".into()));
@@ -283,7 +283,7 @@ fn read_field(ms: &Path) -> Result<FieldSpec, MsError> {
     })
 }
 
-fn read_pols(ms: &Path) -> Result<Vec<i32>, MsError> {
+pub(crate) fn read_pols(ms: &Path) -> Result<Vec<i32>, MsError> {
     let mut t = Tab::open(ms.join("POLARIZATION"))?;
     if t.nrows() != 1 {
         return Err(t.format(format!(
@@ -298,7 +298,7 @@ fn read_pols(ms: &Path) -> Result<Vec<i32>, MsError> {
         .collect()
 }
 
-fn read_spws(ms: &Path) -> Result<Vec<SpwSpec>, MsError> {
+pub(crate) fn read_spws(ms: &Path) -> Result<Vec<SpwSpec>, MsError> {
     let mut t = Tab::open(ms.join("SPECTRAL_WINDOW"))?;
     let names = t.col::<String>("NAME")?;
     let mut out = Vec::with_capacity(t.nrows());
@@ -314,7 +314,7 @@ fn read_spws(ms: &Path) -> Result<Vec<SpwSpec>, MsError> {
     Ok(out)
 }
 
-fn read_ddids(ms: &Path) -> Result<Vec<usize>, MsError> {
+pub(crate) fn read_ddids(ms: &Path) -> Result<Vec<usize>, MsError> {
     let mut t = Tab::open(ms.join("DATA_DESCRIPTION"))?;
     let spw = t.col::<i32>("SPECTRAL_WINDOW_ID")?;
     let pol = t.col::<i32>("POLARIZATION_ID")?;

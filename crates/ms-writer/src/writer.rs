@@ -571,7 +571,7 @@ impl MsWriter {
 /// Tile height (rows) for a row of `row_bytes` bytes of DATA: about
 /// [`DATA_TILE_BYTES`], preferring a divisor of `rows_per_spw` (within a
 /// factor 2 of the target) so windows start on tile boundaries.
-fn choose_tile_rows(row_bytes: usize, rows_per_spw: usize) -> usize {
+pub(crate) fn choose_tile_rows(row_bytes: usize, rows_per_spw: usize) -> usize {
     let target = (DATA_TILE_BYTES / row_bytes.max(1)).max(1);
     (target.div_ceil(2)..=target)
         .rev()

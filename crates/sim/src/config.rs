@@ -248,11 +248,11 @@ fn unreachable_time() -> ObsTime {
     panic!("constant start time failed to parse")
 }
 
-/// `<CARGO_MANIFEST_DIR>/../../../shared/data/DSA110_Station_Coordinates.csv`,
-/// canonicalised when it exists (the shared station table next to the workspace).
+/// `<workspace>/fixtures/stations/DSA110_Station_Coordinates.csv`,
+/// canonicalised when it exists (the station table committed with the workspace).
 pub fn default_stations_csv() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/DSA110_Station_Coordinates.csv");
+        .join("../../fixtures/stations/DSA110_Station_Coordinates.csv");
     p.canonicalize().unwrap_or(p)
 }
 

@@ -16,21 +16,7 @@ pub fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The interop venv's Python (`DSA110_PYTHON`, or
-/// `<workspace>/target/interop-venv/bin/python`). Panics if absent: these
-/// tests must not silently skip.
-pub fn python() -> PathBuf {
-    let p = std::env::var_os("DSA110_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate_dir().join("../../target/interop-venv/bin/python"));
-    assert!(
-        p.exists(),
-        "interop Python not found at {} — create the venv (pyuvdata, python-casacore, \
-         astropy) or set DSA110_PYTHON",
-        p.display()
-    );
-    p
-}
+pub use dsa110_test_support::python;
 
 /// Run `tests/py/<script> args…` and parse its stdout as JSON.
 /// A JSON array of numbers as `f64`s.
@@ -86,25 +72,9 @@ pub fn site() -> Site {
 
 /// All 117 DSA-110 stations as MS antennas.
 pub fn all_antennas() -> Vec<AntennaSpec> {
-    let csv = crate_dir().join("../../../shared/data/DSA110_Station_Coordinates.csv");
-    // dsa110-astro's reader currently trips on the title row
-    // ",DSA-110 Station Coordinates,,"; fall back to the data rows only.
-    let stations = read_station_csv(&csv).unwrap_or_else(|e| {
-        eprintln!("read_station_csv failed ({e}); parsing the data rows only");
-        let text = std::fs::read_to_string(&csv).expect("station table");
-        let rows: String = text
-            .lines()
-            .filter(|l| {
-                l.split(',').nth(1).is_some_and(|n| {
-                    n.trim()
-                        .strip_prefix("DSA-")
-                        .is_some_and(|d| d.chars().all(|c| c.is_ascii_digit()))
-                })
-            })
-            .map(|l| format!("{l}\n"))
-            .collect();
-        dsa110_astro::layout::parse_station_csv(&rows, &csv).expect("station rows")
-    });
+    let csv = crate_dir().join("../../fixtures/stations/DSA110_Station_Coordinates.csv");
+    let stations = read_station_csv(&csv)
+        .unwrap_or_else(|e| panic!("read the station table {}: {e}", csv.display()));
     assert_eq!(stations.len(), 117);
     stations
         .iter()

@@ -1,10 +1,14 @@
 //! Integration tests of dsa110-ms-writer: round trip through our reader,
 //! python-casacore and pyuvdata reading our MS, WSClean imaging a synthetic
-//! point source (the end-to-end sign convention), and typed errors.
+//! point source (the end-to-end sign convention), typed errors, `MsTable`
+//! (metadata, calibration columns, chunked reads and writes; a full-size
+//! group in an ignored test), and calibration tables with CASA itself
+//! (`applycal` on ours, our reader on CASA's `bandpass`/`gaincal` output).
 //!
 //! The Python-based tests need the interop venv (`DSA110_PYTHON` or
 //! `<workspace>/target/interop-venv/bin/python`) and fail without it; the
-//! WSClean test needs `wsclean` on PATH.
+//! WSClean test needs `wsclean` on PATH; the CASA test needs casatools,
+//! casatasks and casadata in the venv and `~/.casa/config.py`.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,6 +18,8 @@
     clippy::needless_range_loop
 )]
 
+mod access;
+mod casa;
 mod casacore_py;
 mod common;
 mod errors;
