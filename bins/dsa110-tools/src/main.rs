@@ -4,6 +4,7 @@
 
 mod demo;
 mod simulate;
+mod validate_group;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,6 +43,12 @@ enum Cmd {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// List a group's files from the queue, valid and invalid with the reason
+    /// (exit 1 when any is invalid, 2 for an unknown group or bad arguments).
+    ValidateGroup(validate_group::ValidateGroupArgs),
+    /// Validate one file and print a JSON verdict (validate-group's child process).
+    #[command(name = validate_group::CHILD_SUBCOMMAND, hide = true)]
+    ValidateFileChild(validate_group::ChildArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +67,8 @@ fn main() -> ExitCode {
         Cmd::BenchIngest { files } => bench_ingest(&files),
         Cmd::DemoData(a) => demo::data(&a),
         Cmd::DemoReport { dir } => demo::report(&dir),
+        Cmd::ValidateGroup(a) => return validate_group::run(&a),
+        Cmd::ValidateFileChild(a) => return validate_group::run_child(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
