@@ -1,0 +1,402 @@
+//! Glue to Measurement Sets and CASA calibration tables through
+//! `dsa110-ms-writer`: flag an MS in place, solve B and G on a calibrator
+//! group, write `B Jones`/`G Jones` tables, and apply tables (ours or CASA's)
+//! into CORRECTED_DATA.
+//!
+//! Each spectral window is read whole (one chunk: 111,744 rows × 48 channels
+//! × 2 pols ≈ 86 MB of DATA for a DSA-110 group) and converted to a
+//! [`VisBlock`] in this crate's (pyuvdata's) convention: `V = conj(DATA)`,
+//! `uvw = −UVW`. Rows must be time-major within a window with the same
+//! baselines in every integration (as the converter writes them). Tables hold
+//! CASA's convention (`CPARAM` = conj of this crate's gains, see
+//! [`crate::solve`]), on the grid of all ANTENNA rows (antennas without a
+//! solution flagged); the reference antenna is ANTENNA2 of every row.
+
+use std::path::{Path, PathBuf};
+
+/// The MS crate, re-exported for callers that create or inspect MSs.
+pub use dsa110_ms_writer as ms_writer;
+
+use dsa110_astro::{PhaseCentre, VisBlock};
+use dsa110_ms_writer::{
+    jd_to_mjd_s, mjd_s_to_jd, CalTable, CalType, ChunkColumns, ChunkSpec, DataColumn, MsError,
+    MsMeta, MsTable,
+};
+use ndarray::Array4;
+use num_complex::Complex32;
+use serde::Serialize;
+
+use crate::apply::{apply_to_block, ApplyReport};
+use crate::catalog::Catalog;
+use crate::flag::{flag_group, FlagParams, FlagReport};
+use crate::model::{pointing_dec_of_icrs_centre, predict_block};
+use crate::solve::{solve_spws, CalSolutions, JonesKind, SolutionTable, SolveParams};
+use crate::transit::{find_transits, BeamGeometry, Transit};
+use crate::CalError;
+
+fn ms_err(path: &Path) -> impl Fn(MsError) -> CalError + '_ {
+    move |source| CalError::Ms {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Read every spectral window of an open MS as blocks (see the module docs).
+fn read_blocks(ms: &mut MsTable, path: &Path, weights: bool) -> Result<Vec<VisBlock>, CalError> {
+    let meta: MsMeta = ms.meta().clone();
+    let mut out = Vec::with_capacity(meta.spws.len());
+    for (spw, spec) in meta.spws.iter().enumerate() {
+        let nrows = meta.n_rows_in_spw(spw);
+        if nrows == 0 {
+            return Err(CalError::MsLayout {
+                path: path.to_path_buf(),
+                detail: format!("spectral window {spw} has no rows"),
+            });
+        }
+        let ranges = ms
+            .chunk_ranges(ChunkSpec {
+                spw,
+                max_rows: nrows,
+            })
+            .map_err(ms_err(path))?;
+        let Some(range) = ranges.first() else {
+            return Err(CalError::MsLayout {
+                path: path.to_path_buf(),
+                detail: format!("spectral window {spw}: no chunk"),
+            });
+        };
+        let chunk = ms
+            .read_chunk(
+                range,
+                ChunkColumns {
+                    data: Some(DataColumn::Data),
+                    flag: true,
+                    weight_spectrum: weights,
+                },
+            )
+            .map_err(ms_err(path))?;
+        let layout_err = |detail: String| CalError::MsLayout {
+            path: path.to_path_buf(),
+            detail: format!("spectral window {spw}: {detail}"),
+        };
+        // integrations: runs of equal TIME
+        let mut times = Vec::new();
+        let mut starts = Vec::new();
+        for (r, &t) in chunk.time_mjd_s.iter().enumerate() {
+            if times.last() != Some(&t) {
+                times.push(t);
+                starts.push(r);
+            }
+        }
+        let ntimes = times.len();
+        let nbls = chunk.nrows() / ntimes.max(1);
+        if nbls * ntimes != chunk.nrows() || starts.iter().enumerate().any(|(k, &s)| s != k * nbls)
+        {
+            return Err(layout_err(format!(
+                "{} rows are not {ntimes} integrations of equal size",
+                chunk.nrows()
+            )));
+        }
+        let ant1: Vec<u32> = chunk.ant1[..nbls]
+            .iter()
+            .map(|&a| a.max(0) as u32)
+            .collect();
+        let ant2: Vec<u32> = chunk.ant2[..nbls]
+            .iter()
+            .map(|&a| a.max(0) as u32)
+            .collect();
+        for t in 1..ntimes {
+            let o = t * nbls;
+            if chunk.ant1[o..o + nbls] != chunk.ant1[..nbls]
+                || chunk.ant2[o..o + nbls] != chunk.ant2[..nbls]
+            {
+                return Err(layout_err(format!("integration {t} lists other baselines")));
+            }
+        }
+        let (Some(data), Some(flags)) = (chunk.data, chunk.flag) else {
+            return Err(layout_err("DATA or FLAG not read".into()));
+        };
+        let nsamples = match chunk.weight_spectrum {
+            Some(w) => w,
+            None => ndarray::Array3::from_elem(flags.dim(), 1.0),
+        };
+        let int_time_s = if ntimes > 1 {
+            (times[ntimes - 1] - times[0]) / (ntimes - 1) as f64
+        } else {
+            0.0
+        };
+        out.push(VisBlock {
+            times_jd_utc: times.iter().map(|&t| mjd_s_to_jd(t)).collect(),
+            int_time_s,
+            ant1,
+            ant2,
+            freqs_hz: spec.freqs_hz.clone(),
+            chan_width_hz: spec.chan_width_hz,
+            pols: meta.pols.clone(),
+            uvw_m: chunk.uvw_m.mapv(|x| -x),
+            data: data.mapv(|v| v.conj()),
+            flags,
+            nsamples,
+            phase_centre: PhaseCentre::Icrs {
+                name: meta.field.name.clone(),
+                ra_rad: meta.field.ra_rad,
+                dec_rad: meta.field.dec_rad,
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// Flag the MS at `path` in place (FLAG and FLAG_ROW), all windows together.
+pub fn flag_ms(path: &Path, params: &FlagParams) -> Result<FlagReport, CalError> {
+    let mut ms = MsTable::open_rw(path).map_err(ms_err(path))?;
+    let mut blocks = read_blocks(&mut ms, path, false)?;
+    let report = flag_group(&mut blocks, params)?;
+    let rows = ms.meta().spw_rows.clone();
+    for (blk, r) in blocks.iter().zip(rows) {
+        ms.write_flags(r.start, blk.flags.view())
+            .map_err(ms_err(path))?;
+    }
+    Ok(report)
+}
+
+/// The result of [`solve_ms`].
+#[derive(Clone, Debug)]
+pub struct MsSolve {
+    /// The solutions (this crate's convention).
+    pub solutions: CalSolutions,
+    /// The calibrator used (the one nearest the beam centre).
+    pub calibrator: Transit,
+    /// Pointing declination of date inferred from the phase centre (rad).
+    pub pointing_dec_rad: f64,
+    /// Number of antennas in the MS's ANTENNA table.
+    pub n_antennas: usize,
+}
+
+/// A JSON-friendly summary of a solve.
+#[derive(Clone, Debug, Serialize)]
+pub struct SolveSummary {
+    /// Calibrator name.
+    pub calibrator: String,
+    /// Its smallest offset from the pointing during the group (deg).
+    pub calibrator_offset_deg: f64,
+    /// Reference antenna (ANTENNA row).
+    pub refant: u32,
+    /// QA figures and verdict.
+    pub qa: crate::solve::QaReport,
+}
+
+impl MsSolve {
+    /// The summary the tools print.
+    pub fn summary(&self) -> SolveSummary {
+        SolveSummary {
+            calibrator: self.calibrator.calibrator.name.clone(),
+            calibrator_offset_deg: self.calibrator.min_offset_rad.to_degrees(),
+            refant: self.solutions.refant,
+            qa: self.solutions.qa.clone(),
+        }
+    }
+}
+
+/// Solve B and G on the MS at `path` (flag it first): the phase centre gives
+/// the pointing declination (the converter phases to the meridian at the
+/// group's mid-time), `catalog` the calibrator transiting the beam during the
+/// group; its model uses the beam per integration and frequency.
+pub fn solve_ms(path: &Path, catalog: &Catalog, params: &SolveParams) -> Result<MsSolve, CalError> {
+    let mut ms = MsTable::open(path).map_err(ms_err(path))?;
+    let n_antennas = ms.meta().antennas.len();
+    let blocks = read_blocks(&mut ms, path, true)?;
+    drop(ms);
+    let Some(first) = blocks.first() else {
+        return Err(CalError::MsLayout {
+            path: path.to_path_buf(),
+            detail: "no spectral windows".into(),
+        });
+    };
+    let (t0, t1) = (
+        first.times_jd_utc.first().copied().unwrap_or(0.0),
+        first.times_jd_utc.last().copied().unwrap_or(0.0),
+    );
+    let (ra, dec) = match &first.phase_centre {
+        PhaseCentre::Icrs {
+            ra_rad, dec_rad, ..
+        } => (*ra_rad, *dec_rad),
+        _ => (0.0, 0.0),
+    };
+    let site_beam = BeamGeometry::dsa110(dec);
+    let pointing = pointing_dec_of_icrs_centre(ra, dec, 0.5 * (t0 + t1), &site_beam)?;
+    let beam = BeamGeometry::dsa110(pointing);
+    let transits = find_transits(catalog, t0, t1, &beam)?;
+    let Some(cal) = transits.into_iter().next() else {
+        return Err(CalError::NoCalibrator {
+            path: path.to_path_buf(),
+        });
+    };
+    let models = blocks
+        .iter()
+        .map(|b| predict_block(b, std::slice::from_ref(&cal.calibrator), &beam))
+        .collect::<Result<Vec<_>, _>>()?;
+    let solutions = solve_spws(&blocks, &models, params)?;
+    Ok(MsSolve {
+        solutions,
+        calibrator: cal,
+        pointing_dec_rad: pointing,
+        n_antennas,
+    })
+}
+
+/// One table of ours → ms-writer's per-window solutions on the full antenna grid.
+fn to_casa(t: &SolutionTable, n_antennas: usize) -> dsa110_ms_writer::CalSolutions {
+    let (nt, _, nc, nr) = t.gains.dim();
+    let dim = (nt, n_antennas, nc, nr);
+    let mut gains = Array4::from_elem(dim, Complex32::new(1.0, 0.0));
+    let mut errors = Array4::zeros(dim);
+    let mut flags = Array4::from_elem(dim, true);
+    let mut snr = Array4::zeros(dim);
+    for (i, &a) in t.antennas.iter().enumerate() {
+        let a = a as usize;
+        if a >= n_antennas {
+            continue;
+        }
+        for ti in 0..nt {
+            for c in 0..nc {
+                for r in 0..nr {
+                    let (s, d) = ([ti, i, c, r], [ti, a, c, r]);
+                    gains[d] = t.gains[s].conj();
+                    errors[d] = t.param_err[s];
+                    flags[d] = t.flags[s];
+                    snr[d] = t.snr[s];
+                }
+            }
+        }
+    }
+    dsa110_ms_writer::CalSolutions {
+        spw: t.spw,
+        times_mjd_s: t.times_jd_utc.iter().map(|&j| jd_to_mjd_s(j)).collect(),
+        interval_s: t.interval_s,
+        gains,
+        errors,
+        flags,
+        snr,
+    }
+}
+
+/// Write `solve`'s B and G tables at `bcal` and `gcal` (which must not exist),
+/// copying the subtables of the MS at `ms_path`.
+pub fn write_tables(
+    solve: &MsSolve,
+    ms_path: &Path,
+    bcal: &Path,
+    gcal: &Path,
+) -> Result<(), CalError> {
+    for (kind, tables, path) in [
+        (CalType::Bandpass, &solve.solutions.bandpass, bcal),
+        (CalType::Gain, &solve.solutions.gains, gcal),
+    ] {
+        let table = CalTable {
+            cal_type: kind,
+            ms_name: ms_path.display().to_string(),
+            ref_antenna: Some(solve.solutions.refant as usize),
+            field_id: 0,
+            scan_number: 1,
+            solutions: tables
+                .iter()
+                .map(|t| to_casa(t, solve.n_antennas))
+                .collect(),
+        };
+        table.write(path, ms_path).map_err(ms_err(path))?;
+    }
+    Ok(())
+}
+
+/// Read a CASA `B Jones` or `G Jones` table (ours or CASA's) as this crate's
+/// tables, one per spectral window; `freqs` are the MS's channel frequencies
+/// per window (a B table's channels are the MS's).
+pub fn read_table(path: &Path, freqs: &[Vec<f64>]) -> Result<Vec<SolutionTable>, CalError> {
+    let t = CalTable::read(path).map_err(ms_err(path))?;
+    let kind = match t.cal_type {
+        CalType::Bandpass => JonesKind::B,
+        CalType::Gain => JonesKind::G,
+    };
+    let refant = t.ref_antenna.map_or(u32::MAX, |a| a as u32);
+    let mut out = Vec::with_capacity(t.solutions.len());
+    for s in t.solutions {
+        let Some(f) = freqs.get(s.spw) else {
+            return Err(CalError::Mismatch {
+                detail: format!(
+                    "{}: spectral window {} is not in the MS ({} windows)",
+                    path.display(),
+                    s.spw,
+                    freqs.len()
+                ),
+            });
+        };
+        let nant = s.gains.dim().1;
+        let chan_freqs = match kind {
+            JonesKind::B => f.clone(),
+            JonesKind::G => vec![f.iter().sum::<f64>() / f.len().max(1) as f64],
+        };
+        let mut table = SolutionTable::from_casa(
+            kind,
+            s.spw,
+            s.times_mjd_s.iter().map(|&m| mjd_s_to_jd(m)).collect(),
+            s.interval_s,
+            (0..nant as u32).collect(),
+            chan_freqs,
+            s.gains,
+            s.flags,
+            refant,
+        )
+        .map_err(|e| match e {
+            CalError::Shape { detail, .. } => CalError::Mismatch {
+                detail: format!("{}: {detail}", path.display()),
+            },
+            other => other,
+        })?;
+        table.snr = s.snr;
+        table.param_err = s.errors;
+        out.push(table);
+    }
+    Ok(out)
+}
+
+/// Apply tables (paths of `B Jones`/`G Jones` tables, ours or CASA's) to the
+/// MS at `ms_path`: CORRECTED_DATA (created if missing), WEIGHT_SPECTRUM and
+/// WEIGHT (`calwt=True`), and FLAG where a solution is flagged or missing.
+/// A window with no table of a kind is left uncorrected by that kind.
+pub fn apply_tables(ms_path: &Path, tables: &[PathBuf]) -> Result<ApplyReport, CalError> {
+    let mut ms = MsTable::open_rw(ms_path).map_err(ms_err(ms_path))?;
+    let freqs: Vec<Vec<f64>> = ms.meta().spws.iter().map(|s| s.freqs_hz.clone()).collect();
+    let mut b_tabs: Vec<SolutionTable> = Vec::new();
+    let mut g_tabs: Vec<SolutionTable> = Vec::new();
+    for p in tables {
+        for t in read_table(p, &freqs)? {
+            match t.kind {
+                JonesKind::B => b_tabs.push(t),
+                JonesKind::G => g_tabs.push(t),
+            }
+        }
+    }
+    ms.add_calibration_columns().map_err(ms_err(ms_path))?;
+    let mut blocks = read_blocks(&mut ms, ms_path, true)?;
+    let rows = ms.meta().spw_rows.clone();
+    let mut total = ApplyReport {
+        n_corrected: 0,
+        n_newly_flagged: 0,
+    };
+    for (spw, (blk, r)) in blocks.iter_mut().zip(rows).enumerate() {
+        let b = b_tabs.iter().find(|t| t.spw == spw);
+        let g = g_tabs.iter().find(|t| t.spw == spw);
+        let rep = apply_to_block(blk, b, g)?;
+        total.n_corrected += rep.n_corrected;
+        total.n_newly_flagged += rep.n_newly_flagged;
+        let corrected = blk.data.mapv(|v| v.conj());
+        ms.write_data(DataColumn::Corrected, r.start, corrected.view())
+            .map_err(ms_err(ms_path))?;
+        ms.write_weights(r.start, blk.nsamples.view(), blk.flags.view())
+            .map_err(ms_err(ms_path))?;
+        ms.write_flags(r.start, blk.flags.view())
+            .map_err(ms_err(ms_path))?;
+    }
+    Ok(total)
+}

@@ -1,0 +1,257 @@
+//! The Measurement Set glue: flag, solve, write tables, read them back, apply.
+
+use dsa110_astro::{direction_from_hadec, Eop, ObsTime, PhaseCentre, Site, SkyFrame, VisBlock};
+use dsa110_calibration::msio::ms_writer::{
+    jd_to_mjd_s, AntennaSpec, ChunkColumns, ChunkSpec, DataColumn, FieldSpec, HistoryEntry, MsSpec,
+    MsTable, MsWriter, SpwSpec,
+};
+use dsa110_calibration::msio::read_table;
+use dsa110_calibration::transit::transit_time_jd;
+use dsa110_calibration::{
+    apply_tables, flag_ms, predict_block, solve_ms, write_tables, BeamGeometry, CalError, Catalog,
+    FlagParams, JonesKind, SolveParams,
+};
+use ndarray::{Array2, Array3};
+use num_complex::{Complex32, Complex64};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// A noise-free 3C286 transit group of `nant` antennas, 2 windows × 8 channels,
+/// 6 integrations; returns (ms path, truth gains [ant][spw][chan][pol], models).
+fn write_group(
+    dir: &std::path::Path,
+    nant: usize,
+) -> (std::path::PathBuf, Vec<Complex64>, Vec<Array2<Complex32>>) {
+    let cat = Catalog::built_in();
+    let cal = cat.get("3C286").unwrap().clone();
+    let dec_ptg = 30.45f64.to_radians();
+    let beam = BeamGeometry::dsa110(dec_ptg);
+    let tr = transit_time_jd(
+        &cal,
+        ObsTime::from_iso("2025-10-02T00:00:00").unwrap().jd_utc(),
+        &beam,
+    )
+    .unwrap();
+    let (nt, nc, int_s) = (6usize, 8usize, 12.884_902);
+    let times: Vec<f64> = (0..nt)
+        .map(|k| tr + (k as f64 - 2.5) * int_s / 86_400.0)
+        .collect();
+    let site = Site::dsa110();
+    let frame = SkyFrame::new(&ObsTime::from_jd_utc(tr).unwrap(), &site, &Eop::default()).unwrap();
+    let (ra, dec) = frame.local_to_icrs(direction_from_hadec(0.0, dec_ptg));
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let tel = site.itrf_m().unwrap();
+    let antennas: Vec<AntennaSpec> = (0..nant)
+        .map(|k| AntennaSpec {
+            name: format!("DSA-{:03}", k + 1),
+            station: format!("DSA-{:03}", k + 1),
+            itrf_m: [
+                tel[0] + rng.random_range(-300.0..300.0),
+                tel[1] + rng.random_range(-300.0..300.0),
+                tel[2],
+            ],
+            diameter_m: 4.65,
+            mount: "ALT-AZ".into(),
+        })
+        .collect();
+    let pos: Vec<[f64; 3]> = (0..nant)
+        .map(|_| {
+            [
+                rng.random_range(-300.0..300.0),
+                rng.random_range(-300.0..300.0),
+                rng.random_range(-3.0..3.0),
+            ]
+        })
+        .collect();
+    let (mut ant1, mut ant2) = (Vec::new(), Vec::new());
+    for i in 0..nant as u32 {
+        for j in i..nant as u32 {
+            ant1.push(i);
+            ant2.push(j);
+        }
+    }
+    let nbls = ant1.len();
+    let spws: Vec<SpwSpec> = (0..2)
+        .map(|s| SpwSpec {
+            name: format!("sb{s:02}"),
+            freqs_hz: (0..nc)
+                .map(|c| 1.35e9 + (s * nc + c) as f64 * 244_140.625)
+                .collect(),
+            chan_width_hz: 244_140.625,
+        })
+        .collect();
+    let truth: Vec<Complex64> = (0..nant * 2 * nc * 2)
+        .map(|_| Complex64::from_polar(rng.random_range(0.7..1.3), rng.random_range(-3.0..3.0)))
+        .collect();
+    let spec = MsSpec {
+        antennas,
+        spws: spws.clone(),
+        pols: vec![-5, -6],
+        feed_angles_rad: [std::f64::consts::FRAC_PI_2, 0.0],
+        field: FieldSpec {
+            name: "meridian".into(),
+            ra_rad: ra,
+            dec_rad: dec,
+        },
+        telescope_name: "OVRO_MMA".into(),
+        telescope_itrf_m: tel,
+        observer: "calibration tests".into(),
+        project: "test".into(),
+        time_range_mjd_s: (
+            jd_to_mjd_s(times[0]) - 0.5 * int_s,
+            jd_to_mjd_s(times[nt - 1]) + 0.5 * int_s,
+        ),
+        history: vec![HistoryEntry {
+            message: "calibration tests".into(),
+            application: "dsa110-calibration".into(),
+            cli_command: "cargo test".into(),
+        }],
+        n_rows_per_spw: nt * nbls,
+    };
+    let path = dir.join("cal.ms");
+    let mut w = MsWriter::create(&path, &spec).unwrap();
+    let mut models = Vec::new();
+    for (s, sp) in spws.iter().enumerate() {
+        let mut uvw = Array2::<f64>::zeros((nt * nbls, 3));
+        for r in 0..nt * nbls {
+            let b = r % nbls;
+            for k in 0..3 {
+                uvw[[r, k]] = pos[ant2[b] as usize][k] - pos[ant1[b] as usize][k];
+            }
+        }
+        let mut blk = VisBlock {
+            times_jd_utc: times.clone(),
+            int_time_s: int_s,
+            ant1: ant1.clone(),
+            ant2: ant2.clone(),
+            freqs_hz: sp.freqs_hz.clone(),
+            chan_width_hz: sp.chan_width_hz,
+            pols: vec![-5, -6],
+            uvw_m: uvw,
+            data: Array3::zeros((nt * nbls, nc, 2)),
+            flags: Array3::from_elem((nt * nbls, nc, 2), false),
+            nsamples: Array3::from_elem((nt * nbls, nc, 2), 1.0),
+            phase_centre: PhaseCentre::Icrs {
+                name: "meridian".into(),
+                ra_rad: ra,
+                dec_rad: dec,
+            },
+        };
+        let model = predict_block(&blk, std::slice::from_ref(&cal), &beam).unwrap();
+        for r in 0..nt * nbls {
+            let b = r % nbls;
+            let (i, j) = (ant1[b] as usize, ant2[b] as usize);
+            for c in 0..nc {
+                for p in 0..2 {
+                    let g = |a: usize| truth[((a * 2 + s) * nc + c) * 2 + p];
+                    let m = model[[r, c]];
+                    let v = g(i) * g(j).conj() * Complex64::new(f64::from(m.re), f64::from(m.im));
+                    blk.data[[r, c, p]] = Complex32::new(v.re as f32, v.im as f32);
+                }
+            }
+        }
+        w.write_block(s, 0, &blk).unwrap();
+        models.push(model);
+    }
+    w.finish().unwrap();
+    (path, truth, models)
+}
+
+#[test]
+fn flag_solve_write_read_apply_on_a_measurement_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let nant = 10;
+    let (ms, truth, models) = write_group(dir.path(), nant);
+    let rep = flag_ms(&ms, &FlagParams::default()).unwrap();
+    assert_eq!(rep.n_flagged, 0, "noise-free data: nothing to flag");
+    let solve = solve_ms(&ms, &Catalog::built_in(), &SolveParams::default()).unwrap();
+    assert_eq!(solve.calibrator.calibrator.name, "3C286");
+    assert!(solve.solutions.qa.passed, "{:?}", solve.solutions.qa);
+    // the solutions (VisBlock convention) against the truth, aligned to the refant
+    let rk = solve.solutions.refant as usize;
+    let mut worst = 0.0f64;
+    for s in 0..2 {
+        let (b, g) = (&solve.solutions.bandpass[s], &solve.solutions.gains[s]);
+        for c in 0..8 {
+            for p in 0..2 {
+                let t = |a: usize| truth[((a * 2 + s) * 8 + c) * 2 + p];
+                let rot = t(rk).conj() / t(rk).norm();
+                for i in 0..nant {
+                    let k = b.antenna_index(i as u32).unwrap();
+                    let got = b.gains[[0, k, c, p]] * g.gains[[0, k, 0, p]];
+                    let got = Complex64::new(f64::from(got.re), f64::from(got.im));
+                    worst = worst.max((got - t(i) * rot).norm() / t(i).norm());
+                }
+            }
+        }
+    }
+    eprintln!("MS solve: worst relative gain error {worst:.2e}, refant {rk}");
+    assert!(worst < 1e-5, "{worst}");
+    // tables written and read back (CASA convention on disk)
+    let (bcal, gcal) = (dir.path().join("cal.bcal"), dir.path().join("cal.gcal"));
+    write_tables(&solve, &ms, &bcal, &gcal).unwrap();
+    let freqs: Vec<Vec<f64>> = solve
+        .solutions
+        .bandpass
+        .iter()
+        .map(|t| t.freqs_hz.clone())
+        .collect();
+    let back = read_table(&bcal, &freqs).unwrap();
+    assert_eq!(back.len(), 2);
+    assert_eq!(back[0].kind, JonesKind::B);
+    let ours = &solve.solutions.bandpass[1];
+    for (k, &a) in ours.antennas.iter().enumerate() {
+        for c in 0..8 {
+            assert_eq!(
+                back[1].gains[[0, a as usize, c, 1]],
+                ours.gains[[0, k, c, 1]]
+            );
+        }
+    }
+    // apply: CORRECTED_DATA = conj(model) (MS convention)
+    let rep = apply_tables(&ms, &[bcal.clone(), gcal.clone()]).unwrap();
+    assert_eq!(rep.n_newly_flagged, 0);
+    let mut t = MsTable::open(&ms).unwrap();
+    let mut worst = 0.0f32;
+    for s in 0..2 {
+        let n = t.meta().n_rows_in_spw(s);
+        let ranges = t
+            .chunk_ranges(ChunkSpec {
+                spw: s,
+                max_rows: n,
+            })
+            .unwrap();
+        let chunk = t
+            .read_chunk(
+                &ranges[0],
+                ChunkColumns {
+                    data: Some(DataColumn::Corrected),
+                    flag: true,
+                    weight_spectrum: false,
+                },
+            )
+            .unwrap();
+        let d = chunk.data.unwrap();
+        for r in 0..d.dim().0 {
+            if chunk.ant1[r] == chunk.ant2[r] {
+                continue;
+            }
+            for c in 0..8 {
+                for p in 0..2 {
+                    let m = models[s][[r, c]].conj();
+                    worst = worst.max((d[[r, c, p]] - m).norm() / m.norm());
+                }
+            }
+        }
+    }
+    eprintln!("MS apply: worst relative deviation of CORRECTED_DATA from the model {worst:.2e}");
+    assert!(worst < 1e-5, "{worst}");
+    // errors name the file
+    let err = apply_tables(&ms, &[dir.path().join("missing.bcal")]).unwrap_err();
+    assert!(
+        matches!(err, CalError::Ms { .. }) && err.to_string().contains("missing.bcal"),
+        "{err}"
+    );
+    let err = write_tables(&solve, &ms, &bcal, &dir.path().join("x.gcal")).unwrap_err();
+    assert!(err.to_string().contains("cal.bcal"), "{err}");
+}

@@ -1,0 +1,487 @@
+//! The top level: [`image`] runs weighting → PSF → dirty → CLEAN → restore →
+//! primary beam → products, and returns an [`ImagingReport`].
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use dsa110_fits::{Beam, FitsImage, ImageMeta, SinWcs, Stretch};
+use serde::{Deserialize, Serialize};
+
+use crate::beam::{fit_psf, restore_into, BeamShape};
+use crate::clean::{clean, robust_rms, CleanParams};
+use crate::pb::{ang_dist, pb_image, BandBeam};
+use crate::{imaging_weights, GridConfig, Gridder, ImagingError, ImagingVis, Weighting};
+
+/// Imaging parameters (defaults: 4096 × 3″, Briggs 0, auto-threshold 1σ).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ImagingParams {
+    /// Image side (pixels, even).
+    pub size: usize,
+    /// Pixel size (arcsec).
+    pub scale_arcsec: f64,
+    /// Weighting.
+    pub weighting: Weighting,
+    /// CLEAN parameters.
+    pub clean: CleanParams,
+    /// Gridding accuracy ε.
+    pub eps: f64,
+    /// Grid oversampling σ.
+    pub sigma: f64,
+    /// w-term correction on/off.
+    pub wcorr: bool,
+    /// Primary-beam cut-off: the pb-corrected image is NaN where pb < this.
+    pub pb_cutoff: f64,
+    /// Dish diameter (m).
+    pub dish_diameter_m: f64,
+    /// Also write `<name>-dirty.fits`.
+    pub write_dirty: bool,
+    /// Write the PNG preview `<name>-image.png`.
+    pub write_png: bool,
+    /// Refuse images whose working set would exceed this (MB).
+    pub max_memory_mb: u64,
+}
+
+impl Default for ImagingParams {
+    fn default() -> Self {
+        Self {
+            size: 4096,
+            scale_arcsec: 3.0,
+            weighting: Weighting::Briggs { robust: 0.0 },
+            clean: CleanParams::default(),
+            eps: 1e-4,
+            sigma: 2.0,
+            wcorr: true,
+            pb_cutoff: 0.1,
+            dish_diameter_m: 4.65,
+            write_dirty: false,
+            write_png: true,
+            max_memory_mb: 16_000,
+        }
+    }
+}
+
+/// Where the data were taken and what they point at (for the WCS and headers).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ObsInfo {
+    /// Phase centre (image centre), J2000/ICRS right ascension (deg).
+    pub phase_centre_ra_deg: f64,
+    /// Phase centre declination (deg).
+    pub phase_centre_dec_deg: f64,
+    /// Pointing (primary-beam centre) right ascension (deg).
+    pub pointing_ra_deg: f64,
+    /// Pointing declination (deg).
+    pub pointing_dec_deg: f64,
+    /// DATE-OBS (ISO 8601, UTC), start of the observation.
+    pub date_obs: String,
+    /// Total integration time (s).
+    pub integration_s: f64,
+    /// OBJECT.
+    pub object: String,
+    /// Pointings over the observation (ra_deg, dec_deg, weight) for a drift
+    /// scan; empty means the single pointing above.
+    pub pointings: Vec<(f64, f64, f64)>,
+}
+
+/// Seconds spent per stage.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Timings {
+    /// Weighting.
+    pub weighting_s: f64,
+    /// PSF.
+    pub psf_s: f64,
+    /// Dirty image.
+    pub dirty_s: f64,
+    /// CLEAN incl. major cycles.
+    pub clean_s: f64,
+    /// Beam fit, restore, primary beam.
+    pub restore_s: f64,
+    /// Writing products.
+    pub write_s: f64,
+    /// Everything.
+    pub total_s: f64,
+}
+
+/// What [`image`] reports (serialisable to JSON).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ImagingReport {
+    /// Restoring beam.
+    pub beam: BeamShape,
+    /// Robust rms of the residual (Jy/beam).
+    pub rms_jy: f64,
+    /// Peak of the restored image (Jy/beam).
+    pub peak_jy: f64,
+    /// Peak / rms.
+    pub dynamic_range: f64,
+    /// Image side (pixels).
+    pub size: usize,
+    /// Pixel size (arcsec).
+    pub scale_arcsec: f64,
+    /// Centre frequency (Hz).
+    pub freq_hz: f64,
+    /// Bandwidth (Hz).
+    pub bandwidth_hz: f64,
+    /// Unflagged visibilities imaged.
+    pub n_vis: usize,
+    /// Unflagged visibilities outside the uv grid (not imaged).
+    pub n_dropped: usize,
+    /// w-planes used.
+    pub n_wplanes: usize,
+    /// Minor iterations.
+    pub n_iter: usize,
+    /// Major cycles.
+    pub n_major: usize,
+    /// CLEAN's final stopping level (Jy/beam).
+    pub stop_level_jy: f64,
+    /// Timings.
+    pub timings: Timings,
+    /// Products written, by type (`image`, `residual`, `model`, `psf`, `dirty`,
+    /// `pb`, `image-pb`, `png`).
+    pub products: Vec<(String, PathBuf)>,
+}
+
+/// In-memory result of imaging, before writing.
+#[derive(Debug)]
+pub struct ImagingProducts {
+    /// Image side.
+    pub n: usize,
+    /// Restored image (Jy/beam).
+    pub image: Vec<f64>,
+    /// Residual (Jy/beam).
+    pub residual: Vec<f64>,
+    /// Model (Jy/pixel).
+    pub model: Vec<f64>,
+    /// PSF (peak 1).
+    pub psf: Vec<f64>,
+    /// Dirty image (Jy/beam).
+    pub dirty: Option<Vec<f64>>,
+    /// Primary beam.
+    pub pb: Vec<f64>,
+    /// pb-corrected image (NaN below the cut-off).
+    pub image_pb: Vec<f64>,
+    /// The report (products empty until written).
+    pub report: ImagingReport,
+}
+
+fn estimate_memory_mb(vis: &ImagingVis, p: &ImagingParams) -> u64 {
+    let n = p.size as u64;
+    let nu = (p.size as f64 * p.sigma).ceil() as u64;
+    let nvis = vis.vis.len() as u64;
+    let bytes = nu * nu * 8 + 9 * n * n * 8 + nvis * (8 + 4);
+    bytes / 1_000_000 + 1
+}
+
+fn check_params(p: &ImagingParams) -> Result<(), ImagingError> {
+    let bad = |name, value: String, reason: &str| {
+        Err(ImagingError::InvalidParam {
+            name,
+            value,
+            reason: reason.into(),
+        })
+    };
+    if p.size < 16 || p.size % 2 != 0 {
+        return bad("size", p.size.to_string(), "must be even and ≥ 16");
+    }
+    if !(p.scale_arcsec > 0.0 && p.scale_arcsec.is_finite()) {
+        return bad("scale_arcsec", p.scale_arcsec.to_string(), "must be > 0");
+    }
+    if !(p.clean.gain > 0.0 && p.clean.gain <= 1.0) {
+        return bad("gain", p.clean.gain.to_string(), "must be in (0, 1]");
+    }
+    if !(p.clean.mgain > 0.0 && p.clean.mgain <= 1.0) {
+        return bad("mgain", p.clean.mgain.to_string(), "must be in (0, 1]");
+    }
+    if !(p.eps >= 1e-7 && p.eps < 0.1) {
+        return bad("eps", p.eps.to_string(), "must be in [1e-7, 0.1)");
+    }
+    if !(0.0..1.0).contains(&p.pb_cutoff) {
+        return bad("pb_cutoff", p.pb_cutoff.to_string(), "must be in [0, 1)");
+    }
+    Ok(())
+}
+
+/// Compute every product in memory (no files written).
+pub fn compute(vis: &ImagingVis, p: &ImagingParams) -> Result<ImagingProducts, ImagingError> {
+    let t_all = Instant::now();
+    check_params(p)?;
+    vis.validate()?;
+    let need = estimate_memory_mb(vis, p);
+    if need > p.max_memory_mb {
+        return Err(ImagingError::TooLarge {
+            npix: p.size,
+            needed_mb: need,
+            limit_mb: p.max_memory_mb,
+        });
+    }
+    let n = p.size;
+    let cell_rad = (p.scale_arcsec / 3600.0).to_radians();
+    let mut tm = Timings::default();
+
+    let t = Instant::now();
+    let wt = imaging_weights(vis, p.weighting, n, cell_rad)?;
+    let sumw: f64 = wt.iter().map(|w| *w as f64).sum();
+    let n_vis = wt.iter().filter(|w| **w > 0.0).count();
+    if sumw.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        return Err(ImagingError::AllFlagged { nvis: wt.len() });
+    }
+    tm.weighting_s = t.elapsed().as_secs_f64();
+
+    let cfg = GridConfig {
+        npix: n,
+        cell_rad,
+        eps: p.eps,
+        sigma: p.sigma,
+        wcorr: p.wcorr,
+    };
+    let g = Gridder::new(&cfg, vis)?;
+    tracing::info!(
+        n_vis,
+        grid = g.grid_size(),
+        support = g.support(),
+        w_planes = g.nplanes(),
+        dropped = g.n_dropped,
+        "imaging: weights done in {:.1} s",
+        tm.weighting_s
+    );
+
+    let t = Instant::now();
+    let mut psf = g.grid_image(vis, None, &wt);
+    let psf_peak = psf[(n / 2) * n + n / 2];
+    let norm = if psf_peak > 0.0 { psf_peak } else { sumw };
+    psf.iter_mut().for_each(|x| *x /= norm);
+    tm.psf_s = t.elapsed().as_secs_f64();
+    tracing::info!("imaging: PSF in {:.1} s", tm.psf_s);
+
+    let t = Instant::now();
+    let mut dirty = g.grid_image(vis, Some(&vis.vis), &wt);
+    dirty.iter_mut().for_each(|x| *x /= norm);
+    tm.dirty_s = t.elapsed().as_secs_f64();
+    tracing::info!("imaging: dirty image in {:.1} s", tm.dirty_s);
+
+    let t = Instant::now();
+    let keep_dirty = if p.write_dirty {
+        Some(dirty.clone())
+    } else {
+        None
+    };
+    let cr = clean(&g, vis, &wt, norm, n, dirty, &psf, &p.clean);
+    tm.clean_s = t.elapsed().as_secs_f64();
+    tracing::info!(
+        iterations = cr.n_iter,
+        major_cycles = cr.n_major,
+        "imaging: CLEAN in {:.1} s",
+        tm.clean_s
+    );
+
+    let t = Instant::now();
+    let beam = fit_psf(&psf, n, p.scale_arcsec).unwrap_or(BeamShape {
+        bmaj_arcsec: p.scale_arcsec,
+        bmin_arcsec: p.scale_arcsec,
+        bpa_deg: 0.0,
+    });
+    let mut image = cr.residual.clone();
+    restore_into(&mut image, &cr.model, n, &beam, p.scale_arcsec);
+    // primary beam, band-averaged with the channels' imaging weights
+    let nchan = vis.nchan();
+    let mut chan_w = vec![0.0f64; nchan];
+    for (i, w) in wt.iter().enumerate() {
+        chan_w[i % nchan] += *w as f64;
+    }
+    let o = &vis.obs;
+    let centre = (
+        o.phase_centre_ra_deg.to_radians(),
+        o.phase_centre_dec_deg.to_radians(),
+    );
+    let pointings: Vec<(f64, f64, f64)> = if o.pointings.is_empty() {
+        vec![(
+            o.pointing_ra_deg.to_radians(),
+            o.pointing_dec_deg.to_radians(),
+            1.0,
+        )]
+    } else {
+        o.pointings
+            .iter()
+            .map(|&(r, d, w)| (r.to_radians(), d.to_radians(), w))
+            .collect()
+    };
+    let max_off = pointings
+        .iter()
+        .map(|&(r, d, _)| ang_dist(centre.0, centre.1, r, d))
+        .fold(0.0, f64::max);
+    let theta_max = max_off + 1.5 * n as f64 * cell_rad;
+    let band = BandBeam::new(&vis.freq_hz, &chan_w, p.dish_diameter_m, theta_max);
+    let pb = pb_image(&band, n, cell_rad, centre, &pointings);
+    let image_pb: Vec<f64> = image
+        .iter()
+        .zip(&pb)
+        .map(|(i, b)| {
+            if *b >= p.pb_cutoff && *b > 0.0 {
+                i / b
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    let rms = robust_rms(&cr.residual);
+    let peak = image.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    tm.restore_s = t.elapsed().as_secs_f64();
+
+    let fmin = vis.freq_hz[0];
+    let fmax = vis.freq_hz[nchan - 1];
+    tm.total_s = t_all.elapsed().as_secs_f64();
+    let report = ImagingReport {
+        beam,
+        rms_jy: rms,
+        peak_jy: peak,
+        dynamic_range: if rms > 0.0 { peak / rms } else { f64::INFINITY },
+        size: n,
+        scale_arcsec: p.scale_arcsec,
+        freq_hz: 0.5 * (fmin + fmax),
+        bandwidth_hz: fmax - fmin + vis.chan_width_hz.abs(),
+        n_vis,
+        n_dropped: g.n_dropped,
+        n_wplanes: g.nplanes(),
+        n_iter: cr.n_iter,
+        n_major: cr.n_major,
+        stop_level_jy: cr.stop_level_jy,
+        timings: tm,
+        products: Vec::new(),
+    };
+    Ok(ImagingProducts {
+        n,
+        image,
+        residual: cr.residual,
+        model: cr.model,
+        psf,
+        dirty: keep_dirty,
+        pb,
+        image_pb,
+        report,
+    })
+}
+
+/// Check that `out_name`'s directory exists and is writable (before any work).
+fn check_writable(out_name: &Path) -> Result<(), ImagingError> {
+    let dir = match out_name.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let probe = dir.join(format!(".dsa110-imaging-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|source| ImagingError::Write {
+        path: out_name.to_path_buf(),
+        source,
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Path of a product: `<out_name>-<kind>.fits`.
+pub fn product_path(out_name: &Path, kind: &str, ext: &str) -> PathBuf {
+    let mut s = out_name.as_os_str().to_os_string();
+    s.push(format!("-{kind}.{ext}"));
+    PathBuf::from(s)
+}
+
+/// Image `vis` and write the products `<out_name>-image.fits`, `-residual.fits`,
+/// `-model.fits`, `-psf.fits`, (`-dirty.fits`), `-pb.fits`, `-image-pb.fits` and
+/// `-image.png`. Every FITS file appears atomically at its final path.
+pub fn image(
+    vis: &ImagingVis,
+    p: &ImagingParams,
+    out_name: &Path,
+) -> Result<ImagingReport, ImagingError> {
+    let t_all = Instant::now();
+    check_params(p)?;
+    check_writable(out_name)?;
+    let prod = compute(vis, p)?;
+    let t = Instant::now();
+    let mut report = prod.report.clone();
+    let n = prod.n;
+    let o = &vis.obs;
+    let wcs = SinWcs::centered(
+        o.phase_centre_ra_deg.rem_euclid(360.0),
+        o.phase_centre_dec_deg,
+        n,
+        n,
+        p.scale_arcsec / 3600.0,
+    );
+    let beam = Beam {
+        bmaj_deg: report.beam.bmaj_arcsec / 3600.0,
+        bmin_deg: report.beam.bmin_arcsec / 3600.0,
+        bpa_deg: report.beam.bpa_deg,
+    };
+    let history = vec![
+        format!("dsa110-imaging {}", env!("CARGO_PKG_VERSION")),
+        format!(
+            "size {} scale {}asec weight {} niter {} gain {} mgain {}",
+            p.size,
+            p.scale_arcsec,
+            p.weighting.describe(),
+            p.clean.niter,
+            p.clean.gain,
+            p.clean.mgain
+        ),
+        format!(
+            "threshold {} Jy auto-threshold {:?} auto-mask {:?} eps {} sigma {} wcorr {}",
+            p.clean.threshold_jy,
+            p.clean.auto_threshold_sigma,
+            p.clean.auto_mask_sigma,
+            p.eps,
+            p.sigma,
+            p.wcorr
+        ),
+        format!(
+            "pb-cutoff {} dish {} m; iterations {} major cycles {} w-planes {}",
+            p.pb_cutoff, p.dish_diameter_m, report.n_iter, report.n_major, report.n_wplanes
+        ),
+    ];
+    let meta = |bunit: &str, with_beam: bool| {
+        let mut m = ImageMeta::new(wcs);
+        m.freq_hz = report.freq_hz;
+        m.bandwidth_hz = report.bandwidth_hz;
+        m.beam = if with_beam { Some(beam) } else { None };
+        m.bunit = bunit.into();
+        m.date_obs = o.date_obs.clone();
+        m.object = o.object.clone();
+        m.history = history.clone();
+        m
+    };
+    let mut jobs: Vec<(&str, &Vec<f64>, &str, bool)> = vec![
+        ("image", &prod.image, "JY/BEAM", true),
+        ("residual", &prod.residual, "JY/BEAM", true),
+        ("model", &prod.model, "JY/PIXEL", true),
+        ("psf", &prod.psf, "JY/BEAM", true),
+        ("pb", &prod.pb, "", false),
+        ("image-pb", &prod.image_pb, "JY/BEAM", true),
+    ];
+    if let Some(d) = &prod.dirty {
+        jobs.push(("dirty", d, "JY/BEAM", true));
+    }
+    for (kind, data, bunit, with_beam) in jobs {
+        let path = product_path(out_name, kind, "fits");
+        let img = FitsImage {
+            nx: n,
+            ny: n,
+            data: data.iter().map(|x| *x as f32).collect(),
+            meta: meta(bunit, with_beam),
+        };
+        dsa110_fits::write_image(&path, &img).map_err(|e| ImagingError::Fits {
+            path: path.clone(),
+            source: Box::new(e),
+        })?;
+        report.products.push((kind.to_string(), path));
+    }
+    if p.write_png {
+        let path = product_path(out_name, "image", "png");
+        let data: Vec<f32> = prod.image.iter().map(|x| *x as f32).collect();
+        dsa110_fits::write_png_preview(&path, &data, n, n, Stretch::default()).map_err(|e| {
+            ImagingError::Fits {
+                path: path.clone(),
+                source: Box::new(e),
+            }
+        })?;
+        report.products.push(("png".to_string(), path));
+    }
+    report.timings.write_s = t.elapsed().as_secs_f64();
+    report.timings.total_s = t_all.elapsed().as_secs_f64();
+    Ok(report)
+}

@@ -1,0 +1,124 @@
+//! CLEAN known-answer tests.
+
+use dsa110_imaging::{compute, CleanParams, ImagingParams, ImagingVis, Weighting};
+
+use crate::common::*;
+
+const N: usize = 256;
+const CELL_ARCSEC: f64 = 20.0;
+
+fn cell() -> f64 {
+    (CELL_ARCSEC / 3600.0).to_radians()
+}
+
+/// Sources on pixel centres.
+fn sources_on_pixels(list: &[(usize, usize, f64)]) -> Vec<Src> {
+    list.iter()
+        .map(|&(x, y, f)| Src {
+            l: (N as f64 / 2.0 - x as f64) * cell(),
+            m: (y as f64 - N as f64 / 2.0) * cell(),
+            flux_jy: f,
+        })
+        .collect()
+}
+
+fn sim(srcs: &[Src], noise: f64) -> ImagingVis {
+    let ants = dsa_like_array(10, 10, 8, 400.0, 11);
+    let freqs = [1.32e9, 1.38e9, 1.44e9, 1.49e9];
+    let mut v = simulate(
+        &ants,
+        &[deg(-1.5), deg(-0.5), deg(0.5), deg(1.5)],
+        deg(54.57),
+        &freqs,
+        srcs,
+        noise,
+        5,
+    );
+    v.obs.phase_centre_dec_deg = 54.57;
+    v.obs.pointing_dec_deg = 54.57;
+    v
+}
+
+fn params(niter: usize, auto_threshold: Option<f64>, threshold_jy: f64) -> ImagingParams {
+    ImagingParams {
+        size: N,
+        scale_arcsec: CELL_ARCSEC,
+        weighting: Weighting::Natural,
+        clean: CleanParams {
+            niter,
+            gain: 0.1,
+            mgain: 0.8,
+            threshold_jy,
+            auto_threshold_sigma: auto_threshold,
+            auto_mask_sigma: None,
+            max_major_cycles: 30,
+        },
+        eps: 1e-5,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn noiseless_point_sources_recovered_to_1_percent_at_exact_positions() {
+    let comps = [
+        (128usize, 128usize, 2.0f64),
+        (60, 200, 1.0),
+        (210, 40, 0.5),
+        (100, 90, 0.25),
+        (230, 230, 0.8),
+    ];
+    let v = sim(&sources_on_pixels(&comps), 0.0);
+    let prod = compute(&v, &params(20_000, None, 1e-4)).unwrap();
+    eprintln!(
+        "CLEAN: {} iterations, {} major cycles, residual rms {:.2e}",
+        prod.report.n_iter, prod.report.n_major, prod.report.rms_jy
+    );
+    assert!(prod.report.n_major >= 2, "should need several major cycles");
+    for &(x, y, f) in &comps {
+        // model flux in a 3×3 box, and its brightest pixel
+        let mut sum = 0.0;
+        for yy in y - 1..=y + 1 {
+            for xx in x - 1..=x + 1 {
+                sum += prod.model[yy * N + xx];
+            }
+        }
+        let at = prod.model[y * N + x];
+        assert!(
+            (sum / f - 1.0).abs() < 0.01,
+            "source ({x},{y}) {f} Jy: model {sum}"
+        );
+        assert!(
+            (at / f - 1.0).abs() < 0.01,
+            "source ({x},{y}) {f} Jy: flux not on its pixel ({at})"
+        );
+    }
+    let total: f64 = prod.model.iter().sum();
+    assert!(
+        (total / 4.55 - 1.0).abs() < 0.01,
+        "total model flux {total}"
+    );
+}
+
+#[test]
+fn residual_rms_within_10_percent_of_thermal_noise() {
+    let comps = [(128usize, 128usize, 2.0f64), (60, 200, 1.0), (210, 40, 0.5)];
+    let sigma_c = 0.5; // Jy per real/imag component per visibility
+    let v = sim(&sources_on_pixels(&comps), sigma_c);
+    let nvis = v.vis.len() as f64;
+    // natural weights all 1: image noise σ_c/√N_vis
+    let predicted = sigma_c / nvis.sqrt();
+    let prod = compute(&v, &params(10_000, Some(4.0), 0.0)).unwrap();
+    let ratio = prod.report.rms_jy / predicted;
+    eprintln!(
+        "residual rms {:.3e}, predicted {predicted:.3e}, ratio {ratio:.3}",
+        prod.report.rms_jy
+    );
+    assert!((ratio - 1.0).abs() < 0.10, "rms ratio {ratio}");
+    for &(x, y, f) in &comps {
+        let got = prod.image[y * N + x];
+        assert!(
+            (got - f).abs() < 5.0 * predicted + 0.01 * f,
+            "restored peak at ({x},{y}) {got} vs {f}"
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! Gridding accuracy against a direct Fourier sum with the exact n−1 term.
+
+use dsa110_imaging::{GridConfig, Gridder, ImagingVis};
+use rayon::prelude::*;
+
+use crate::common::*;
+
+struct Case {
+    vis: ImagingVis,
+    npix: usize,
+    cell: f64,
+    srcs: Vec<Src>,
+}
+
+/// ~3.4° field, 1024 × 12″, 22 antennas incl. outriggers to 0.7 km, 2 times,
+/// 4 channels over the band; sources at the centre, mid-field and near the
+/// edges and a corner.
+fn wide_field_case() -> Case {
+    let ants = dsa_like_array(8, 8, 6, 700.0, 7);
+    let dec = deg(54.57);
+    let freqs = [1.3115e9, 1.37e9, 1.43e9, 1.4985e9];
+    let cell = (12.0f64 / 3600.0).to_radians();
+    let npix = 1024;
+    let srcs = vec![
+        Src {
+            l: 0.0,
+            m: 0.0,
+            flux_jy: 1.0,
+        },
+        Src {
+            l: deg(1.55),
+            m: deg(-1.2),
+            flux_jy: 0.6,
+        },
+        Src {
+            l: deg(-1.62),
+            m: deg(1.63),
+            flux_jy: 0.8,
+        },
+        Src {
+            l: deg(0.31),
+            m: deg(0.93),
+            flux_jy: 0.3,
+        },
+        Src {
+            l: deg(-0.9),
+            m: deg(-1.66),
+            flux_jy: 0.5,
+        },
+    ];
+    let mut vis = simulate(&ants, &[deg(-0.4), deg(0.5)], dec, &freqs, &srcs, 0.0, 1);
+    // varied weights and a few flags
+    for (i, w) in vis.weight.iter_mut().enumerate() {
+        *w = 0.5 + (i % 7) as f32 * 0.25;
+        if i % 53 == 0 {
+            *w = 0.0;
+        }
+    }
+    Case {
+        vis,
+        npix,
+        cell,
+        srcs,
+    }
+}
+
+fn max_err(case: &Case, wcorr: bool) -> (f64, f64) {
+    let cfg = GridConfig {
+        npix: case.npix,
+        cell_rad: case.cell,
+        eps: 1e-5,
+        sigma: 2.0,
+        wcorr,
+    };
+    let g = Gridder::new(&cfg, &case.vis).unwrap();
+    assert_eq!(g.n_dropped, 0, "test visibilities must all fit on the grid");
+    let wt = &case.vis.weight;
+    let sumw: f64 = wt.iter().map(|w| *w as f64).sum();
+    let img = g.grid_image(&case.vis, Some(&case.vis.vis), wt);
+    let around: Vec<_> = case
+        .srcs
+        .iter()
+        .map(|s| lm_to_pix(s.l, s.m, case.npix, case.cell))
+        .collect();
+    let pix = check_pixels(case.npix, 9, &around, 6);
+    let errs: Vec<(f64, f64)> = pix
+        .par_iter()
+        .map(|&(x, y)| {
+            let d = dft_pixel(&case.vis, wt, case.npix, case.cell, x, y);
+            (d, (img[y * case.npix + x] / sumw - d).abs())
+        })
+        .collect();
+    let peak = errs.iter().map(|e| e.0.abs()).fold(0.0, f64::max);
+    let err = errs.iter().map(|e| e.1).fold(0.0, f64::max);
+    (peak, err)
+}
+
+#[test]
+fn dirty_image_equals_direct_fourier_sum_with_n_minus_1_to_1e4_of_peak() {
+    let case = wide_field_case();
+    let (peak, err) = max_err(&case, true);
+    eprintln!(
+        "w-gridding: peak {peak:.4}, max |err| {err:.3e} = {:.3e} of peak",
+        err / peak
+    );
+    assert!(peak > 0.9, "peak {peak}");
+    assert!(err < 1e-4 * peak, "max error {err} vs peak {peak}");
+}
+
+#[test]
+fn without_w_correction_the_same_comparison_fails() {
+    let case = wide_field_case();
+    let (peak, err) = max_err(&case, false);
+    eprintln!("no w-correction: max |err| {:.3e} of peak", err / peak);
+    assert!(
+        err > 1e-2 * peak,
+        "w-terms should matter here: error {err} vs peak {peak}"
+    );
+}
+
+#[test]
+fn degridding_equals_direct_sum() {
+    let case = wide_field_case();
+    let cfg = GridConfig {
+        npix: case.npix,
+        cell_rad: case.cell,
+        eps: 1e-5,
+        sigma: 2.0,
+        wcorr: true,
+    };
+    let g = Gridder::new(&cfg, &case.vis).unwrap();
+    // model: components on pixels, incl. near the edge
+    let n = case.npix;
+    let comps = [
+        (512usize, 512usize, 1.0f64),
+        (40, 990, 0.7),
+        (1000, 30, 0.4),
+        (700, 300, 0.2),
+    ];
+    let mut model = vec![0.0; n * n];
+    for &(x, y, f) in &comps {
+        model[y * n + x] = f;
+    }
+    let pred = g.predict(&case.vis, &model);
+    let nchan = case.vis.nchan();
+    let mut maxerr: f64 = 0.0;
+    for (r, b) in case.vis.uvw_m.iter().enumerate() {
+        for (c, f) in case.vis.freq_hz.iter().enumerate() {
+            if case.vis.weight[r * nchan + c] == 0.0 {
+                continue;
+            }
+            let k = f / C_M_S;
+            let mut s = num_complex::Complex64::new(0.0, 0.0);
+            for &(x, y, fl) in &comps {
+                let l = (n as f64 / 2.0 - x as f64) * case.cell;
+                let m = (y as f64 - n as f64 / 2.0) * case.cell;
+                let ph = 2.0 * std::f64::consts::PI * k * (b[0] * l + b[1] * m + b[2] * nm1(l, m));
+                s += num_complex::Complex64::from_polar(fl, ph);
+            }
+            let p = pred[r * nchan + c];
+            let e = ((p.re as f64 - s.re).powi(2) + (p.im as f64 - s.im).powi(2)).sqrt();
+            maxerr = maxerr.max(e);
+        }
+    }
+    eprintln!("degridding max |err| {maxerr:.3e} (total flux 2.3 Jy)");
+    assert!(maxerr < 1e-4 * 2.3, "degridding error {maxerr}");
+}

@@ -1,0 +1,14 @@
+//! Integration tests of dsa110-imaging.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod beamfit;
+mod clean;
+mod common;
+mod gridding;
+#[cfg(feature = "ms")]
+mod msio;
+mod pbcor;
+mod products;
+mod weighting;
+#[cfg(feature = "ms")]
+mod wsclean;
