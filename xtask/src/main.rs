@@ -4,6 +4,8 @@
 //! `setup` first (idempotent: it only installs what is missing).
 
 mod bench;
+mod demo;
+mod deps;
 mod setup;
 mod util;
 
@@ -21,9 +23,12 @@ struct Cli {
 enum Cmd {
     /// Install the Debian packages the build and tests need, and the Python interop venv.
     Setup,
-    /// fmt --check, clippy -D warnings, and every test (including the interop tests).
+    /// fmt --check, clippy -D warnings, the dependency rules, and every test
+    /// (including the interop tests).
     Test,
-    /// Run the pipeline on generated data: simulate groups, convert them through the queue, report.
+    /// Check the layering rules of ARCHITECTURE.md on the workspace's manifests.
+    CheckDeps,
+    /// Run the daemon on generated data until the queue is idle, and show what came out.
     Demo {
         /// Where to put the demo's input, outputs and queue database.
         #[arg(long, default_value = "target/demo")]
@@ -53,6 +58,7 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Setup => setup::run(),
         Cmd::Test => test(),
+        Cmd::CheckDeps => deps::run(),
         Cmd::Demo { dir, scale } => demo(&dir, &scale),
         Cmd::Simulate { args } => {
             setup::ensure()?;
@@ -82,6 +88,8 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    util::step("dependency rules (ARCHITECTURE.md)");
+    deps::run()?;
     util::step("cargo test (unit, integration and interop tests)");
     util::run(
         util::cmd(&cargo)
@@ -104,20 +112,17 @@ fn demo(dir: &str, scale: &str) -> Result<()> {
             .args(["demo-data", "--scale", scale, "--dir"])
             .arg(&dir),
     )?;
-    util::step("converting them through the queue with dsa110-legacy-convert --once");
-    let conv = util::build_bin("dsa110-legacy-convert", "dsa110-legacy-convert")?;
-    let queue = dir.join("state/db/pipeline.sqlite3");
-    // The demo includes a corrupt file on purpose: a failed group is expected, so the
-    // converter's exit status is reported by the summary rather than aborting here.
-    let status = util::cmd(&conv)
-        .arg("--input-dir")
-        .arg(dir.join("incoming"))
-        .arg("--output-dir")
-        .arg(dir.join("ms"))
-        .arg("--queue-db")
-        .arg(&queue)
-        .arg("--once")
-        .status()?;
-    util::step(&format!("dsa110-legacy-convert exited with {status}"));
-    util::run(util::cmd(&tools).args(["demo-report", "--dir"]).arg(&dir))
+    let daemon = util::build_bin("dsa110-stream", "dsa110-stream")?;
+    let port = demo::free_port()?;
+    util::step(&format!(
+        "running the daemon (dsa110-stream --monitoring --health-port {port} --exit-when-idle) until the queue is idle"
+    ));
+    let seen = demo::run_daemon(&daemon, &dir, port)?;
+    util::step(&format!("dsa110-stream exited with {}", seen.status));
+    demo::print_monitoring(&seen);
+    util::run(util::cmd(&tools).args(["demo-report", "--dir"]).arg(&dir))?;
+    if !seen.status.success() {
+        anyhow::bail!("dsa110-stream exited with {}", seen.status);
+    }
+    Ok(())
 }

@@ -8,11 +8,14 @@ use anyhow::{bail, Result};
 
 use crate::util::{self, step};
 
-/// Debian packages: the build needs libhdf5-dev and pkg-config; the tests use
-/// WSClean, casacore-tools, promtool/prometheus, sqlite3 and systemd-analyze.
+/// Debian packages: the build needs libhdf5-dev, libcfitsio-dev and
+/// pkg-config; the tests use WSClean, AOFlagger, casacore-tools,
+/// promtool/prometheus, sqlite3 and systemd-analyze.
 const APT_PACKAGES: &[&str] = &[
     "pkg-config",
     "libhdf5-dev",
+    "libcfitsio-dev",
+    "aoflagger",
     "hdf5-tools",
     "wsclean",
     "casacore-tools",
@@ -30,6 +33,11 @@ const PIP_PACKAGES: &[&str] = &[
     "pyuvdata==3.2.8",
     "python-casacore==3.8.1",
     "prometheus-client==0.26.0",
+    "photutils==3.0.0",
+    "six==1.17.0",
+    "casatools==6.7.0.31",
+    "casatasks==6.7.0.31",
+    "casadata==2025.9.22",
 ];
 
 /// The venv's interpreter.
@@ -66,7 +74,7 @@ fn venv_ok() -> bool {
 /// Install whatever is missing, quietly when nothing is.
 pub fn ensure() -> Result<()> {
     if missing_apt().is_empty() && venv_ok() {
-        return Ok(());
+        return write_casa_config();
     }
     run()
 }
@@ -125,6 +133,40 @@ pub fn run() -> Result<()> {
         )?;
         std::fs::write(venv_stamp(), PIP_PACKAGES.join("\n"))?;
     }
+    write_casa_config()?;
+    Ok(())
+}
+
+/// CASA reads `~/.casa/config.py` at start: point it at the measures data
+/// shipped in the venv's `casadata` and forbid any download (the machine may
+/// be offline). Rewritten only when its content differs.
+fn write_casa_config() -> Result<()> {
+    let Some(home) = std::env::var_os("HOME") else {
+        bail!("HOME is not set: cannot write ~/.casa/config.py for CASA");
+    };
+    let site = venv_dir().join("lib");
+    let data = std::fs::read_dir(&site)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("site-packages/casadata/__data__"))
+        .find(|p| p.is_dir());
+    let Some(data) = data else {
+        bail!(
+            "casadata's __data__ directory is missing under {}: reinstall the venv",
+            site.display()
+        );
+    };
+    let text = format!(
+        "measurespath = {:?}\nmeasures_auto_update = False\ndata_auto_update = False\n",
+        data.display().to_string()
+    );
+    let dir = PathBuf::from(home).join(".casa");
+    let file = dir.join("config.py");
+    if std::fs::read_to_string(&file).is_ok_and(|s| s == text) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(&file, text)?;
+    step(&format!("wrote {}", file.display()));
     Ok(())
 }
 

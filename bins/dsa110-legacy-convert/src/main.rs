@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use dsa110_pipeline_core::legacy::{self, LegacyConfig, LegacyEvent, LegacyParams};
+use dsa110_pipeline_core::validate_child::{self, VALIDATE_FILE_FLAG};
 
 /// Convert DSA-110 subband groups to Measurement Sets through the shared queue.
 #[derive(Parser, Debug)]
@@ -18,10 +19,11 @@ use dsa110_pipeline_core::legacy::{self, LegacyConfig, LegacyEvent, LegacyParams
 struct Args {
     /// Directory the correlator writes subband files to.
     #[arg(long)]
-    input_dir: PathBuf,
+    #[arg(long, required_unless_present = "validate_file")]
+    input_dir: Option<PathBuf>,
     /// Directory for the Measurement Sets.
-    #[arg(long)]
-    output_dir: PathBuf,
+    #[arg(long, required_unless_present = "validate_file")]
+    output_dir: Option<PathBuf>,
     /// The queue database (shared with dsa110-stream and dsa110-api).
     #[arg(long, default_value = "state/db/pipeline.sqlite3")]
     queue_db: PathBuf,
@@ -54,6 +56,13 @@ struct Args {
     /// zero by default (sub-arcsecond astrometric error).
     #[arg(long, value_parser = dsa110_pipeline_core::config::parse_eop, default_value = "0,0,0")]
     eop: dsa110_astro::Eop,
+    /// Internal: validate one subband file and print a JSON verdict (the converter runs
+    /// itself with this to keep libhdf5 crashes out of its own process).
+    #[arg(long = &VALIDATE_FILE_FLAG[2..], hide = true)]
+    validate_file: Option<PathBuf>,
+    /// Internal, with --validate-file: the file's subband.
+    #[arg(long, hide = true, requires = "validate_file")]
+    subband: Option<u8>,
 }
 
 fn main() -> ExitCode {
@@ -76,10 +85,20 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
+    if let Some(path) = &args.validate_file {
+        return Ok(ExitCode::from(validate_child::child_main(
+            path,
+            args.subband,
+            &args.eop,
+        )));
+    }
+    let (Some(input_dir), Some(output_dir)) = (args.input_dir, args.output_dir) else {
+        anyhow::bail!("--input-dir and --output-dir are required");
+    };
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
     let params = LegacyParams::new(LegacyConfig {
-        input_dir: args.input_dir,
-        output_dir: args.output_dir,
+        input_dir,
+        output_dir,
         queue_db: args.queue_db,
         expected_subbands: args.expected_subbands,
         chunk_minutes: args.chunk_duration,
@@ -91,6 +110,7 @@ fn run() -> anyhow::Result<ExitCode> {
         settle_s: args.settle,
         eop: args.eop,
         command_line,
+        validator_exe: Some(std::env::current_exe().context("locating this executable")?),
     })?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {

@@ -17,7 +17,7 @@ use clap::Parser;
 use dsa110_pipeline_core::config::{
     default_log_file, parse_eop, DaemonConfig, DaemonParams, DEFAULT_QUEUE_DB,
 };
-use dsa110_pipeline_core::validate_child::{run_validation, VALIDATE_FILE_FLAG};
+use dsa110_pipeline_core::validate_child::{self, VALIDATE_FILE_FLAG};
 use dsa110_pipeline_core::{daemon, PipelineError};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -96,6 +96,10 @@ struct Args {
     /// zero by default (sub-arcsecond astrometric error).
     #[arg(long, value_parser = parse_eop, default_value = "0,0,0")]
     eop: dsa110_astro::Eop,
+    /// Stop once the queue and the input directory hold no more work (reprocessing a
+    /// backlog; the demo).
+    #[arg(long)]
+    exit_when_idle: bool,
     /// Testing aid: read the output free space (a number of GB) from this file instead of
     /// statvfs.
     #[arg(long, hide = true)]
@@ -132,7 +136,7 @@ where
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(path) = &args.validate_file {
-        return validate_mode(path, args.subband, &args.eop);
+        return ExitCode::from(validate_child::child_main(path, args.subband, &args.eop));
     }
     if let (Some(path), Some(pid)) = (&args.remove_after_exit, args.pid) {
         return match daemon::remove_after_exit(path, pid, std::time::Duration::from_secs(120)) {
@@ -146,27 +150,6 @@ fn main() -> ExitCode {
             tracing::error!("{e:#}");
             ExitCode::from(1)
         }
-    }
-}
-
-/// Validator child: one JSON line on stdout, exit 0 (a crash is the parent's verdict).
-fn validate_mode(path: &std::path::Path, subband: Option<u8>, eop: &dsa110_astro::Eop) -> ExitCode {
-    use std::io::Write;
-    let subband = match subband {
-        Some(s) => s,
-        None => {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            match dsa110_pipeline_core::intake::subband_of_name(name) {
-                Some(s) => s,
-                None => return ExitCode::from(2),
-            }
-        }
-    };
-    let line = run_validation(path, subband, eop);
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{line}").and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(_) => ExitCode::from(1),
     }
 }
 
@@ -200,6 +183,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         debug_free_space_file: args.debug_free_space_file,
         validator_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe")),
         command_line,
+        exit_when_idle: args.exit_when_idle,
     };
     let params = match DaemonParams::new(config) {
         Ok(p) => p,

@@ -65,6 +65,9 @@ pub struct DaemonConfig {
     pub validator_exe: PathBuf,
     /// The command line, for the MS HISTORY.
     pub command_line: String,
+    /// Stop once the queue and the input directory hold no more work
+    /// (`--exit-when-idle`: reprocessing a backlog, the demo).
+    pub exit_when_idle: bool,
 }
 
 /// Checked parameters of the daemon.
@@ -110,6 +113,8 @@ pub struct DaemonParams {
     pub validator_exe: PathBuf,
     /// Command line for HISTORY.
     pub command_line: String,
+    /// Stop once idle.
+    pub exit_when_idle: bool,
 }
 
 fn bad(option: &'static str, reason: impl Into<String>) -> PipelineError {
@@ -294,6 +299,7 @@ impl DaemonParams {
             debug_free_space_file: cfg.debug_free_space_file,
             validator_exe: cfg.validator_exe,
             command_line: cfg.command_line,
+            exit_when_idle: cfg.exit_when_idle,
         })
     }
 }
@@ -361,6 +367,7 @@ mod tests {
             debug_free_space_file: None,
             validator_exe: PathBuf::from("/bin/true"),
             command_line: String::new(),
+            exit_when_idle: false,
         }
     }
 

@@ -16,27 +16,33 @@
 //!
 //! with b the baseline in the site's local equatorial frame from the antenna
 //! positions (not the file's float32 UVWs), and P_k, basis_k from
-//! [`SkyFrame`] (apparent place with aberration, precession, nutation, Earth
+//! `SkyFrame` (apparent place with aberration, precession, nutation, Earth
 //! rotation and polar motion as the EOP given). The MS is written under a
 //! temporary name in the output directory and renamed when complete; a missing
 //! subband becomes a fully flagged spectral window.
+//!
+//! The science lives in the libraries: the geometry and the per-row rephasing
+//! in [`dsa110_astro::rephase`], the MS layout (antennas, windows, field,
+//! history) in [`dsa110_ms_writer::group_ms_spec`]. This module reads,
+//! checks that the files of a group agree, runs the reader and writer
+//! threads, maps errors and publishes the product. Data that do not fit the
+//! group (an antenna outside the antenna table, a block outside the group's
+//! integrations or baselines, a subband without a window) fail the group with
+//! an error naming the file or subband; nothing is written against a made-up
+//! position or into another window.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use dsa110_astro::constants::C_M_S;
-use dsa110_astro::{
-    direction_from_hadec, itrf_to_local, Eop, PhaseCentre, Site, SkyFrame, VisBlock,
-};
+use dsa110_astro::{AstroError, Eop, GeometryInput, GroupGeometry, Site, VisBlock};
 use dsa110_hdf5_ingest::{
     expected_subband_freqs_hz, validate, IngestError, SubbandMeta, SubbandReader,
 };
 use dsa110_ms_writer::{
-    AntennaSpec, FieldSpec, HistoryEntry, MsBlock, MsError, MsSpec, MsWriter, SpwSpec,
+    antenna_specs, group_ms_spec, GroupLayout, MsBlock, MsError, MsSpec, MsWriter, SpwLayout,
+    SubbandWindow,
 };
-use ndarray::Array2;
-use num_complex::Complex32;
 use rayon::prelude::*;
 
 /// Target size of one streamed block of visibilities (bytes of `visdata`).
@@ -108,6 +114,33 @@ pub enum ConvertError {
         /// The group.
         group_id: String,
     },
+    /// A file's data do not fit the group's geometry: a baseline names an
+    /// antenna the antenna table does not have, or a block lies outside the
+    /// group's integrations or baselines.
+    #[error("group {group_id}: {path} does not fit the group's geometry")]
+    Geometry {
+        /// The group.
+        group_id: String,
+        /// The file concerned.
+        path: PathBuf,
+        /// What does not fit (names the antenna, baseline or integrations).
+        #[source]
+        source: AstroError,
+    },
+    /// A missing subband has no spectral window: its nominal frequencies are
+    /// unknown for this number of channels, so it cannot be written flagged.
+    #[error(
+        "group {group_id}: subband {subband} is missing and its nominal frequencies are \
+         unknown for {nfreqs} channels per subband, so it has no spectral window"
+    )]
+    UnknownWindow {
+        /// The group.
+        group_id: String,
+        /// The subband without a window.
+        subband: u8,
+        /// Channels per subband in the group's files.
+        nfreqs: usize,
+    },
 }
 
 impl ConvertError {
@@ -121,7 +154,9 @@ impl ConvertError {
             ConvertError::Inconsistent { .. }
             | ConvertError::NoFiles { .. }
             | ConvertError::Exists { .. }
-            | ConvertError::Astro { .. } => false,
+            | ConvertError::Astro { .. }
+            | ConvertError::Geometry { .. }
+            | ConvertError::UnknownWindow { .. } => false,
         }
     }
 
@@ -136,6 +171,8 @@ impl ConvertError {
             ConvertError::Io { .. } => "io_error",
             ConvertError::Astro { .. } => "astrometry",
             ConvertError::ReaderLost { .. } => "reader_lost",
+            ConvertError::Geometry { .. } => "bad_geometry",
+            ConvertError::UnknownWindow { .. } => "unknown_spw",
         }
     }
 }
@@ -203,16 +240,6 @@ pub struct ConversionReport {
     pub timings: ConvertTimings,
 }
 
-/// The geometry shared by every subband of a group.
-struct Geometry {
-    /// Per baseline, the local-frame baseline vector (m).
-    baselines: Vec<[f64; 3]>,
-    /// Per time, per baseline: new uvw (m).
-    uvw: Array2<[f64; 3]>,
-    /// Per time, per baseline: w_old − w_new (m), the rephasing delay.
-    delay_m: Array2<f64>,
-}
-
 /// Convert one group (see the module docs). Blocking; run it on a blocking thread.
 pub fn convert_group(
     input: &GroupInput,
@@ -258,21 +285,28 @@ pub fn convert_group(
         source,
     };
     let site_itrf = site.itrf_m().map_err(astro)?;
-    let (centre, geometry) = group_geometry(&reference, &site, &params.eop).map_err(astro)?;
+    let geometry = GroupGeometry::new(
+        &GeometryInput {
+            times_jd_utc: &reference.times_jd_utc,
+            ant1: &reference.ant1,
+            ant2: &reference.ant2,
+            antenna_positions_m: &reference.antenna_positions_m,
+            phase_centre: &reference.phase_centre,
+        },
+        &site,
+        &params.eop,
+    )
+    .map_err(|source| geometry_error(&gid, &reference.path, source))?;
+    let centre = geometry.centre_rad();
     timings.phase_s += t.elapsed().as_secs_f64();
 
     // 3. layout of the MS
-    let (spec, spw_of_subband) = ms_spec(
-        &input.group_id,
-        &reference,
-        &metas,
-        params,
-        site_itrf,
-        centre,
-    );
     let missing: Vec<u8> = (0..params.expected_subbands)
         .filter(|sb| !metas.iter().any(|(s, _)| s == sb))
         .collect();
+    let (spec, spws) = ms_spec(
+        &gid, &reference, &metas, &missing, params, site_itrf, centre,
+    )?;
 
     // 4. temporary path, clean leftovers of crashed runs
     let final_path = params.output_dir.join(format!("{}.ms", input.group_id));
@@ -284,18 +318,18 @@ pub fn convert_group(
         path: params.output_dir.clone(),
         source,
     })?;
-    remove_stale_temporaries(&params.output_dir, &input.group_id);
-    let tmp_path =
-        params
-            .output_dir
-            .join(format!("{}.ms.tmp-{}", input.group_id, std::process::id()));
+    // an earlier attempt at this group on this host (we hold the group, so no live
+    // process of this host writes it); other hosts' temporaries are left alone
+    let final_name = format!("{}.ms", input.group_id);
+    crate::temporaries::remove_dead(&params.output_dir, Some(&final_name), true);
+    let tmp_path = crate::temporaries::temporary_path(&params.output_dir, &final_name);
 
     let result = write_ms(
         &gid,
         &tmp_path,
         &spec,
         &metas,
-        &spw_of_subband,
+        &spws,
         &missing,
         &reference,
         &geometry,
@@ -359,38 +393,39 @@ fn write_ms(
     tmp_path: &Path,
     spec: &MsSpec,
     metas: &[(u8, SubbandMeta)],
-    spw_of_subband: &[(u8, usize)],
+    spws: &SpwLayout,
     missing: &[u8],
     reference: &SubbandMeta,
-    geometry: &Geometry,
+    geometry: &GroupGeometry,
     timings: &mut ConvertTimings,
 ) -> Result<usize, ConvertError> {
     let t = Instant::now();
     let mut writer =
         MsWriter::create(tmp_path, spec).map_err(|source| ConvertError::Output { source })?;
     timings.write_s += t.elapsed().as_secs_f64();
+    // every subband has a window (`ms_spec` made one for each), never a default one
     let spw_for = |sb: u8| {
-        spw_of_subband
-            .iter()
-            .find(|(s, _)| *s == sb)
-            .map(|(_, w)| *w)
-            .unwrap_or(0)
+        spws.spw_of(sb).ok_or(ConvertError::UnknownWindow {
+            group_id: gid.to_string(),
+            subband: sb,
+            nfreqs: reference.nfreqs,
+        })
     };
 
     // The reader thread streams each subband's blocks in spw order, rephases
     // them and puts them in the MS convention (one pass over the data); this
     // thread only talks to casacore. The channel holds one block in flight.
     let jobs: Vec<(usize, &Path, usize)> = {
-        let mut j: Vec<_> = metas
+        let mut j = metas
             .iter()
             .map(|(sb, m)| {
-                (
-                    spw_for(*sb),
+                Ok((
+                    spw_for(*sb)?,
                     m.path.as_path(),
                     m.suggested_block_times(BLOCK_TARGET_BYTES),
-                )
+                ))
             })
-            .collect();
+            .collect::<Result<Vec<_>, ConvertError>>()?;
         j.sort_by_key(|(w, _, _)| *w);
         j
     };
@@ -445,7 +480,7 @@ fn write_ms(
         let template = flagged_template(reference, geometry);
         for sb in missing {
             writer
-                .write_flagged(spw_for(*sb), 0, &template)
+                .write_flagged(spw_for(*sb)?, 0, &template)
                 .map_err(|source| ConvertError::Output { source })?;
         }
         timings.write_s += t.elapsed().as_secs_f64();
@@ -464,7 +499,7 @@ fn write_ms(
 fn read_and_convert(
     gid: &str,
     jobs: &[(usize, &Path, usize)],
-    geometry: &Geometry,
+    geometry: &GroupGeometry,
     nbls: usize,
     tx: &mpsc::SyncSender<ReadItem>,
 ) -> ReaderTimes {
@@ -488,12 +523,7 @@ fn read_and_convert(
             times.load_s += t.elapsed().as_secs_f64();
             let t = Instant::now();
             let item = match block {
-                Ok(b) => to_ms_block(b, geometry, t0)
-                    .map(|m| (spw, t0 * nbls, m))
-                    .map_err(|source| ConvertError::Astro {
-                        group_id: gid.to_string(),
-                        source,
-                    }),
+                Ok(b) => to_ms_block(gid, path, b, geometry, t0).map(|m| (spw, t0 * nbls, m)),
                 Err(source) => Err(ConvertError::Input { source }),
             };
             times.phase_s += t.elapsed().as_secs_f64();
@@ -508,136 +538,50 @@ fn read_and_convert(
 }
 
 /// Rephase a block (new UVWs, `V · exp(+2πi f/c · delay)`) while converting
-/// it to the MS convention. `t_index0` is the block's first integration
-/// within the group.
+/// it to the MS convention, in one pass over its rows. `t_index0` is the
+/// block's first integration within the group; a block that does not lie
+/// within the group is an error, never written unphased.
 fn to_ms_block(
+    gid: &str,
+    path: &Path,
     block: VisBlock,
-    geometry: &Geometry,
+    geometry: &GroupGeometry,
     t_index0: usize,
-) -> Result<MsBlock, dsa110_astro::AstroError> {
-    let nbls = block.nbls().max(1);
-    let npol = block.npol().max(1);
-    let freqs = block.freqs_hz.clone();
-    let nchan = freqs.len();
-    let (f0, df) = (
-        freqs.first().copied().unwrap_or(0.0),
-        if nchan > 1 { freqs[1] - freqs[0] } else { 0.0 },
-    );
-    let equispaced = freqs
-        .iter()
-        .enumerate()
-        .all(|(j, f)| (f - (f0 + j as f64 * df)).abs() < 1e-3);
-    let two_pi_over_c = std::f64::consts::TAU / C_M_S;
-    MsBlock::from_vis_with(block, |row, vis, uvw| {
-        let (t, b) = (t_index0 + row / nbls, row % nbls);
-        let (Some(new), Some(&delay)) = (geometry.uvw.get((t, b)), geometry.delay_m.get((t, b)))
-        else {
-            return; // the reader's blocks always lie within the group
-        };
-        uvw.copy_from_slice(new);
-        let phase_per_hz = two_pi_over_c * delay;
-        if phase_per_hz == 0.0 {
-            return;
-        }
-        // exp(iφ f_j) by recurrence over equispaced channels
-        let mut rot = num_complex::Complex64::from_polar(1.0, phase_per_hz * f0);
-        let step = num_complex::Complex64::from_polar(1.0, phase_per_hz * df);
-        for (j, chan) in vis.chunks_mut(npol).enumerate() {
-            if !equispaced {
-                rot = num_complex::Complex64::from_polar(1.0, phase_per_hz * freqs[j]);
-            }
-            let r = Complex32::new(rot.re as f32, rot.im as f32);
-            for v in chan {
-                *v *= r;
-            }
-            rot *= step;
-        }
-    })
+) -> Result<MsBlock, ConvertError> {
+    let rephaser = geometry
+        .rephaser(&block, t_index0)
+        .map_err(|source| geometry_error(gid, path, source))?;
+    let ms = MsBlock::from_vis_with(block, |row, vis, uvw| rephaser.apply(row, vis, uvw)).map_err(
+        |source| ConvertError::Astro {
+            group_id: gid.to_string(),
+            source,
+        },
+    )?;
+    rephaser
+        .finish()
+        .map_err(|source| geometry_error(gid, path, source))?;
+    Ok(ms)
 }
 
-/// The ICRS phase centre and per-(time, baseline) geometry of a group.
-fn group_geometry(
-    meta: &SubbandMeta,
-    site: &Site,
-    eop: &Eop,
-) -> Result<((f64, f64), Geometry), dsa110_astro::AstroError> {
-    use dsa110_astro::ObsTime;
-    let times = &meta.times_jd_utc;
-    let t_first = times.first().copied().unwrap_or(0.0);
-    let t_last = times.last().copied().unwrap_or(t_first);
-    let t_mid = ObsTime::from_jd_utc(0.5 * (t_first + t_last))?;
-    // the old phase centre of each integration, as a local-frame direction
-    let old_centre = |frame: &SkyFrame| -> [f64; 3] {
-        match &meta.phase_centre {
-            PhaseCentre::MeridianDrift { dec_rad } => direction_from_hadec(0.0, *dec_rad),
-            PhaseCentre::Icrs {
-                ra_rad, dec_rad, ..
-            } => frame.direction_local(*ra_rad, *dec_rad),
-            PhaseCentre::Unprojected => direction_from_hadec(0.0, site.lat_rad),
-        }
-    };
-    let mid_frame = SkyFrame::new(&t_mid, site, eop)?;
-    let centre = match &meta.phase_centre {
-        PhaseCentre::Icrs {
-            ra_rad, dec_rad, ..
-        } => (*ra_rad, *dec_rad),
-        _ => mid_frame.local_to_icrs(old_centre(&mid_frame)),
-    };
-
-    let baselines: Vec<[f64; 3]> = meta
-        .ant1
-        .iter()
-        .zip(&meta.ant2)
-        .map(|(&a1, &a2)| {
-            let p1 = meta
-                .antenna_positions_m
-                .get(a1 as usize)
-                .copied()
-                .unwrap_or([0.0; 3]);
-            let p2 = meta
-                .antenna_positions_m
-                .get(a2 as usize)
-                .copied()
-                .unwrap_or([0.0; 3]);
-            itrf_to_local([p2[0] - p1[0], p2[1] - p1[1], p2[2] - p1[2]], site.lon_rad)
-        })
-        .collect();
-    let nt = times.len();
-    let nb = baselines.len();
-    let mut uvw = Array2::from_elem((nt, nb), [0.0; 3]);
-    let mut delay_m = Array2::zeros((nt, nb));
-    for (k, &jd) in times.iter().enumerate() {
-        let frame = SkyFrame::new(&ObsTime::from_jd_utc(jd)?, site, eop)?;
-        let basis = frame.uvw_basis(centre.0, centre.1);
-        let p_old = old_centre(&frame);
-        for (b, bl) in baselines.iter().enumerate() {
-            let new = basis.project(*bl);
-            let w_old = bl[0] * p_old[0] + bl[1] * p_old[1] + bl[2] * p_old[2];
-            uvw[(k, b)] = new;
-            delay_m[(k, b)] = w_old - new[2];
-        }
-    }
-    Ok((
-        centre,
-        Geometry {
-            baselines,
-            uvw,
-            delay_m,
+/// An error of the group's geometry: an invalid time is astrometry (as
+/// before), anything else a file that does not fit its group.
+fn geometry_error(gid: &str, path: &Path, source: AstroError) -> ConvertError {
+    match source {
+        AstroError::InvalidTime { .. } => ConvertError::Astro {
+            group_id: gid.to_string(),
+            source,
         },
-    ))
+        source => ConvertError::Geometry {
+            group_id: gid.to_string(),
+            path: path.to_path_buf(),
+            source,
+        },
+    }
 }
 
 /// A block with the group's times, baselines and new UVWs (no visibilities
 /// needed) for writing a flagged spectral window.
-fn flagged_template(meta: &SubbandMeta, geometry: &Geometry) -> VisBlock {
-    let nt = meta.times_jd_utc.len();
-    let nb = geometry.baselines.len();
-    let mut uvw = Array2::zeros((nt * nb, 3));
-    for ((t, b), v) in geometry.uvw.indexed_iter() {
-        for c in 0..3 {
-            uvw[(t * nb + b, c)] = v[c];
-        }
-    }
+fn flagged_template(meta: &SubbandMeta, geometry: &GroupGeometry) -> VisBlock {
     VisBlock {
         times_jd_utc: meta.times_jd_utc.clone(),
         int_time_s: meta.int_time_s,
@@ -646,7 +590,7 @@ fn flagged_template(meta: &SubbandMeta, geometry: &Geometry) -> VisBlock {
         freqs_hz: Vec::new(),
         chan_width_hz: meta.chan_width_hz,
         pols: meta.pols.clone(),
-        uvw_m: uvw,
+        uvw_m: geometry.uvw_rows_m(),
         data: ndarray::Array3::zeros((0, 0, 0)),
         flags: ndarray::Array3::from_elem((0, 0, 0), true),
         nsamples: ndarray::Array3::zeros((0, 0, 0)),
@@ -702,132 +646,59 @@ fn check_consistent(gid: &str, a: &SubbandMeta, b: &SubbandMeta) -> Result<(), C
     Ok(())
 }
 
-/// The MS layout, and the spectral window of each subband index.
+/// The MS layout, and the spectral window of each subband: every present
+/// subband, and every missing one below `expected_subbands` with its nominal
+/// frequencies (an error if they are unknown for the files' channel count).
 fn ms_spec(
-    group_id: &str,
+    gid: &str,
     reference: &SubbandMeta,
     metas: &[(u8, SubbandMeta)],
+    missing: &[u8],
     params: &ConvertParams,
     site_itrf: [f64; 3],
     centre: (f64, f64),
-) -> (MsSpec, Vec<(u8, usize)>) {
-    let antennas = reference
-        .antenna_positions_m
+) -> Result<(MsSpec, SpwLayout), ConvertError> {
+    let mut windows: Vec<SubbandWindow> = metas
         .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let raw = reference.antenna_names.get(i).cloned().unwrap_or_default();
-            let name = match raw.trim().parse::<u32>() {
-                Ok(n) => format!("DSA-{n:03}"),
-                Err(_) if raw.trim().is_empty() => format!("ANT{i}"),
-                Err(_) => raw.trim().to_string(),
-            };
-            AntennaSpec {
-                station: name.clone(),
-                name,
-                itrf_m: [
-                    site_itrf[0] + p[0],
-                    site_itrf[1] + p[1],
-                    site_itrf[2] + p[2],
-                ],
-                diameter_m: reference
-                    .antenna_diameters_m
-                    .as_ref()
-                    .and_then(|d| d.get(i).copied())
-                    .unwrap_or(dsa110_astro::constants::DISH_DIAMETER_M),
-                mount: "ALT-AZ".to_string(),
-            }
+        .map(|(sb, m)| SubbandWindow {
+            subband: *sb,
+            freqs_hz: m.freqs_hz.clone(),
+            chan_width_hz: m.chan_width_hz,
         })
         .collect();
-    // every expected subband gets a window; absent ones use the nominal frequencies
-    let mut windows: Vec<(u8, SpwSpec)> = (0..params.expected_subbands.max(1))
-        .filter_map(|sb| {
-            let freqs = match metas.iter().find(|(s, _)| *s == sb) {
-                Some((_, m)) => m.freqs_hz.clone(),
-                None => expected_subband_freqs_hz(sb, reference.nfreqs)?,
-            };
-            let mut asc = freqs;
-            asc.sort_by(f64::total_cmp);
-            Some((
-                sb,
-                SpwSpec {
-                    name: format!("sb{sb:02}"),
-                    freqs_hz: asc,
-                    chan_width_hz: reference.chan_width_hz.abs(),
-                },
-            ))
-        })
-        .collect();
-    // present subbands outside 0..expected (unusual) still get their window
-    for (sb, m) in metas {
-        if !windows.iter().any(|(s, _)| s == sb) {
-            let mut asc = m.freqs_hz.clone();
-            asc.sort_by(f64::total_cmp);
-            windows.push((
-                *sb,
-                SpwSpec {
-                    name: format!("sb{sb:02}"),
-                    freqs_hz: asc,
-                    chan_width_hz: m.chan_width_hz.abs(),
-                },
-            ));
-        }
+    for &sb in missing {
+        let freqs_hz =
+            expected_subband_freqs_hz(sb, reference.nfreqs).ok_or(ConvertError::UnknownWindow {
+                group_id: gid.to_string(),
+                subband: sb,
+                nfreqs: reference.nfreqs,
+            })?;
+        windows.push(SubbandWindow {
+            subband: sb,
+            freqs_hz,
+            chan_width_hz: reference.chan_width_hz,
+        });
     }
-    windows.sort_by(|a, b| {
-        let fa = a.1.freqs_hz.first().copied().unwrap_or(0.0);
-        let fb = b.1.freqs_hz.first().copied().unwrap_or(0.0);
-        fa.total_cmp(&fb)
-    });
-    let spw_of_subband = windows
-        .iter()
-        .enumerate()
-        .map(|(w, (sb, _))| (*sb, w))
-        .collect();
-    let times = &reference.times_jd_utc;
-    let half = reference.int_time_s / 2.0;
-    let mjd_s = |jd: f64| (jd - dsa110_astro::constants::MJD_OFFSET) * 86_400.0;
-    let spec = MsSpec {
-        antennas,
-        spws: windows.into_iter().map(|(_, s)| s).collect(),
-        pols: reference.pols.clone(),
-        feed_angles_rad: [0.0, std::f64::consts::FRAC_PI_2],
-        field: FieldSpec {
-            name: format!("drift_{group_id}"),
-            ra_rad: centre.0,
-            dec_rad: centre.1,
-        },
-        telescope_name: reference.telescope.name.clone(),
-        telescope_itrf_m: site_itrf,
-        observer: "dsa110".to_string(),
-        project: "dsa110-continuum".to_string(),
-        time_range_mjd_s: (
-            mjd_s(times.first().copied().unwrap_or(0.0)) - half,
-            mjd_s(times.last().copied().unwrap_or(0.0)) + half,
+    Ok(group_ms_spec(GroupLayout {
+        group_id: gid,
+        antennas: antenna_specs(
+            &reference.antenna_names,
+            &reference.antenna_positions_m,
+            reference.antenna_diameters_m.as_deref(),
+            site_itrf,
         ),
-        history: vec![HistoryEntry {
-            message: format!(
-                "converted group {group_id} from {} subband files; phased to ICRS ({:.6}°, {:.6}°)",
-                metas.len(),
-                centre.0.to_degrees(),
-                centre.1.to_degrees()
-            ),
-            application: params.application.clone(),
-            cli_command: params.command_line.clone(),
-        }],
-        n_rows_per_spw: reference.ntimes * reference.nbls,
-    };
-    (spec, spw_of_subband)
-}
-
-fn remove_stale_temporaries(dir: &Path, group_id: &str) {
-    let prefix = format!("{group_id}.ms.tmp-");
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
+        windows,
+        pols: reference.pols.clone(),
+        phase_centre_rad: centre,
+        telescope_name: reference.telescope.name.clone(),
+        array_itrf_m: site_itrf,
+        times_jd_utc: &reference.times_jd_utc,
+        int_time_s: reference.int_time_s,
+        nbls: reference.nbls,
+        n_files: metas.len(),
+        application: params.application.clone(),
+        command_line: params.command_line.clone(),
+    }))
 }
 
 /// Total size of the files under a directory (bytes).
@@ -843,4 +714,229 @@ pub fn dir_size(path: &Path) -> u64 {
         }
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use dsa110_astro::constants::channel_freq_hz;
+    use dsa110_astro::PhaseCentre;
+    use dsa110_hdf5_ingest::{
+        DataStorage, FileFlavour, FlagStorage, FloatWidth, TelescopeInfo, VisLayout,
+    };
+    use ndarray::{Array2, Array3};
+    use num_complex::Complex32;
+
+    const ANTENNAS_M: [[f64; 3]; 3] = [[0.0; 3], [900.0, -400.0, 200.0], [-1500.0, 2100.0, -300.0]];
+
+    /// The header of a correlator file of 4 integrations of 3 antennas'
+    /// 6 baselines and `nfreqs` channels.
+    fn meta(nfreqs: usize) -> SubbandMeta {
+        let storage = DataStorage {
+            shape: vec![24, 1, nfreqs, 2],
+            chunks: None,
+            filtered: false,
+        };
+        let t0 = 2_460_950.5;
+        SubbandMeta {
+            path: PathBuf::from("/data/2025-10-02T00:12:00_sb03.hdf5"),
+            file_bytes: 1,
+            flavour: FileFlavour::Correlator,
+            ntimes: 4,
+            nbls: 6,
+            nblts: 24,
+            nfreqs,
+            npols: 2,
+            nspws: 1,
+            nants_data: 3,
+            nants_telescope: 3,
+            times_jd_utc: (0..4)
+                .map(|k| t0 + k as f64 * 12.884_902 / 86_400.0)
+                .collect(),
+            int_time_s: 12.884_902,
+            freqs_hz: (0..nfreqs).map(|j| channel_freq_hz(3, j)).collect(),
+            chan_width_hz: -244_140.625,
+            pols: vec![-5, -6],
+            phase_type: Some("drift".into()),
+            phase_centre: PhaseCentre::MeridianDrift { dec_rad: 0.9 },
+            pointing_dec_rad: Some(0.9),
+            ant1: vec![0, 0, 0, 1, 1, 2],
+            ant2: vec![0, 1, 2, 1, 2, 2],
+            antenna_names: vec!["1".into(), "2".into(), "3".into()],
+            antenna_numbers: vec![0, 1, 2],
+            antenna_positions_m: ANTENNAS_M.to_vec(),
+            antenna_diameters_m: None,
+            telescope: TelescopeInfo {
+                name: "OVRO_MMA".into(),
+                instrument: Some("DSA".into()),
+                latitude_deg: dsa110_astro::constants::DSA110_LAT_DEG,
+                longitude_deg: dsa110_astro::constants::DSA110_LON_DEG,
+                altitude_m: dsa110_astro::constants::DSA110_ALT_M,
+            },
+            uvw_width: FloatWidth::F32,
+            vis_width: FloatWidth::F32,
+            nsamples_width: FloatWidth::F32,
+            flag_storage: FlagStorage::BoolEnum,
+            vis_layout: VisLayout::WithSpwAxis,
+            visdata: storage.clone(),
+            flags: storage.clone(),
+            nsamples: storage,
+        }
+    }
+
+    fn geometry(m: &SubbandMeta) -> Result<GroupGeometry, AstroError> {
+        GroupGeometry::new(
+            &GeometryInput {
+                times_jd_utc: &m.times_jd_utc,
+                ant1: &m.ant1,
+                ant2: &m.ant2,
+                antenna_positions_m: &m.antenna_positions_m,
+                phase_centre: &m.phase_centre,
+            },
+            &Site::dsa110(),
+            &Eop::default(),
+        )
+    }
+
+    /// Integrations `t0..t0 + nt` of the file, every visibility 1.
+    fn ones(m: &SubbandMeta, t0: usize, nt: usize) -> VisBlock {
+        let shape = (nt * m.nbls, m.nfreqs, m.npols);
+        VisBlock {
+            times_jd_utc: m.times_jd_utc[t0..t0 + nt].to_vec(),
+            int_time_s: m.int_time_s,
+            ant1: m.ant1.clone(),
+            ant2: m.ant2.clone(),
+            freqs_hz: m.freqs_hz.clone(),
+            chan_width_hz: m.chan_width_hz.abs(),
+            pols: m.pols.clone(),
+            uvw_m: Array2::zeros((shape.0, 3)),
+            data: Array3::from_elem(shape, Complex32::new(1.0, 0.0)),
+            flags: Array3::from_elem(shape, false),
+            nsamples: Array3::from_elem(shape, 1.0),
+            phase_centre: m.phase_centre.clone(),
+        }
+    }
+
+    /// The fused pass rephases each row of a block that starts mid-group
+    /// with its own integration's geometry: the same MS rows as rephasing
+    /// row by row first (new uvw, `rephase_row` with delay(t, b)) and
+    /// converting after.
+    #[test]
+    fn blocks_are_rephased_at_their_place_in_the_group() {
+        let m = meta(8);
+        let g = geometry(&m).unwrap();
+        let (t0, nt) = (2, 2);
+        let fused = to_ms_block("g", &m.path, ones(&m, t0, nt), &g, t0).unwrap();
+
+        let mut want = ones(&m, t0, nt);
+        let channels = dsa110_astro::Channels::new(&m.freqs_hz);
+        assert!(channels.is_equispaced());
+        let mut max_delay: f64 = 0.0;
+        for row in 0..nt * m.nbls {
+            let (t, b) = (t0 + row / m.nbls, row % m.nbls);
+            let uvw = g.uvw_m(t, b).unwrap();
+            want.uvw_m.row_mut(row).assign(&ndarray::arr1(&uvw));
+            let delay_m = g.delay_m(t, b).unwrap();
+            max_delay = max_delay.max(delay_m.abs());
+            let mut vis = want.data.slice_mut(ndarray::s![row, .., ..]);
+            dsa110_astro::rephase_row(vis.as_slice_mut().unwrap(), 2, &channels, delay_m);
+        }
+        assert!(
+            max_delay > 1.0,
+            "the test needs real rephasing, max delay {max_delay} m"
+        );
+        assert_eq!(fused, MsBlock::from_vis(want).unwrap());
+        let unphased = MsBlock::from_vis(ones(&m, t0, nt)).unwrap();
+        assert_ne!(fused, unphased);
+    }
+
+    #[test]
+    fn a_block_outside_the_group_fails_naming_the_file() {
+        let m = meta(8);
+        let g = geometry(&m).unwrap();
+        let e = to_ms_block("g", &m.path, ones(&m, 2, 2), &g, 3).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                ConvertError::Geometry { path, source: AstroError::OutsideGroup { first_integration: 3, end_integration: 5, .. }, .. }
+                    if path == &m.path
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.kind(), "bad_geometry");
+        assert!(!e.is_retryable());
+        assert!(
+            e.to_string().contains("2025-10-02T00:12:00_sb03.hdf5"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_antenna_outside_the_table_fails_naming_the_file_and_antenna() {
+        let mut m = meta(8);
+        m.ant2[5] = 3;
+        let e = geometry(&m)
+            .map_err(|source| geometry_error("g", &m.path, source))
+            .unwrap_err();
+        assert!(e.to_string().contains("_sb03.hdf5"), "{e}");
+        let cause = std::error::Error::source(&e)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(
+            cause.contains("antenna index 3") && cause.contains("baseline 5"),
+            "{cause}"
+        );
+        // an invalid time stays an astrometry error
+        let e = geometry_error(
+            "g",
+            &m.path,
+            AstroError::InvalidTime {
+                what: "t",
+                value: "x".into(),
+            },
+        );
+        assert_eq!(e.kind(), "astrometry");
+    }
+
+    #[test]
+    fn every_subband_gets_its_own_window_or_the_group_fails() {
+        let params = ConvertParams {
+            output_dir: PathBuf::from("/nonexistent"),
+            expected_subbands: 16,
+            eop: Eop::default(),
+            overwrite: false,
+            application: "test".into(),
+            command_line: "test".into(),
+        };
+        let m = meta(8);
+        let metas = vec![(3u8, m.clone())];
+        let missing: Vec<u8> = (0..16).filter(|&sb| sb != 3).collect();
+        let (spec, spws) =
+            ms_spec("g", &m, &metas, &missing, &params, [0.0; 3], (1.0, 0.5)).unwrap();
+        assert_eq!(spec.spws.len(), 16);
+        // sb15 is the lowest band, sb00 the highest
+        assert_eq!(
+            (spws.spw_of(15), spws.spw_of(3), spws.spw_of(0)),
+            (Some(0), Some(12), Some(15))
+        );
+        assert_eq!(spec.antennas[2].name, "DSA-003");
+        // 5 channels: the missing subbands' nominal frequencies are unknown
+        let m = meta(5);
+        let metas = vec![(3u8, m.clone())];
+        let e = ms_spec("g", &m, &metas, &missing, &params, [0.0; 3], (1.0, 0.5)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ConvertError::UnknownWindow {
+                    subband: 0,
+                    nfreqs: 5,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.kind(), "unknown_spw");
+    }
 }

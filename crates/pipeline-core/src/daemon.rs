@@ -17,13 +17,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dsa110_queue::{Queue, QueueOptions, RetryPolicy};
+use dsa110_queue::{GroupState, Queue, QueueOptions, RetryPolicy};
 use tokio::sync::{watch, Notify};
 
 use crate::config::DaemonParams;
 use crate::convert::ConvertParams;
 use crate::disk::{DiskGuard, FreeSpaceSource, Statvfs, BYTES_PER_GB};
-use crate::error::PipelineError;
+use crate::error::{display_chain, PipelineError};
 use crate::intake::{Intake, IntakeParams};
 use crate::metrics::{self as m, QueueState};
 use crate::monitoring::{
@@ -31,13 +31,11 @@ use crate::monitoring::{
     QueueCounts, StatusSource,
 };
 use crate::process::{host_name, now_unix_s, owner_alive, parse_owner, pid_alive};
+use crate::runner::Runner;
 use crate::stage::{default_stages, StageContext};
-use crate::validate_child::ChildValidator;
-use crate::watcher::{run_watcher, WatcherParams};
+use crate::validate_child::{ChildValidator, VALIDATOR_TIMEOUT};
+use crate::watcher::{run_watcher, ScanProgress, WatcherParams};
 use crate::worker::{db, run_worker, temporary_ms_path, WorkerExit, WorkerShared, STALE_AFTER_S};
-
-/// Longest a validator child may run before the file counts as invalid.
-pub const VALIDATOR_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How the daemon ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -101,7 +99,10 @@ pub fn remove_after_exit(tmp_ms: &Path, pid: u32, limit: Duration) -> Result<(),
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if !name.ends_with(&format!(".ms.tmp-{pid}")) {
+    let ours = crate::temporaries::Temporary::parse(&name).is_some_and(|t| {
+        t.pid == pid && t.host.is_none_or(|h| h == host_name()) && t.final_name.ends_with(".ms")
+    });
+    if !ours {
         return Err(PipelineError::Config {
             option: REMOVE_AFTER_EXIT_FLAG,
             reason: format!(
@@ -221,32 +222,6 @@ async fn open_queue(path: &Path, stop: &watch::Receiver<bool>) -> Result<Queue, 
     }
 }
 
-/// Removes `<group>.ms.tmp-<pid>` directories in `dir` whose process is gone (or is
-/// this process, which has written nothing yet): leftovers of a kill.
-fn remove_dead_temporaries(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let me = std::process::id();
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some((_, pid)) = name.rsplit_once(".ms.tmp-") else {
-            continue;
-        };
-        let Ok(pid) = pid.parse::<u32>() else {
-            continue;
-        };
-        if pid == me || !pid_alive(pid) {
-            match std::fs::remove_dir_all(e.path()) {
-                Ok(()) => tracing::info!(path = %e.path().display(),
-                    "removed the temporary MS of a stopped process"),
-                Err(err) => tracing::warn!(path = %e.path().display(),
-                    "cannot remove a stale temporary MS: {err}"),
-            }
-        }
-    }
-}
-
 async fn signals(stop: Arc<watch::Sender<bool>>) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
@@ -265,6 +240,50 @@ async fn signals(stop: Arc<watch::Sender<bool>>) {
         tracing::warn!("{e}");
     }
     let _ = stop.send(true);
+}
+
+/// `--exit-when-idle`: stops the daemon once the watcher has scanned the input directory,
+/// no file is still settling and no group is collecting, pending or in progress, twice in
+/// a row one poll interval apart.
+async fn stop_when_idle(
+    queue: Queue,
+    progress: Arc<ScanProgress>,
+    poll: Duration,
+    stop: Arc<watch::Sender<bool>>,
+) {
+    let mut idle_checks = 0;
+    loop {
+        tokio::time::sleep(poll.max(Duration::from_millis(200))).await;
+        if *stop.borrow() {
+            return;
+        }
+        let busy = if progress.scans() == 0 || progress.unsettled() > 0 {
+            true
+        } else {
+            match db(&queue, "counts_by_state", |q| q.counts_by_state()).await {
+                Ok(counts) => counts.iter().any(|(s, n)| {
+                    *n > 0
+                        && matches!(
+                            s,
+                            GroupState::Collecting | GroupState::Pending | GroupState::InProgress
+                        )
+                }),
+                Err(e) => {
+                    tracing::warn!(
+                        "--exit-when-idle: cannot read the queue: {}",
+                        display_chain(&e)
+                    );
+                    true
+                }
+            }
+        };
+        idle_checks = if busy { 0 } else { idle_checks + 1 };
+        if idle_checks >= 2 {
+            tracing::info!("queue idle: stopping (--exit-when-idle)");
+            let _ = stop.send(true);
+            return;
+        }
+    }
 }
 
 async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError> {
@@ -290,7 +309,8 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
 
     // Leftovers of a kill: temporary MSs and groups held by dead workers.
     let out = params.output_dir.clone();
-    let _ = tokio::task::spawn_blocking(move || remove_dead_temporaries(&out)).await;
+    let _ = tokio::task::spawn_blocking(move || crate::temporaries::remove_dead(&out, None, true))
+        .await;
     let limit = params.retry_limit;
     let recovered = db(&queue, "recover_stale", move |q| {
         let (host, me) = (host_name(), std::process::id());
@@ -349,6 +369,7 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
 
     // Watcher.
     let work_available = Arc::new(Notify::new());
+    let progress = Arc::new(ScanProgress::default());
     let intake = Intake::with_validator(Box::new(ChildValidator::new(
         &params.validator_exe,
         VALIDATOR_TIMEOUT,
@@ -364,6 +385,7 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
                 eop: params.eop,
             },
             poll_interval: params.poll_interval,
+            progress: Arc::clone(&progress),
         },
         liveness.clone(),
         Arc::clone(&work_available),
@@ -371,10 +393,13 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
     ));
 
     // Workers.
-    let shared = Arc::new(WorkerShared {
-        queue: queue.clone(),
-        stages: default_stages(),
-        ctx: StageContext {
+    let retry = RetryPolicy {
+        retry_limit: params.retry_limit,
+        ..RetryPolicy::default()
+    };
+    let runner = Runner::new(
+        default_stages(),
+        StageContext {
             queue: queue.clone(),
             convert: Arc::new(ConvertParams {
                 output_dir: params.output_dir.clone(),
@@ -385,10 +410,13 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
                 command_line: params.command_line.clone(),
             }),
         },
-        retry: RetryPolicy {
-            retry_limit: params.retry_limit,
-            ..RetryPolicy::default()
-        },
+        retry,
+    )?;
+    tracing::info!(stages = ?runner.stage_names(), "stages");
+    let shared = Arc::new(WorkerShared {
+        queue: queue.clone(),
+        runner,
+        retry,
         guard: Arc::clone(&guard),
         liveness: liveness.clone(),
         work_available,
@@ -417,6 +445,15 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
     }
     let _watchdog = monitoring::spawn_watchdog();
     tracing::info!("dsa110-stream ready");
+
+    if params.exit_when_idle {
+        tokio::spawn(stop_when_idle(
+            queue.clone(),
+            Arc::clone(&progress),
+            params.poll_interval,
+            Arc::clone(&stop_tx),
+        ));
+    }
 
     let mut summary = DaemonSummary::default();
     let mut failure = None;

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use dsa110_astro::Eop;
@@ -11,9 +12,13 @@ use dsa110_queue::{GroupState, Queue, QueueOptions, RetryPolicy};
 
 use crate::config::{check_shared, seconds, SharedOptions};
 use crate::convert::{ConversionReport, ConvertParams};
+use crate::error::display_chain;
 use crate::error::PipelineError;
 use crate::intake::{list_dir, FileOutcome, Intake, IntakeParams};
-use crate::process::{now_unix_s, owner_alive, owner_id, process_group, GroupOutcome};
+use crate::process::{now_unix_s, owner_alive, owner_id};
+use crate::runner::{GroupOutcome, NoObserver, Runner};
+use crate::stage::{ConversionStage, StageContext};
+use crate::validate_child::{ChildValidator, VALIDATOR_TIMEOUT};
 
 /// Options as given on the command line (not yet checked).
 #[derive(Clone, Debug)]
@@ -44,6 +49,10 @@ pub struct LegacyConfig {
     pub eop: Eop,
     /// The command line, for the MS HISTORY.
     pub command_line: String,
+    /// Validate new files in a child process (this executable re-run with
+    /// `--validate-file`), as the daemon does: libhdf5 can crash on corrupt metadata.
+    /// `None` validates in this process.
+    pub validator_exe: Option<PathBuf>,
 }
 
 /// Checked parameters.
@@ -139,6 +148,9 @@ pub fn run(
         // nothing waits for a backoff in a single pass
         retry.backoff_s = 0.0;
     }
+    // leftovers of a kill, as the daemon does at start: temporaries of dead processes
+    // of this host, then groups held by dead workers
+    crate::temporaries::remove_dead(&cfg.output_dir, None, true);
     for r in queue.recover_stale(owner_alive, 3600.0, retry.retry_limit, now_unix_s())? {
         tracing::warn!(group_id = %r.group_id, owner = ?r.owner, new_state = %r.new_state.as_str(),
             "recovered a group left in_progress by a stopped worker");
@@ -156,7 +168,19 @@ pub fn run(
         application: format!("dsa110-legacy-convert {}", env!("CARGO_PKG_VERSION")),
         command_line: cfg.command_line.clone(),
     };
-    let mut intake = Intake::new();
+    let queue_for_stages = queue.clone();
+    let runner = Runner::new(
+        vec![Arc::new(ConversionStage)],
+        StageContext {
+            queue: queue_for_stages,
+            convert: Arc::new(convert),
+        },
+        retry,
+    )?;
+    let mut intake = match &cfg.validator_exe {
+        Some(exe) => Intake::with_validator(Box::new(ChildValidator::new(exe, VALIDATOR_TIMEOUT))),
+        None => Intake::new(),
+    };
     let mut summary = LegacySummary::default();
     while !stop.load(Ordering::SeqCst) {
         // 1. register what has arrived
@@ -205,24 +229,26 @@ pub fn run(
                 group_id: group.group_id.as_str(),
                 pending,
             });
-            match process_group(&queue, &owner, &group, &convert, &retry)? {
-                GroupOutcome::Completed(report) => {
+            let gid = group.group_id.clone();
+            match runner.run_group(&owner, group, &NoObserver)? {
+                GroupOutcome::Completed { outputs } => {
                     summary.completed += 1;
+                    let report = outputs.iter().find_map(|(_, o)| o.conversion.as_ref());
                     on_event(LegacyEvent::Finished {
-                        group_id: group.group_id.as_str(),
-                        report: Some(&report),
+                        group_id: gid.as_str(),
+                        report,
                         error: None,
                     });
                 }
-                GroupOutcome::Failed { error, outcome } => {
+                GroupOutcome::Failed { error, outcome, .. } => {
                     match outcome {
                         dsa110_queue::FailOutcome::Retrying { .. } => summary.retried += 1,
                         dsa110_queue::FailOutcome::Failed { .. } => summary.failed += 1,
                     }
                     on_event(LegacyEvent::Finished {
-                        group_id: group.group_id.as_str(),
+                        group_id: gid.as_str(),
                         report: None,
-                        error: Some(format!("{error}")),
+                        error: Some(display_chain(&error)),
                     });
                 }
             }

@@ -29,17 +29,23 @@
 
 pub mod config;
 pub mod convert;
+#[cfg(feature = "daemon")]
 pub mod daemon;
-pub mod disk;
 pub mod error;
 pub mod intake;
 pub mod legacy;
-pub mod metrics;
-pub mod monitoring;
 pub mod process;
+pub mod runner;
 pub mod stage;
+pub mod temporaries;
 pub mod validate_child;
+#[cfg(feature = "daemon")]
 pub mod watcher;
+#[cfg(feature = "daemon")]
 pub mod worker;
+
+#[cfg(feature = "daemon")]
+pub use dsa110_service::monitoring;
+pub use dsa110_service::{disk, metrics};
 
 pub use error::PipelineError;

@@ -20,6 +20,9 @@ use crate::intake::{validate_here, FileValidator, ValidatorError, Verdict};
 /// The hidden option that puts the daemon's binary in validator mode.
 pub const VALIDATE_FILE_FLAG: &str = "--validate-file";
 
+/// Longest a validator child may run before the file counts as invalid.
+pub const VALIDATOR_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Validates in a child process (see the module docs).
 #[derive(Debug, Clone)]
 pub struct ChildValidator {
@@ -129,6 +132,29 @@ fn read_all(r: Option<impl Read>) -> String {
         let _ = r.read_to_string(&mut s);
     }
     s
+}
+
+/// The validator child's whole job (`<binary> --validate-file PATH [--subband N]`): one
+/// JSON verdict line on stdout; returns the exit status (0; 2 when the subband cannot be
+/// told from the name; 1 when stdout fails). A crash is the parent's verdict.
+pub fn child_main(path: &Path, subband: Option<u8>, eop: &Eop) -> u8 {
+    use std::io::Write;
+    let subband = match subband {
+        Some(s) => s,
+        None => {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            match crate::intake::subband_of_name(name) {
+                Some(s) => s,
+                None => return 2,
+            }
+        }
+    };
+    let line = run_validation(path, subband, eop);
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,33 @@ pub struct WatcherParams {
     pub intake: IntakeParams,
     /// Period of the full scan.
     pub poll_interval: Duration,
+    /// What the scans have seen so far (read by `--exit-when-idle`).
+    pub progress: Arc<ScanProgress>,
+}
+
+/// Progress of the watcher's scans, shared with whoever needs to know whether the input
+/// directory still holds work (the daemon's `--exit-when-idle`).
+#[derive(Debug, Default)]
+pub struct ScanProgress {
+    scans: std::sync::atomic::AtomicU64,
+    unsettled: std::sync::atomic::AtomicU64,
+}
+
+impl ScanProgress {
+    /// Completed scans.
+    pub fn scans(&self) -> u64 {
+        self.scans.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// Files the last scan found still settling (not yet registered).
+    pub fn unsettled(&self) -> u64 {
+        self.unsettled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    fn record(&self, summary: &ScanSummary) {
+        use std::sync::atomic::Ordering;
+        self.unsettled
+            .store(summary.unsettled as u64, Ordering::SeqCst);
+        self.scans.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// What one scan did.
@@ -216,6 +243,7 @@ pub async fn run_watcher(
         match result {
             Ok(Ok(summary)) => {
                 liveness.watcher_heartbeat();
+                params.progress.record(&summary);
                 if summary.registered > 0 {
                     work_available.notify_waiters();
                 }

@@ -27,11 +27,11 @@ use tokio::sync::{watch, Notify};
 use tracing::Instrument;
 
 use crate::disk::DiskGuard;
-use crate::error::PipelineError;
-use crate::metrics::{self as m, GroupOutcome};
+use crate::error::{display_chain, PipelineError};
+use crate::metrics::{self as m, GroupOutcome as MetricOutcome};
 use crate::monitoring::Liveness;
-use crate::process::{now_unix_s, owner_alive, record_completion, record_failure, worker_owner_id};
-use crate::stage::{Stage, StageContext, StageError};
+use crate::process::{now_unix_s, owner_alive, worker_owner_id};
+use crate::runner::{GroupOutcome, RunObserver, Runner};
 use crate::watcher::SLOW_DB_WARN;
 
 /// Seconds without a heartbeat after which an `in_progress` group of a live owner is
@@ -94,10 +94,8 @@ where
 pub struct WorkerShared {
     /// The queue.
     pub queue: Queue,
-    /// The stages, in order.
-    pub stages: Vec<Arc<dyn Stage>>,
-    /// What the stages need.
-    pub ctx: StageContext,
+    /// The stage runner (stages, their context, the retry policy).
+    pub runner: Runner,
     /// Retry limit and backoff of failed groups.
     pub retry: RetryPolicy,
     /// The output disk guard.
@@ -263,6 +261,18 @@ impl Drop for HeartbeatTask {
     }
 }
 
+/// Refreshes the worker's liveness as stages start and end.
+struct LivenessObserver(Liveness);
+
+impl RunObserver for LivenessObserver {
+    fn stage_started(&self, _stage: &'static str) {
+        self.0.worker_heartbeat();
+    }
+    fn stage_ended(&self, _stage: &'static str, _seconds: f64, _ok: bool) {
+        self.0.worker_heartbeat();
+    }
+}
+
 async fn process(
     shared: &WorkerShared,
     owner: &str,
@@ -290,106 +300,63 @@ async fn process(
         })
         .await?;
     }
-    // Files the watcher found invalid are never opened in this process (libhdf5 may
-    // crash on them); the group fails naming the file.
-    let files: Vec<PathBuf> = group.files.iter().map(|f| f.path.clone()).collect();
-    let invalid = db(&shared.queue, "invalid_reason", move |q| {
-        for path in &files {
-            if let Some(reason) = q.invalid_reason(path)? {
-                return Ok(Some((path.clone(), reason)));
-            }
+    let runner = shared.runner.clone();
+    let observer = LivenessObserver(shared.liveness.clone());
+    let o = owner.to_owned();
+    let span = tracing::Span::current();
+    let mut job = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| runner.run_group(&o, group, &observer))
+    });
+    let joined = tokio::select! {
+        r = &mut job => r,
+        () = stop_deadline(stop.clone(), shared.stop_timeout, gid.clone()) => {
+            abandon(shared, owner, &gid).await;
+            return Ok(Processed::Abandoned(gid));
         }
-        Ok(None)
-    })
-    .await?;
-    let group = Arc::new(group);
-    let mut error = invalid.map(|(path, reason)| StageError::InvalidFile { path, reason });
-    let mut conversion = None;
-    if error.is_none() {
-        for stage in &shared.stages {
-            let label = stage.name();
-            {
-                let g = gid.clone();
-                db(&shared.queue, "set_stage", move |q| {
-                    q.set_stage(&g, label.as_str(), now_unix_s())
-                })
-                .await?;
-            }
-            shared.liveness.worker_heartbeat();
-            let t = Instant::now();
-            let (st, ctx, grp) = (Arc::clone(stage), shared.ctx.clone(), Arc::clone(&group));
-            let span = tracing::info_span!("stage", stage = label.as_str());
-            let mut job = tokio::task::spawn_blocking(move || span.in_scope(|| st.run(&ctx, &grp)));
-            let joined = tokio::select! {
-                r = &mut job => r,
-                () = stop_deadline(stop.clone(), shared.stop_timeout, gid.clone()) => {
-                    abandon(shared, owner, &gid).await;
-                    return Ok(Processed::Abandoned(gid));
-                }
-            };
-            let seconds = t.elapsed().as_secs_f64();
-            shared.liveness.worker_heartbeat();
-            match joined {
-                Ok(Ok(out)) => {
-                    m::stage_duration(label, seconds);
-                    for (part, s) in &out.parts {
-                        m::stage_duration(*part, *s);
-                    }
-                    tracing::info!(stage = label.as_str(), seconds, "stage finished");
-                    if out.conversion.is_some() {
-                        conversion = out.conversion;
-                    }
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(stage = label.as_str(), seconds, "stage failed: {e}");
-                    error = Some(e);
-                    break;
-                }
-                Err(e) => {
-                    error = Some(StageError::Crashed {
-                        stage: label,
-                        reason: e.to_string(),
-                    });
-                    break;
-                }
-            }
-        }
-    }
-    match error {
-        None => {
-            let (g, o) = (gid.clone(), owner.to_owned());
-            db(&shared.queue, "complete", move |q| match &conversion {
-                Some(report) => record_completion(q, &o, &g, report),
-                None => q.complete(&g, &o, now_unix_s()),
-            })
-            .await?;
+    };
+    shared.liveness.worker_heartbeat();
+    match joined {
+        Ok(Ok(GroupOutcome::Completed { .. })) => {
             let seconds = started.elapsed().as_secs_f64();
-            m::group_finished(GroupOutcome::Completed, seconds);
+            m::group_finished(MetricOutcome::Completed, seconds);
             shared.liveness.record_success(now_unix_s());
             tracing::info!(seconds, "group completed");
         }
-        Some(e) => {
-            let message = e.to_string();
-            let (kind, retryable) = (e.kind(), e.is_retryable());
+        Ok(Ok(GroupOutcome::Failed { outcome, .. })) => {
+            m::group_finished(
+                match outcome {
+                    FailOutcome::Retrying { .. } => MetricOutcome::Retried,
+                    FailOutcome::Failed { .. } => MetricOutcome::Failed,
+                },
+                0.0,
+            );
+        }
+        Ok(Err(e)) => {
+            // The database stayed unusable: the group stays in_progress and recovery takes
+            // it back.
+            tracing::error!("cannot record the group's progress: {}", display_chain(&e));
+        }
+        Err(join) => {
+            let message = format!("the stage runner stopped unexpectedly: {join}");
             let (g, o, retry) = (gid.clone(), owner.to_owned(), shared.retry);
             let outcome = db(&shared.queue, "fail", move |q| {
-                record_failure(
-                    q,
-                    &o,
+                q.fail(
                     &g,
+                    &o,
                     &Failure {
-                        error: kind,
+                        error: "stage_crashed",
                         message: &message,
-                        retryable,
+                        retryable: true,
                     },
                     &retry,
+                    now_unix_s(),
                 )
             })
             .await?;
             m::group_finished(
                 match outcome {
-                    FailOutcome::Retrying { .. } => GroupOutcome::Retried,
-                    FailOutcome::Failed { .. } => GroupOutcome::Failed,
+                    FailOutcome::Retrying { .. } => MetricOutcome::Retried,
+                    FailOutcome::Failed { .. } => MetricOutcome::Failed,
                 },
                 0.0,
             );
@@ -421,5 +388,5 @@ async fn abandon(shared: &WorkerShared, owner: &str, gid: &GroupId) {
 
 /// The temporary MS this process writes for `group_id` in `output_dir`.
 pub fn temporary_ms_path(output_dir: &std::path::Path, group_id: &str) -> PathBuf {
-    output_dir.join(format!("{group_id}.ms.tmp-{}", std::process::id()))
+    crate::temporaries::temporary_path(output_dir, &format!("{group_id}.ms"))
 }

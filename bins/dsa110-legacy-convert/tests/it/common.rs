@@ -10,18 +10,7 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The interop venv's python; a clear failure when it is missing.
-pub fn python() -> PathBuf {
-    let p = std::env::var_os("DSA110_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/interop-venv/bin/python"));
-    assert!(
-        p.exists(),
-        "python interop venv not found at {} — run `cargo xtask setup`",
-        p.display()
-    );
-    p
-}
+pub use dsa110_test_support::python;
 
 pub fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -14,29 +14,6 @@ use dsa110_sim::{
 
 pub const EXE: &str = env!("CARGO_BIN_EXE_dsa110-stream");
 
-/// Polls `f` every 100 ms until it returns `Some`, panicking with `what` after `limit`.
-pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The directory layout of one test: `in/`, `ms/`, `state/db/pipeline.sqlite3`.
 pub struct Dirs {
     pub tmp: tempfile::TempDir,
@@ -87,6 +64,12 @@ pub const FAST: &[&str] = &[
 
 impl Daemon {
     pub fn start(dirs: &Dirs, extra: &[&str]) -> Self {
+        Self::start_with_env(dirs, extra, &[])
+    }
+
+    /// [`Daemon::start`] with extra environment variables (e.g. the runner's testing
+    /// aids `DSA110_FAULT_SLEEP`, `DSA110_FAULT_POINT`).
+    pub fn start_with_env(dirs: &Dirs, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let n = std::fs::read_dir(dirs.root()).unwrap().count();
         let stderr_path = dirs.root().join(format!("daemon-{n}.stderr"));
@@ -105,6 +88,7 @@ impl Daemon {
             .env("HDF5_USE_FILE_LOCKING", "FALSE")
             .env("RUST_LOG", "info")
             .env_remove("NOTIFY_SOCKET")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -212,59 +196,7 @@ impl Drop for Daemon {
     }
 }
 
-#[derive(Debug)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub body: String,
-}
-
-impl HttpResponse {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-/// `GET path` on 127.0.0.1:`port` (HTTP/1.1, `Connection: close`); `None` if it fails.
-pub fn try_get(port: u16, path: &str) -> Option<HttpResponse> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    let chunked = head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked");
-    let mut body = raw[split + 4..].to_vec();
-    if chunked {
-        body = dechunk(&body)?;
-    }
-    Some(HttpResponse {
-        status,
-        body: String::from_utf8(body).ok()?,
-    })
-}
-
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let eol = data.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&data[..eol]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        data = &data[eol + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(data.get(..size)?);
-        data = data.get(size + 2..)?;
-    }
-}
+pub use dsa110_test_support::{free_port, http_get as try_get, wait_for, HttpResponse};
 
 /// The value of one sample line `name{labels} value` in a Prometheus exposition.
 pub fn sample(metrics: &str, series: &str) -> Option<f64> {
@@ -439,4 +371,89 @@ pub fn row_with_file<'a>(rows: &'a [Row], file_name: &str) -> &'a Row {
     rows.iter()
         .find(|r| r.files.iter().any(|f| f.ends_with(file_name)))
         .unwrap_or_else(|| panic!("no group holds {file_name}: {rows:#?}"))
+}
+
+// ------------------------------------------------------------------ processes, logs
+
+impl Daemon {
+    /// Sends `kill -<signal>` (e.g. `"STOP"`, `"CONT"`) to the daemon.
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "kill -{signal} {}", self.pid());
+    }
+}
+
+/// Total size in bytes of the files under `dir` (0 when it does not exist).
+pub fn dir_size(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            _ => e.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
+}
+
+/// The entries of `output` whose names start with `<group_id>.ms` (the product and any
+/// temporaries of the group).
+pub fn products_of(output: &Path, group_id: &str) -> Vec<String> {
+    let prefix = format!("{group_id}.ms");
+    let mut v: Vec<String> = std::fs::read_dir(output)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The value of `name=value` in one tracing log line (`value` ends at a space, `}` or
+/// `:`; quotes are removed).
+pub fn log_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let pat = format!("{name}=");
+    let mut from = 0;
+    while let Some(i) = line[from..].find(&pat) {
+        let at = from + i;
+        // a whole field name: preceded by a space, `{` or `,`
+        let ok = at == 0 || matches!(line.as_bytes()[at - 1], b' ' | b'{' | b',');
+        let rest = &line[at + pat.len()..];
+        if ok {
+            let end = rest.find([' ', '}', ',']).unwrap_or(rest.len());
+            let v = rest[..end].trim_end_matches(':').trim_matches('"');
+            return Some(v);
+        }
+        from = at + pat.len();
+    }
+    None
+}
+
+/// The log lines whose message is `message` (after the target's `: `), in order.
+pub fn log_lines_with<'a>(log: &'a str, message: &str) -> Vec<&'a str> {
+    let needle = format!(": {message}");
+    log.lines()
+        .filter(|l| {
+            l.find(&needle).is_some_and(|i| {
+                let rest = &l[i + needle.len()..];
+                rest.is_empty() || rest.starts_with(' ')
+            })
+        })
+        .collect()
+}
+
+/// `ms_index` rows `(path, status)` of one group.
+pub fn ms_index_rows(db: &Path, group_id: &str) -> Vec<(String, String)> {
+    let c = read_db(db);
+    let mut s = c
+        .prepare("SELECT path, status FROM ms_index WHERE group_id = ?1 ORDER BY path")
+        .unwrap();
+    s.query_map([group_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }

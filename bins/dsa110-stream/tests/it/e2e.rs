@@ -196,11 +196,30 @@ fn correlator_groups_end_completed_failed_or_partial_and_monitoring_agrees() {
     assert!(log.contains("dsa110-stream stopped"), "{log}");
 }
 
+/// Two workers of one daemon share the queue: held back by a low-disk pause until all
+/// four groups are pending, then released together (the runner's testing aid
+/// `DSA110_FAULT_SLEEP` holds each group 0.5 s before its conversion). Proven from the queue's own log
+/// lines (`group acquired` with the owner `host:pid:wN`, then the worker's
+/// `group completed` in the group's span): every group is acquired exactly once and
+/// completed exactly once, by the worker that acquired it; both workers complete
+/// groups; and at some point two groups are in progress at the same time under the two
+/// owners (a second acquisition before the first group's completion). The products
+/// agree: one MS and one `ms_index` row per group, no retry, no temporary.
 #[test]
 fn two_workers_share_the_queue_without_collisions() {
     let dirs = Dirs::new();
-    let mut daemon = Daemon::start(&dirs, &["--workers", "2"]);
-    for (k, seed) in [(0.0, 61), (309.0, 62), (618.0, 63)] {
+    let free = dirs.root().join("free_gb");
+    // 7 GB: below the 10 GB pause threshold, so no worker takes a group yet.
+    std::fs::write(&free, "7").unwrap();
+    let free_arg = free.to_str().unwrap().to_owned();
+    // The runner's testing aid holds each group 0.5 s before its conversion, so the two
+    // workers' groups overlap whatever the machine's speed.
+    let mut daemon = Daemon::start_with_env(
+        &dirs,
+        &["--workers", "2", "--debug-free-space-file", &free_arg],
+        &[("DSA110_FAULT_SLEEP", "conversion:0.5")],
+    );
+    for (k, seed) in [(0.0, 61), (309.0, 62), (618.0, 63), (927.0, 64)] {
         write_like_correlator(&sim_config(
             Scale::Tiny,
             &dirs.input(),
@@ -209,15 +228,87 @@ fn two_workers_share_the_queue_without_collisions() {
             &all_subbands(),
         ));
     }
-    let rows = wait_for("3 groups completed", Duration::from_secs(40), || {
+    wait_for("4 groups pending", Duration::from_secs(40), || {
         let rows = groups(&dirs.db());
-        (rows.len() == 3 && rows.iter().all(|r| r.state == "completed")).then_some(rows)
+        (rows.len() == 4 && rows.iter().all(|r| r.state == "pending")).then_some(())
     });
+    std::fs::write(&free, "100").unwrap();
+    let rows = wait_for("4 groups completed", Duration::from_secs(40), || {
+        let rows = groups(&dirs.db());
+        (rows.len() == 4 && rows.iter().all(|r| r.state == "completed")).then_some(rows)
+    });
+    daemon.stop_ok(Duration::from_secs(20));
     for r in &rows {
         assert_eq!(r.retry_count, 0, "{r:#?}");
-        assert!(dirs.output().join(format!("{}.ms", r.group_id)).is_dir());
+        assert_eq!(
+            products_of(&dirs.output(), &r.group_id),
+            [format!("{}.ms", r.group_id)]
+        );
+        assert_eq!(ms_index_rows(&dirs.db(), &r.group_id).len(), 1);
     }
+
     let log = daemon.stderr();
-    assert!(log.contains(":w1") && log.contains(":w2"), "{log}");
-    daemon.stop_ok(Duration::from_secs(20));
+    let workers = worker_owners(&log);
+    assert_eq!(workers.len(), 2, "two worker owners: {workers:?}\n{log}");
+    // Replay the log: which group each owner holds, in log order.
+    let mut held: Vec<(String, String)> = Vec::new(); // (group, owner)
+    let mut acquired_by: Vec<(String, String)> = Vec::new();
+    let mut completed_by: Vec<(String, String)> = Vec::new();
+    let mut max_concurrent: Vec<(String, String)> = Vec::new();
+    for line in log.lines() {
+        let message = |m: &str| !log_lines_with(line, m).is_empty();
+        if message("group acquired") {
+            let g = log_field(line, "group_id").unwrap().to_owned();
+            let o = log_field(line, "owner").unwrap().to_owned();
+            held.push((g.clone(), o.clone()));
+            acquired_by.push((g, o));
+            if held.len() > max_concurrent.len() {
+                max_concurrent = held.clone();
+            }
+        } else if message("group completed") && log_field(line, "worker").is_some() {
+            // the worker's line, in the group's span `group{group_id=… worker=N}` (the
+            // queue may log its own `group completed`, without a worker)
+            let g = log_field(line, "group_id").unwrap().to_owned();
+            let n = log_field(line, "worker").unwrap();
+            let owner = workers
+                .iter()
+                .find(|o| o.ends_with(&format!(":w{n}")))
+                .unwrap_or_else(|| panic!("worker {n} has no owner: {line}"))
+                .clone();
+            let at = held
+                .iter()
+                .position(|(hg, ho)| *hg == g && *ho == owner)
+                .unwrap_or_else(|| panic!("{owner} completed {g} it did not hold:\n{log}"));
+            held.remove(at);
+            completed_by.push((g, owner));
+        }
+    }
+    let mut ids: Vec<&str> = acquired_by.iter().map(|(g, _)| g.as_str()).collect();
+    ids.sort_unstable();
+    let want: Vec<&str> = rows.iter().map(|r| r.group_id.as_str()).collect();
+    assert_eq!(ids, want, "each group acquired exactly once:\n{log}");
+    let mut done: Vec<&str> = completed_by.iter().map(|(g, _)| g.as_str()).collect();
+    done.sort_unstable();
+    assert_eq!(done, want, "each group completed exactly once:\n{log}");
+    assert!(held.is_empty(), "acquired, never completed: {held:?}");
+    for w in &workers {
+        let n = completed_by.iter().filter(|(_, o)| o == w).count();
+        assert!(n >= 1, "{w} completed no group: {completed_by:?}");
+    }
+    assert_eq!(max_concurrent.len(), 2, "never two groups at once:\n{log}");
+    assert_ne!(
+        max_concurrent[0].1, max_concurrent[1].1,
+        "two groups at once under one owner: {max_concurrent:?}"
+    );
+}
+
+/// The owners `host:pid:wN` of the `worker started` lines.
+fn worker_owners(log: &str) -> Vec<String> {
+    let mut v: Vec<String> = log_lines_with(log, "worker started")
+        .into_iter()
+        .map(|l| log_field(l, "owner").unwrap().to_owned())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
 }

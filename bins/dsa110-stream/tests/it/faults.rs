@@ -1,33 +1,16 @@
-//! Fault tests: SIGTERM and kill -9 mid-group, a full disk, a locked database.
+//! Fault tests: SIGTERM and kill -9 mid-group, a full disk, a locked database, a file
+//! that crashes libhdf5.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use dsa110_sim::Scale;
 
 use crate::common::*;
 
-/// Waits until a group is `in_progress` (polling the database every 10 ms).
-fn wait_in_progress(dirs: &Dirs) -> Row {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(r) = groups(&dirs.db())
-            .into_iter()
-            .find(|r| r.state == "in_progress")
-        {
-            return r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no group in_progress within 30 s: {:#?}",
-            groups(&dirs.db())
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn small_group(dirs: &Dirs) -> Vec<std::path::PathBuf> {
-    // small: 16 × 16 MB, converts in about a second on this machine, long enough to
-    // land a signal mid-group.
+    // small: 16 × 16 MB, converts in about a second on this machine; the test freezes
+    // the daemon mid-conversion rather than relying on that second.
     write_like_correlator(&sim_config(
         Scale::Small,
         &dirs.input(),
@@ -37,35 +20,99 @@ fn small_group(dirs: &Dirs) -> Vec<std::path::PathBuf> {
     ))
 }
 
+/// A conversion caught in the act (see [`freeze_mid_conversion`]).
+struct Frozen {
+    group_id: String,
+    /// The temporary MS being written.
+    tmp: PathBuf,
+    /// Its size when the daemon was frozen.
+    tmp_bytes: u64,
+}
+
+/// Waits until a temporary MS `<group>.ms.tmp-*` exists in the output directory and
+/// holds at least `min_bytes` (the conversion is writing it), then stops the daemon
+/// with SIGSTOP, so that whatever the machine's speed the group stays mid-conversion
+/// until the test signals again. Then checks that premise: the group is `in_progress`,
+/// its temporary still exists and its product does not (a conversion that finished in
+/// the instant between the look and the SIGSTOP fails the test, it never passes it).
+fn freeze_mid_conversion(daemon: &Daemon, dirs: &Dirs, min_bytes: u64) -> Frozen {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let tmp = loop {
+        let writing = temporaries(&dirs.output())
+            .into_iter()
+            .map(|n| dirs.output().join(n))
+            .find(|p| dir_size(p) >= min_bytes);
+        if let Some(p) = writing {
+            daemon.signal("STOP");
+            break p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no temporary MS of {min_bytes} bytes within 60 s: {:?} {:#?}\n{}",
+            temporaries(&dirs.output()),
+            groups(&dirs.db()),
+            daemon.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let name = tmp.file_name().unwrap().to_str().unwrap().to_owned();
+    let group_id = name.split(".ms.tmp-").next().unwrap().to_owned();
+    assert!(
+        tmp.is_dir(),
+        "premise: {name} was renamed before the SIGSTOP landed (conversion finished)"
+    );
+    let product = dirs.output().join(format!("{group_id}.ms"));
+    assert!(!product.exists(), "premise: {} exists", product.display());
+    let row = groups(&dirs.db())
+        .into_iter()
+        .find(|r| r.group_id == group_id)
+        .unwrap();
+    assert_eq!(row.state, "in_progress", "premise: {row:#?}");
+    let tmp_bytes = dir_size(&tmp);
+    Frozen {
+        group_id,
+        tmp,
+        tmp_bytes,
+    }
+}
+
+/// SIGTERM lands while the conversion is frozen mid-write; with `--stop-timeout 0`
+/// the group must be released (`pending`, not a retry), its temporary removed once the
+/// process exits, and a restart must convert it.
 #[test]
 fn sigterm_mid_group_stops_cleanly_and_releases_the_group() {
     let dirs = Dirs::new();
     // --stop-timeout 0: the group in progress is abandoned at once (released).
     let mut daemon = Daemon::start(&dirs, &["--stop-timeout", "0"]);
     small_group(&dirs);
-    let row = wait_in_progress(&dirs);
-    std::thread::sleep(Duration::from_millis(100));
-    let status = daemon.sigterm(Duration::from_secs(20));
+    let frozen = freeze_mid_conversion(&daemon, &dirs, 1 << 20);
+    daemon.signal("TERM");
+    daemon.signal("CONT");
+    let status = daemon.wait_exit(Duration::from_secs(20));
     assert!(status.success(), "exit {status}:\n{}", daemon.stderr());
 
     let after = groups(&dirs.db());
     assert!(after.iter().all(|r| r.state != "in_progress"), "{after:#?}");
-    let g = after.iter().find(|r| r.group_id == row.group_id).unwrap();
-    assert!(g.state == "pending" || g.state == "completed", "{g:#?}");
+    let g = after
+        .iter()
+        .find(|r| r.group_id == frozen.group_id)
+        .unwrap();
+    assert_eq!(g.state, "pending", "released, not finished: {g:#?}");
     assert_eq!(g.retry_count, 0, "a release is not a retry");
+    assert!(
+        daemon.stderr().contains("abandoning the group"),
+        "{}",
+        daemon.stderr()
+    );
     // The abandoned conversion's temporary MS is removed once the process has exited.
     wait_for("no temporary MS left", Duration::from_secs(10), || {
         temporaries(&dirs.output()).is_empty().then_some(())
     });
-    let product = dirs.output().join(format!("{}.ms", g.group_id));
-    assert_eq!(product.exists(), g.state == "completed");
-    if g.state == "pending" {
-        assert!(
-            daemon.stderr().contains("abandoning the group"),
-            "{}",
-            daemon.stderr()
-        );
-    }
+    assert!(!frozen.tmp.exists());
+    assert_eq!(
+        products_of(&dirs.output(), &g.group_id),
+        Vec::<String>::new()
+    );
 
     // A restart converts it.
     let mut again = Daemon::start(&dirs, &[]);
@@ -79,31 +126,44 @@ fn sigterm_mid_group_stops_cleanly_and_releases_the_group() {
                 .then_some(())
         },
     );
+    assert_eq!(
+        products_of(&dirs.output(), &g.group_id),
+        [format!("{}.ms", g.group_id)]
+    );
     again.stop_ok(Duration::from_secs(20));
 }
 
+/// kill -9 lands while the conversion is frozen mid-write (its temporary MS exists and
+/// holds data): nothing appears at the product path and the group stays `in_progress`
+/// under a dead owner; a restart removes the temporary, recovers the group (one retry)
+/// and converts it exactly once: one product, one `ms_index` row, no temporary.
 #[test]
 fn kill9_mid_group_then_restart_completes_the_group() {
     let dirs = Dirs::new();
     let mut daemon = Daemon::start(&dirs, &[]);
     small_group(&dirs);
-    let row = wait_in_progress(&dirs);
-    std::thread::sleep(Duration::from_millis(150));
+    let frozen = freeze_mid_conversion(&daemon, &dirs, 1 << 20);
     daemon.kill9();
+    let gid = frozen.group_id.clone();
+    eprintln!(
+        "killed with {} bytes in {}",
+        frozen.tmp_bytes,
+        frozen.tmp.display()
+    );
 
-    let product = dirs.output().join(format!("{}.ms", row.group_id));
+    let product = dirs.output().join(format!("{gid}.ms"));
     assert!(
         !product.exists(),
         "a half product is visible at {}",
         product.display()
     );
-    let stuck = groups(&dirs.db());
-    let g = stuck.iter().find(|r| r.group_id == row.group_id).unwrap();
-    assert!(g.state == "in_progress" || g.state == "completed", "{g:#?}");
-    if g.state == "completed" {
-        // the conversion won the race against the kill: nothing to recover
-        return;
-    }
+    assert!(frozen.tmp.is_dir(), "the kill left its temporary MS");
+    let g = groups(&dirs.db())
+        .into_iter()
+        .find(|r| r.group_id == gid)
+        .unwrap();
+    assert_eq!(g.state, "in_progress", "{g:#?}");
+    assert_eq!(g.retry_count, 0, "{g:#?}");
 
     let mut restarted = Daemon::start(&dirs, &[]);
     let done = wait_for(
@@ -112,18 +172,94 @@ fn kill9_mid_group_then_restart_completes_the_group() {
         || {
             groups(&dirs.db())
                 .into_iter()
-                .find(|r| r.group_id == row.group_id && r.state == "completed")
+                .find(|r| r.group_id == gid && r.state == "completed")
         },
     );
     assert_eq!(done.retry_count, 1, "recovered once: {done:#?}");
     assert!(product.join("table.dat").is_file());
+    assert_eq!(
+        products_of(&dirs.output(), &gid),
+        [format!("{gid}.ms")],
+        "exactly the product: no temporary, no duplicate"
+    );
     assert!(
         temporaries(&dirs.output()).is_empty(),
         "{:?}",
         temporaries(&dirs.output())
     );
+    let index = ms_index_rows(&dirs.db(), &gid);
+    assert_eq!(index.len(), 1, "{index:?}");
+    assert_eq!(Path::new(&index[0].0), product, "{index:?}");
+    let log = restarted.stderr();
+    assert!(log.contains("stopped while processing"), "{log}");
+    let completions: Vec<&str> = log_lines_with(&log, "group completed")
+        .into_iter()
+        .filter(|l| log_field(l, "group_id") == Some(gid.as_str()))
+        .collect();
+    assert_eq!(completions.len(), 1, "{log}");
+    restarted.stop_ok(Duration::from_secs(20));
+}
+
+/// kill -9 at the exact point between "product published" (the MS renamed into place)
+/// and "product recorded + stage done + group completed" (one transaction), by the
+/// runner's testing aid `DSA110_FAULT_POINT=after_publish:conversion` (the process
+/// SIGKILLs itself there, so no timing luck is involved). The restart must complete
+/// the group — never fail it as "exists" — with exactly one product and one row.
+#[test]
+fn kill9_between_publish_and_record_completes_on_restart() {
+    let dirs = Dirs::new();
+    let mut daemon = Daemon::start_with_env(
+        &dirs,
+        &[],
+        &[("DSA110_FAULT_POINT", "after_publish:conversion")],
+    );
+    small_group(&dirs);
+    let status = daemon.wait_exit(Duration::from_secs(120));
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "killed by the fault point: {status}\n{}",
+        daemon.stderr()
+    );
     assert!(
-        restarted.stderr().contains("stopped while processing"),
+        daemon.stderr().contains("DSA110_FAULT_POINT"),
+        "{}",
+        daemon.stderr()
+    );
+
+    // the premise: the product is at its final path, unrecorded, the group in progress
+    let g = groups(&dirs.db()).into_iter().next().expect("one group");
+    let gid = g.group_id.clone();
+    let product = dirs.output().join(format!("{gid}.ms"));
+    assert!(
+        product.join("table.dat").is_file(),
+        "published before the kill"
+    );
+    assert_eq!(g.state, "in_progress", "{g:#?}");
+    assert!(
+        ms_index_rows(&dirs.db(), &gid).is_empty(),
+        "not recorded yet"
+    );
+
+    let mut restarted = Daemon::start(&dirs, &[]);
+    let done = wait_for("the group to complete", Duration::from_secs(60), || {
+        groups(&dirs.db())
+            .into_iter()
+            .find(|r| r.group_id == gid && r.state != "in_progress" && r.state != "pending")
+    });
+    assert_eq!(done.state, "completed", "{done:#?}\n{}", restarted.stderr());
+    assert_eq!(
+        products_of(&dirs.output(), &gid),
+        [format!("{gid}.ms")],
+        "exactly the product"
+    );
+    let index = ms_index_rows(&dirs.db(), &gid);
+    assert_eq!(index.len(), 1, "{index:?}");
+    assert!(
+        restarted
+            .stderr()
+            .contains("removing an unrecorded product"),
         "{}",
         restarted.stderr()
     );
@@ -231,5 +367,70 @@ fn a_database_locked_by_another_process_is_waited_out() {
         log.contains("locked by another process"),
         "no warning about the lock:\n{log}"
     );
+    daemon.stop_ok(Duration::from_secs(20));
+}
+
+/// A subband file with corrupted metadata that crashes libhdf5 itself (SIGSEGV inside
+/// the library; found by hdf5-ingest's `metadata_flips_never_panic_out_of_process`,
+/// committed in `fixtures/hdf5/`) arrives as sb05 of a group. No Rust code can catch
+/// that crash, so the daemon validates new files in a child process: the child dies,
+/// the file is recorded invalid with the signal, its group fails naming the file, and
+/// the daemon (which never opened the file itself) stays up and converts the next group.
+#[test]
+fn a_file_that_crashes_libhdf5_fails_its_group_and_the_daemon_lives() {
+    let crasher =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/hdf5/libhdf5_crash_sb05.hdf5");
+    assert!(crasher.is_file(), "{} missing", crasher.display());
+    let dirs = Dirs::new();
+    let mut daemon = Daemon::start(&dirs, &[]);
+    let staged = write_staged(&sim_config(
+        Scale::Tiny,
+        &dirs.staging(),
+        0.0,
+        71,
+        &all_subbands(),
+    ));
+    let victim = staged
+        .iter()
+        .find(|p| p.to_string_lossy().ends_with("_sb05.hdf5"))
+        .unwrap()
+        .clone();
+    std::fs::copy(&crasher, &victim).unwrap();
+    deliver(&staged, &dirs.input());
+    let good = write_like_correlator(&sim_config(
+        Scale::Tiny,
+        &dirs.input(),
+        309.0,
+        72,
+        &all_subbands(),
+    ));
+
+    let rows = wait_for("both groups to finish", Duration::from_secs(60), || {
+        let rows = groups(&dirs.db());
+        (rows.len() == 2
+            && rows
+                .iter()
+                .all(|r| r.state == "completed" || r.state == "failed"))
+        .then_some(rows)
+    });
+    assert!(daemon.is_running(), "daemon died:\n{}", daemon.stderr());
+    let victim_name = victim.file_name().unwrap().to_str().unwrap();
+    let bad = row_with_file(&rows, victim_name);
+    assert_eq!(bad.state, "failed", "{bad:#?}");
+    let error = bad.error.as_deref().unwrap_or("");
+    assert!(error.contains(victim_name), "{error}");
+    assert!(error.contains("validator crashed (signal"), "{error}");
+    let reason: String = read_db(&dirs.db())
+        .query_row(
+            "SELECT reason FROM invalid_files WHERE path LIKE ?1",
+            [format!("%{victim_name}")],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(reason.contains("validator crashed (signal"), "{reason}");
+    assert!(products_of(&dirs.output(), &bad.group_id).is_empty());
+    let ok = row_with_file(&rows, good[0].file_name().unwrap().to_str().unwrap());
+    assert_eq!(ok.state, "completed", "{ok:#?}");
+    assert_eq!(daemon.get("/health").status, 200);
     daemon.stop_ok(Duration::from_secs(20));
 }

@@ -6,4 +6,5 @@ mod cli;
 mod common;
 mod e2e;
 mod faults;
+mod parity;
 mod prometheus_server;

@@ -6,20 +6,7 @@ use std::sync::OnceLock;
 
 pub const NAME: &str = "2025-10-05T12:00:00_sb03.hdf5";
 
-/// The interop Python: `$DSA110_PYTHON` or `<workspace>/target/interop-venv/bin/python`.
-pub fn python() -> PathBuf {
-    let p = match std::env::var_os("DSA110_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/interop-venv/bin/python"),
-    };
-    assert!(
-        p.exists(),
-        "interop Python not found at {} — set DSA110_PYTHON or create the venv \
-         (pyuvdata 3.2, h5py, numpy, astropy) at target/interop-venv",
-        p.display()
-    );
-    p
-}
+pub use dsa110_test_support::python;
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/make_test_files.py")

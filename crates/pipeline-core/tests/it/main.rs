@@ -1,8 +1,4 @@
-//! Integration tests of dsa110-pipeline-core (one test binary, per STYLE.md).
+//! Integration tests of dsa110-pipeline-core's stage runner (one test binary).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod exposition;
-mod http;
-mod ops;
-mod prometheus_server;
+mod runner;

@@ -9,7 +9,7 @@ mod determinism;
 mod format;
 mod science;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use std::sync::{RwLock, RwLockReadGuard};
@@ -22,21 +22,7 @@ use num_complex::Complex32;
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// The interop Python interpreter.
-pub fn python() -> PathBuf {
-    let p = std::env::var_os("DSA110_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/interop-venv/bin/python")
-        });
-    assert!(
-        p.exists(),
-        "interop Python not found at {} — create the venv (pyuvdata, h5py, astropy, pyerfa, \
-         scipy) or set DSA110_PYTHON",
-        p.display()
-    );
-    p
-}
+pub use dsa110_test_support::python;
 
 /// libhdf5 opens files without `O_CLOEXEC` and holds an `flock` on them: a Python
 /// child forked while another test is writing a file inherits that descriptor and

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use dsa110_pipeline_core::metrics::{self as m, CATALOGUE};
+use dsa110_service::metrics::{self as m, CATALOGUE};
 
 use crate::common::{counts, metrics_lock, record_every_metric, repo_root, Fixture, Server};
 

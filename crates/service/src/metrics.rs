@@ -16,7 +16,7 @@
 //! | `dsa110_streaming_disk_free_gb` | gauge | `path` ∈ output, scratch |
 //! | `dsa110_streaming_groups_total` | counter | `outcome` ∈ completed, failed, retried, abandoned |
 //! | `dsa110_streaming_group_duration_seconds` | histogram | — |
-//! | `dsa110_streaming_stage_duration_seconds` | histogram | `stage` ∈ load, phase, write, conversion, calibration, imaging, photometry |
+//! | `dsa110_streaming_stage_duration_seconds` | histogram | `stage` ∈ load, phase, write, conversion |
 //! | `dsa110_streaming_files_total` | counter | `outcome` ∈ registered, rejected, late, duplicate |
 //! | `dsa110_streaming_last_success_timestamp_seconds` | gauge | — |
 //! | `dsa110_streaming_up` | gauge | `component` ∈ watcher, worker, database |
@@ -27,13 +27,16 @@
 
 use std::fmt;
 use std::str::FromStr;
+#[cfg(feature = "server")]
 use std::sync::{Mutex, PoisonError};
 
+#[cfg(feature = "server")]
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
-use crate::monitoring::MonitoringError;
+#[cfg(feature = "server")]
+use crate::error::MonitoringError;
 
 /// Groups currently in the queue, per state (`state` label). Every state is always
 /// exported, zeros included.
@@ -270,12 +273,6 @@ label_enum! {
         Write => "write",
         /// The whole conversion (load + phase + write).
         Conversion => "conversion",
-        /// Calibration solving / applying.
-        Calibration => "calibration",
-        /// Imaging.
-        Imaging => "imaging",
-        /// Forced photometry.
-        Photometry => "photometry",
     }
 }
 
@@ -422,6 +419,7 @@ pub fn set_realtime_factor(factor: f64) {
     ::metrics::gauge!(REALTIME_FACTOR).set(factor);
 }
 
+#[cfg(feature = "server")]
 /// The Prometheus builder with the catalogue's histogram buckets and default naming (no
 /// suffixes appended). No HTTP listener: the monitoring server renders the handle.
 fn builder() -> Result<PrometheusBuilder, MonitoringError> {
@@ -434,6 +432,7 @@ fn builder() -> Result<PrometheusBuilder, MonitoringError> {
     Ok(builder)
 }
 
+#[cfg(feature = "server")]
 /// Builds a recorder and its handle without installing it, for use with
 /// `metrics::with_local_recorder` (tests, tools).
 ///
@@ -445,8 +444,10 @@ pub fn build_recorder() -> Result<(PrometheusRecorder, PrometheusHandle), Monito
     Ok((recorder, handle))
 }
 
+#[cfg(feature = "server")]
 static INSTALLED: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
 
+#[cfg(feature = "server")]
 /// Installs the Prometheus recorder as the process-wide `metrics` recorder, describes every
 /// metric and creates the bounded series ([`init_series`]); returns the handle that
 /// `GET /metrics` renders.
@@ -524,6 +525,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "server")]
     #[test]
     fn local_recorder_renders_exact_names_and_buckets() {
         let (recorder, handle) = build_recorder().unwrap();
@@ -561,7 +563,9 @@ mod tests {
         );
         // Empty histograms are rendered too.
         assert!(
-            text.contains("dsa110_streaming_stage_duration_seconds_count{stage=\"imaging\"} 0\n"),
+            text.contains(
+                "dsa110_streaming_stage_duration_seconds_count{stage=\"conversion\"} 0\n"
+            ),
             "{text}"
         );
         assert!(

@@ -15,10 +15,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
+use crate::error::MonitoringError;
 use crate::metrics::{self as m, DiskLabel, PauseReason};
-use crate::monitoring::MonitoringError;
 
 /// Bytes in one GB as used throughout the pipeline (decimal).
 pub const BYTES_PER_GB: f64 = 1e9;
@@ -334,18 +333,6 @@ impl DiskGuard {
             free_gb => GuardDecision::Paused { free_gb },
         }
     }
-
-    /// Polls [`check`](Self::check) every `poll` until processing may proceed; returns the
-    /// free space then. Cancel it (e.g. in `tokio::select!` with the shutdown signal) to
-    /// stop waiting.
-    pub async fn wait_for_space(&self, poll: Duration) -> f64 {
-        loop {
-            if let GuardDecision::Proceed { free_gb } = self.check() {
-                return free_gb;
-            }
-            tokio::time::sleep(poll).await;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -449,29 +436,5 @@ mod tests {
         };
         assert_eq!(source.free_bytes(Path::new("/a")).unwrap(), 1);
         assert_eq!(source.free_bytes(Path::new("/b")).unwrap(), 2);
-    }
-
-    #[tokio::test]
-    async fn wait_for_space_returns_once_space_is_back() {
-        let fake = Arc::new(FakeFreeSpace::with_gb(1.0));
-        let guard = Arc::new(DiskGuard::with_source(
-            "/out",
-            DiskPolicy::default(),
-            fake.clone(),
-        ));
-        let waiter = tokio::spawn({
-            let guard = guard.clone();
-            async move { guard.wait_for_space(Duration::from_millis(10)).await }
-        });
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        assert!(!waiter.is_finished());
-        assert!(guard.is_paused());
-        fake.set_default(Some(20_000_000_000));
-        let free = tokio::time::timeout(Duration::from_secs(10), waiter)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(free, 20.0);
-        assert!(!guard.is_paused());
     }
 }

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dsa110_pipeline_core::disk::FakeFreeSpace;
-use dsa110_pipeline_core::metrics::{self as m, install_recorder};
-use dsa110_pipeline_core::monitoring::{
+use dsa110_service::disk::FakeFreeSpace;
+use dsa110_service::metrics::{self as m, install_recorder};
+use dsa110_service::monitoring::{
     Liveness, MonitoringConfig, MonitoringError, MonitoringServer, MonitoringState, QueueCounts,
     StatusSource,
 };
@@ -189,24 +189,7 @@ pub fn record_every_metric() {
     m::set_paused(m::PauseReason::Disk, false);
 }
 
-#[derive(Debug)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl HttpResponse {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
+pub use dsa110_test_support::HttpResponse;
 
 /// `GET path` over HTTP/1.1 with `Connection: close` (handles chunked bodies); 10 s limit.
 pub async fn http_get(addr: SocketAddr, path: &str) -> HttpResponse {
@@ -216,62 +199,11 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> HttpResponse {
         stream.write_all(req.as_bytes()).await?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await?;
-        Ok::<_, std::io::Error>(parse_response(&raw))
+        Ok::<_, std::io::Error>(
+            dsa110_test_support::parse_response(&raw).expect("an HTTP/1.1 response"),
+        )
     })
     .await
     .unwrap_or_else(|_| panic!("GET {addr}{path} timed out"))
     .unwrap_or_else(|e| panic!("GET {addr}{path}: {e}"))
-}
-
-fn parse_response(raw: &[u8]) -> HttpResponse {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("no header end");
-    let head = std::str::from_utf8(&raw[..split]).unwrap();
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap();
-    let status: u16 = status_line.split(' ').nth(1).unwrap().parse().unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    let chunked = headers.iter().any(|(k, v)| {
-        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
-    });
-    if chunked {
-        body = dechunk(&body);
-    }
-    HttpResponse {
-        status,
-        headers,
-        body: String::from_utf8(body).unwrap(),
-    }
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let eol = data
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("chunk size line");
-        let size_text = std::str::from_utf8(&data[..eol]).unwrap();
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
-        data = &data[eol + 2..];
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[..size]);
-        data = &data[size + 2..];
-    }
-}
-
-#[test]
-fn dechunk_decodes() {
-    assert_eq!(
-        dechunk(b"5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n"),
-        b"hello world"
-    );
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use dsa110_pipeline_core::metrics::CATALOGUE;
+use dsa110_service::metrics::CATALOGUE;
 
 use crate::common::{metrics_lock, ops_dir};
 use crate::exposition::scrape_everything;
@@ -96,7 +96,6 @@ fn verify_unit(name: &str, binary: &str) {
 #[test]
 fn systemd_units_verify() {
     verify_unit("dsa110-stream.service", "/usr/local/bin/dsa110-stream");
-    verify_unit("dsa110-api.service", "/usr/local/bin/dsa110-api");
 }
 
 #[test]

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dsa110_pipeline_core::disk::{DiskGuard, DiskPolicy};
-use dsa110_pipeline_core::metrics::{self as m, CATALOGUE};
-use dsa110_pipeline_core::monitoring::{serve, MonitoringError, MonitoringServer};
+use dsa110_service::disk::{DiskGuard, DiskPolicy};
+use dsa110_service::metrics::{self as m, CATALOGUE};
+use dsa110_service::monitoring::{serve, MonitoringError, MonitoringServer};
 use serde_json::json;
 
 use crate::common::{counts, metrics_lock, Fixture, Server};

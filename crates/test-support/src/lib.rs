@@ -1,0 +1,211 @@
+//! What the test suites of dsa110-stream share, so that each helper exists once:
+//!
+//! - [`python`] / [`run_python`]: the reference Python of the interop venv
+//!   (`$DSA110_PYTHON`, else `<workspace>/target/interop-venv/bin/python`, made by
+//!   `cargo xtask setup`). Tests that need it **fail** when it is missing; they never
+//!   skip.
+//! - [`workspace_root`], [`fixture`]: paths of the repository and its `fixtures/`.
+//! - [`wait_for`]: polling with a deadline that names what it waited for.
+//! - [`free_port`], [`http_get`]: a port for a server under test and a tiny HTTP/1.1
+//!   client (chunked bodies decoded) to talk to it.
+//!
+//! Dev-dependency only; it depends on no crate of ours.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/test-support sits two levels below the workspace root")
+        .to_path_buf()
+}
+
+/// A file under the repository's `fixtures/` directory (which must exist).
+pub fn fixture(rel: &str) -> PathBuf {
+    let p = workspace_root().join("fixtures").join(rel);
+    assert!(p.exists(), "fixture {} is missing", p.display());
+    p
+}
+
+/// The reference Python interpreter; panics (the test fails) when it is missing.
+pub fn python() -> PathBuf {
+    let p = std::env::var_os("DSA110_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/interop-venv/bin/python"));
+    assert!(
+        p.exists(),
+        "the reference Python {} is missing: run `cargo xtask setup` or set DSA110_PYTHON",
+        p.display()
+    );
+    p
+}
+
+/// Runs `python <script> <args…>` (a file path, or code with `-c`: pass `["-c", code]`
+/// as `script_and_args`), returns its stdout; panics with its stderr when it fails.
+pub fn run_python<S: AsRef<std::ffi::OsStr>>(script_and_args: &[S]) -> String {
+    let out = Command::new(python())
+        .args(script_and_args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", python().display()));
+    assert!(
+        out.status.success(),
+        "python {:?} failed ({}):\n{}",
+        script_and_args
+            .iter()
+            .map(|a| a
+                .as_ref()
+                .to_string_lossy()
+                .chars()
+                .take(80)
+                .collect::<String>())
+            .collect::<Vec<_>>(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("python printed UTF-8")
+}
+
+/// Polls `f` every 100 ms until it returns `Some`, panicking with `what` after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A TCP port free on localhost at the time of the call.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An HTTP response as the tests see it.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Header lines, lower-cased names.
+    pub headers: Vec<(String, String)>,
+    /// The body (chunked transfer decoded).
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The first header of that (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON; panics (naming the body) when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// `GET path` on `127.0.0.1:port` (HTTP/1.1, `Connection: close`); `None` when the
+/// server does not answer or the answer is not HTTP.
+pub fn http_get(port: u16, path: &str) -> Option<HttpResponse> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    parse_response(&raw)
+}
+
+/// Parses a raw HTTP/1.x response.
+pub fn parse_response(raw: &[u8]) -> Option<HttpResponse> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..split]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let body = &raw[split + 4..];
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_vec()
+    };
+    Some(HttpResponse {
+        status,
+        headers,
+        body: String::from_utf8(body).ok()?,
+    })
+}
+
+/// Decodes a chunked transfer-encoded body; `None` when it is malformed.
+pub fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&data[..eol]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        data = &data[eol + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        if data.len() < size + 2 {
+            return None;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_bodies_decode_and_bad_ones_are_refused() {
+        assert_eq!(
+            dechunk(b"4\r\nWiki\r\n5;x=1\r\npedia\r\n0\r\n\r\n").unwrap(),
+            b"Wikipedia"
+        );
+        assert!(dechunk(b"4\r\nWi").is_none());
+        assert!(dechunk(b"zz\r\n").is_none());
+        let r = parse_response(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!((r.status, r.body.as_str()), (200, "ok"));
+        assert_eq!(r.header("content-type"), Some("text/plain"));
+    }
+
+    #[test]
+    fn the_workspace_root_holds_the_workspace_manifest() {
+        let text = std::fs::read_to_string(workspace_root().join("Cargo.toml")).unwrap();
+        assert!(text.contains("[workspace]"));
+        assert!(fixture("README.md").is_file());
+    }
+}
