@@ -117,8 +117,33 @@ pub fn run(which: &str, args: &[String]) -> Result<()> {
         "ingest" => ingest(reps),
         "convert" => convert(reps),
         "stream" => stream(reps),
-        other => bail!("unknown benchmark {other:?}: expected ingest, convert or stream"),
+        "ms-access" => ms_access(),
+        other => {
+            bail!("unknown benchmark {other:?}: expected ingest, convert, stream or ms-access")
+        }
     }
+}
+
+/// A full group's MS: add CORRECTED_DATA and stream it back chunk by chunk; reports
+/// the times and the streaming phase's peak RSS, and python-casacore reads the new
+/// column (the ms-writer test `full_group_streams_in_bounded_memory`).
+fn ms_access() -> Result<()> {
+    util::step("full-group MS: add CORRECTED_DATA, stream it in chunks (peak RSS reported)");
+    util::run(
+        util::cmd(util::cargo())
+            .args([
+                "test",
+                "-p",
+                "dsa110-ms-writer",
+                "--test",
+                "it",
+                "full_group_streams_in_bounded_memory",
+                "--",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("DSA110_PYTHON", crate::setup::python()),
+    )
 }
 
 fn parse_reps(args: &[String]) -> Result<usize> {

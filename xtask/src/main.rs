@@ -43,7 +43,7 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Benchmarks: `ingest`, `convert` or `stream`.
+    /// Benchmarks: `ingest`, `convert`, `stream` or `ms-access`.
     Bench {
         /// Which benchmark.
         which: String,

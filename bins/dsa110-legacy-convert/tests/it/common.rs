@@ -6,10 +6,6 @@ use dsa110_sim::{simulate_group, GroupSummary, Scale, SimConfig};
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 pub use dsa110_test_support::python;
 
 pub fn script(name: &str) -> PathBuf {

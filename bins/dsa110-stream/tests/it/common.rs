@@ -1,8 +1,6 @@
 //! Shared helpers: the daemon as a child process, a tiny HTTP client, the queue seen
 //! through SQLite, and the simulator writing like the correlator.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};

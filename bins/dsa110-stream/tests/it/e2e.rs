@@ -265,9 +265,9 @@ fn two_workers_share_the_queue_without_collisions() {
             if held.len() > max_concurrent.len() {
                 max_concurrent = held.clone();
             }
-        } else if message("group completed") && log_field(line, "worker").is_some() {
+        } else if message("group completed") && line.contains("dsa110_pipeline_core::worker:") {
             // the worker's line, in the group's span `group{group_id=… worker=N}` (the
-            // queue may log its own `group completed`, without a worker)
+            // queue logs its own `group completed` inside the same span)
             let g = log_field(line, "group_id").unwrap().to_owned();
             let n = log_field(line, "worker").unwrap();
             let owner = workers

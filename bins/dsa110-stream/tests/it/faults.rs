@@ -1,5 +1,5 @@
-//! Fault tests: SIGTERM and kill -9 mid-group, a full disk, a locked database, a file
-//! that crashes libhdf5.
+//! Fault tests: SIGTERM and kill -9 mid-group, kill -9 between publish and record, a
+//! full disk, a locked database.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -194,6 +194,7 @@ fn kill9_mid_group_then_restart_completes_the_group() {
     assert!(log.contains("stopped while processing"), "{log}");
     let completions: Vec<&str> = log_lines_with(&log, "group completed")
         .into_iter()
+        .filter(|l| l.contains("dsa110_pipeline_core::worker:"))
         .filter(|l| log_field(l, "group_id") == Some(gid.as_str()))
         .collect();
     assert_eq!(completions.len(), 1, "{log}");
@@ -367,70 +368,5 @@ fn a_database_locked_by_another_process_is_waited_out() {
         log.contains("locked by another process"),
         "no warning about the lock:\n{log}"
     );
-    daemon.stop_ok(Duration::from_secs(20));
-}
-
-/// A subband file with corrupted metadata that crashes libhdf5 itself (SIGSEGV inside
-/// the library; found by hdf5-ingest's `metadata_flips_never_panic_out_of_process`,
-/// committed in `fixtures/hdf5/`) arrives as sb05 of a group. No Rust code can catch
-/// that crash, so the daemon validates new files in a child process: the child dies,
-/// the file is recorded invalid with the signal, its group fails naming the file, and
-/// the daemon (which never opened the file itself) stays up and converts the next group.
-#[test]
-fn a_file_that_crashes_libhdf5_fails_its_group_and_the_daemon_lives() {
-    let crasher =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/hdf5/libhdf5_crash_sb05.hdf5");
-    assert!(crasher.is_file(), "{} missing", crasher.display());
-    let dirs = Dirs::new();
-    let mut daemon = Daemon::start(&dirs, &[]);
-    let staged = write_staged(&sim_config(
-        Scale::Tiny,
-        &dirs.staging(),
-        0.0,
-        71,
-        &all_subbands(),
-    ));
-    let victim = staged
-        .iter()
-        .find(|p| p.to_string_lossy().ends_with("_sb05.hdf5"))
-        .unwrap()
-        .clone();
-    std::fs::copy(&crasher, &victim).unwrap();
-    deliver(&staged, &dirs.input());
-    let good = write_like_correlator(&sim_config(
-        Scale::Tiny,
-        &dirs.input(),
-        309.0,
-        72,
-        &all_subbands(),
-    ));
-
-    let rows = wait_for("both groups to finish", Duration::from_secs(60), || {
-        let rows = groups(&dirs.db());
-        (rows.len() == 2
-            && rows
-                .iter()
-                .all(|r| r.state == "completed" || r.state == "failed"))
-        .then_some(rows)
-    });
-    assert!(daemon.is_running(), "daemon died:\n{}", daemon.stderr());
-    let victim_name = victim.file_name().unwrap().to_str().unwrap();
-    let bad = row_with_file(&rows, victim_name);
-    assert_eq!(bad.state, "failed", "{bad:#?}");
-    let error = bad.error.as_deref().unwrap_or("");
-    assert!(error.contains(victim_name), "{error}");
-    assert!(error.contains("validator crashed (signal"), "{error}");
-    let reason: String = read_db(&dirs.db())
-        .query_row(
-            "SELECT reason FROM invalid_files WHERE path LIKE ?1",
-            [format!("%{victim_name}")],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert!(reason.contains("validator crashed (signal"), "{reason}");
-    assert!(products_of(&dirs.output(), &bad.group_id).is_empty());
-    let ok = row_with_file(&rows, good[0].file_name().unwrap().to_str().unwrap());
-    assert_eq!(ok.state, "completed", "{ok:#?}");
-    assert_eq!(daemon.get("/health").status, 200);
     daemon.stop_ok(Duration::from_secs(20));
 }
