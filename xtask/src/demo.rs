@@ -33,8 +33,12 @@ pub fn run_daemon(exe: &Path, dir: &Path, port: u16) -> Result<Seen> {
         .with_context(|| format!("creating the daemon's log in {}", dir.display()))?;
     let mut child = crate::util::cmd(exe)
         .current_dir(dir)
-        .args(["--input-dir", "incoming", "--output-dir", "ms"])
-        .args(["--queue-db", "state/db/pipeline.sqlite3"])
+        .arg("--input-dir")
+        .arg(dir.join("incoming"))
+        .arg("--output-dir")
+        .arg(dir.join("ms"))
+        .arg("--queue-db")
+        .arg(dir.join("state/db/pipeline.sqlite3"))
         .args(["--monitoring", "--health-port", &port.to_string()])
         .args([
             "--exit-when-idle",

@@ -52,10 +52,17 @@ struct Args {
     /// Seconds a file must be unmodified before it is read.
     #[arg(long, default_value_t = 2.0)]
     settle: f64,
-    /// Earth-orientation parameters "UT1-UTC_s,xp_arcsec,yp_arcsec" (IERS Bulletin A);
-    /// zero by default (sub-arcsecond astrometric error).
-    #[arg(long, value_parser = dsa110_pipeline_core::config::parse_eop, default_value = "0,0,0")]
-    eop: dsa110_astro::Eop,
+    /// Fixed Earth-orientation parameters "UT1-UTC_s,xp_arcsec,yp_arcsec" (IERS
+    /// Bulletin A units), overriding the IERS table. By default they are interpolated
+    /// in an IERS finals2000A table (see --eop-table).
+    #[arg(long, value_parser = dsa110_pipeline_core::config::parse_eop)]
+    eop: Option<dsa110_astro::Eop>,
+    /// IERS finals2000A table for UT1-UTC and polar motion. Default: $DSA110_IERS_TABLE,
+    /// else astropy-iers-data's finals2000A.all (installed with astropy), else
+    /// /usr/share/dsa110/finals2000A.all; with none found positions are off by up to
+    /// ~1 arcsec and a warning says so.
+    #[arg(long, value_name = "FILE")]
+    eop_table: Option<PathBuf>,
     /// Internal: validate one subband file and print a JSON verdict (the converter runs
     /// itself with this to keep libhdf5 crashes out of its own process).
     #[arg(long = &VALIDATE_FILE_FLAG[2..], hide = true)]
@@ -89,7 +96,7 @@ fn run() -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(validate_child::child_main(
             path,
             args.subband,
-            &args.eop,
+            &args.eop.unwrap_or_default(),
         )));
     }
     let (Some(input_dir), Some(output_dir)) = (args.input_dir, args.output_dir) else {
@@ -109,6 +116,7 @@ fn run() -> anyhow::Result<ExitCode> {
         retry_limit: args.retry_limit,
         settle_s: args.settle,
         eop: args.eop,
+        eop_table: args.eop_table,
         command_line,
         validator_exe: Some(std::env::current_exe().context("locating this executable")?),
     })?;

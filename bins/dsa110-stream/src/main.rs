@@ -92,10 +92,17 @@ struct Args {
     /// Seconds a file must be unmodified before it is read.
     #[arg(long, default_value_t = 2.0)]
     settle: f64,
-    /// Earth-orientation parameters "UT1-UTC_s,xp_arcsec,yp_arcsec" (IERS Bulletin A);
-    /// zero by default (sub-arcsecond astrometric error).
-    #[arg(long, value_parser = parse_eop, default_value = "0,0,0")]
-    eop: dsa110_astro::Eop,
+    /// Fixed Earth-orientation parameters "UT1-UTC_s,xp_arcsec,yp_arcsec" (IERS
+    /// Bulletin A units), overriding the IERS table. By default they are interpolated
+    /// in an IERS finals2000A table (see --eop-table).
+    #[arg(long, value_parser = parse_eop)]
+    eop: Option<dsa110_astro::Eop>,
+    /// IERS finals2000A table for UT1-UTC and polar motion. Default: $DSA110_IERS_TABLE,
+    /// else astropy-iers-data's finals2000A.all (installed with astropy), else
+    /// /usr/share/dsa110/finals2000A.all; with none found positions are off by up to
+    /// ~1 arcsec and a warning says so.
+    #[arg(long, value_name = "FILE")]
+    eop_table: Option<PathBuf>,
     /// Stop once the queue and the input directory hold no more work (reprocessing a
     /// backlog; the demo).
     #[arg(long)]
@@ -136,7 +143,11 @@ where
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(path) = &args.validate_file {
-        return ExitCode::from(validate_child::child_main(path, args.subband, &args.eop));
+        return ExitCode::from(validate_child::child_main(
+            path,
+            args.subband,
+            &args.eop.unwrap_or_default(),
+        ));
     }
     if let (Some(path), Some(pid)) = (&args.remove_after_exit, args.pid) {
         return match daemon::remove_after_exit(path, pid, std::time::Duration::from_secs(120)) {
@@ -180,6 +191,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         workers: args.workers,
         settle_s: args.settle,
         eop: args.eop,
+        eop_table: args.eop_table,
         debug_free_space_file: args.debug_free_space_file,
         validator_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe")),
         command_line,

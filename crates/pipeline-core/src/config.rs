@@ -2,9 +2,10 @@
 //! checked parameters ([`DaemonParams`]). Every error names the option.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use dsa110_astro::Eop;
+use dsa110_astro::{Eop, EopProvider};
 
 use crate::disk::DiskPolicy;
 use crate::error::PipelineError;
@@ -56,8 +57,10 @@ pub struct DaemonConfig {
     pub workers: u32,
     /// Seconds a file must be unmodified before it is read (`--settle`).
     pub settle_s: f64,
-    /// Earth-orientation parameters (`--eop`).
-    pub eop: Eop,
+    /// Fixed Earth-orientation parameters (`--eop`), overriding any IERS table.
+    pub eop: Option<Eop>,
+    /// The IERS table (`--eop-table`); `None` searches the default places.
+    pub eop_table: Option<PathBuf>,
     /// Testing aid: read the output free space (GB) from this file instead of `statvfs`
     /// (`--debug-free-space-file`).
     pub debug_free_space_file: Option<PathBuf>,
@@ -105,8 +108,8 @@ pub struct DaemonParams {
     pub workers: usize,
     /// Settle time (s).
     pub settle_s: f64,
-    /// Earth-orientation parameters.
-    pub eop: Eop,
+    /// Earth-orientation parameters (IERS table, fixed values or none).
+    pub eop: Arc<EopProvider>,
     /// Free-space file (testing aid), if any.
     pub debug_free_space_file: Option<PathBuf>,
     /// Validator executable.
@@ -143,7 +146,7 @@ pub(crate) struct SharedOptions<'a> {
     pub chunk_minutes: f64,
     pub partial_timeout_s: f64,
     pub settle_s: f64,
-    pub eop: Eop,
+    pub eop: Option<Eop>,
     pub input_dir: &'a Path,
     pub output_dir: &'a Path,
 }
@@ -179,13 +182,15 @@ pub(crate) fn check_shared(o: &SharedOptions<'_>) -> Result<(u8, u8), PipelineEr
     }
     seconds("--partial-timeout", o.partial_timeout_s, 0.0)?;
     seconds("--settle", o.settle_s, 0.0)?;
-    let e = o.eop;
-    let pole_limit = 5.0 * dsa110_astro::constants::ARCSEC;
-    if !(e.dut1_s.abs() <= 1.0 && e.xp_rad.abs() <= pole_limit && e.yp_rad.abs() <= pole_limit) {
-        return Err(bad(
-            "--eop",
-            format!("{e:?}: |UT1-UTC| must be ≤ 1 s and |xp|, |yp| ≤ 5″"),
-        ));
+    if let Some(e) = o.eop {
+        let pole_limit = 5.0 * dsa110_astro::constants::ARCSEC;
+        if !(e.dut1_s.abs() <= 1.0 && e.xp_rad.abs() <= pole_limit && e.yp_rad.abs() <= pole_limit)
+        {
+            return Err(bad(
+                "--eop",
+                format!("{e:?}: |UT1-UTC| must be ≤ 1 s and |xp|, |yp| ≤ 5″"),
+            ));
+        }
     }
     if !o.input_dir.is_dir() {
         return Err(bad(
@@ -295,7 +300,7 @@ impl DaemonParams {
             stop_timeout: Duration::from_secs_f64(stop),
             workers: cfg.workers as usize,
             settle_s,
-            eop: cfg.eop,
+            eop: eop_provider(cfg.eop, cfg.eop_table.as_deref())?,
             debug_free_space_file: cfg.debug_free_space_file,
             validator_exe: cfg.validator_exe,
             command_line: cfg.command_line,
@@ -317,6 +322,48 @@ pub fn state_dir(queue_db: &Path) -> PathBuf {
 /// The default log file: `<state dir>/logs/streaming-pipeline.log`.
 pub fn default_log_file(queue_db: &Path) -> PathBuf {
     state_dir(queue_db).join("logs").join(LOG_FILE_NAME)
+}
+
+/// The Earth-orientation source from the options: fixed values (`--eop`) win; else
+/// the IERS table given (`--eop-table`, which must load), else the first found of
+/// `$DSA110_IERS_TABLE`, astropy-iers-data's `finals2000A.all` and the system
+/// location. No table at all is a warning (zero EOP, a sub-arcsecond error), not an
+/// error.
+///
+/// # Errors
+/// [`PipelineError::Config`] naming `--eop-table` when a table exists but cannot be read.
+pub fn eop_provider(
+    fixed: Option<Eop>,
+    table: Option<&Path>,
+) -> Result<Arc<EopProvider>, PipelineError> {
+    if let Some(e) = fixed {
+        tracing::info!(dut1_s = e.dut1_s, "fixed Earth-orientation values (--eop)");
+        return Ok(Arc::new(EopProvider::Fixed(e)));
+    }
+    match EopProvider::discover(table) {
+        Ok((p, None)) => {
+            if let EopProvider::Table { source, .. } = &p {
+                tracing::info!(table = %source, "Earth orientation from the IERS table");
+            }
+            Ok(Arc::new(p))
+        }
+        Ok((p, Some(why))) => {
+            tracing::warn!(
+                "no IERS table found ({}): UT1-UTC and polar motion are taken as zero, \
+                 positions are off by up to ~1 arcsec; give --eop-table or DSA110_IERS_TABLE",
+                crate::error::display_chain(&why)
+            );
+            Ok(Arc::new(p))
+        }
+        Err(e) => Err(bad("--eop-table", crate::error::display_chain(&e))),
+    }
+}
+
+/// The provider's values now: good enough for the file index's pointing RA (UT1-UTC
+/// changes by ~1 ms a day), never used for a product's astrometry.
+pub fn eop_now(p: &EopProvider) -> Eop {
+    let jd = crate::process::now_unix_s() / 86_400.0 + 2_440_587.5;
+    p.eop_for(jd).0
 }
 
 /// Parses `UT1-UTC_s,xp_arcsec,yp_arcsec` (IERS Bulletin A units).
@@ -363,7 +410,8 @@ mod tests {
             stop_timeout_s: 300.0,
             workers: 1,
             settle_s: 2.0,
-            eop: Eop::default(),
+            eop: None,
+            eop_table: None,
             debug_free_space_file: None,
             validator_exe: PathBuf::from("/bin/true"),
             command_line: String::new(),

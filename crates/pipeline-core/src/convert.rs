@@ -33,9 +33,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Instant;
 
-use dsa110_astro::{AstroError, Eop, GeometryInput, GroupGeometry, Site, VisBlock};
+use dsa110_astro::{
+    AstroError, Eop, EopProvider, EopStatus, GeometryInput, GroupGeometry, Site, VisBlock,
+};
 use dsa110_hdf5_ingest::{
     expected_subband_freqs_hz, validate, IngestError, SubbandMeta, SubbandReader,
 };
@@ -184,8 +187,9 @@ pub struct ConvertParams {
     pub output_dir: PathBuf,
     /// Subbands a complete group has (16); the rest are written flagged.
     pub expected_subbands: u8,
-    /// Earth-orientation parameters for the astrometry.
-    pub eop: Eop,
+    /// Earth-orientation parameters for the astrometry: an IERS table interpolated at
+    /// the group's mid-time, fixed values, or none (zero, a sub-arcsecond error).
+    pub eop: Arc<EopProvider>,
     /// Replace an existing final product instead of failing.
     pub overwrite: bool,
     /// Application name and version for HISTORY.
@@ -238,6 +242,8 @@ pub struct ConversionReport {
     pub time_range_mjd: (f64, f64),
     /// Timings.
     pub timings: ConvertTimings,
+    /// The Earth-orientation values used, and where they came from.
+    pub eop: (Eop, EopStatus),
 }
 
 /// Convert one group (see the module docs). Blocking; run it on a blocking thread.
@@ -285,6 +291,17 @@ pub fn convert_group(
         source,
     };
     let site_itrf = site.itrf_m().map_err(astro)?;
+    let mid_jd = reference
+        .times_jd_utc
+        .get(reference.times_jd_utc.len() / 2)
+        .copied()
+        .unwrap_or(f64::NAN);
+    let (eop, eop_status) = params.eop.eop_for(mid_jd);
+    if eop_status.is_degraded() {
+        tracing::warn!(group_id = %gid, status = ?eop_status,
+            "no IERS Earth-orientation values for this date: UT1-UTC and polar motion taken \
+             as zero (positions off by up to ~1 arcsec); give --eop-table or DSA110_IERS_TABLE");
+    }
     let geometry = GroupGeometry::new(
         &GeometryInput {
             times_jd_utc: &reference.times_jd_utc,
@@ -294,7 +311,7 @@ pub fn convert_group(
             phase_centre: &reference.phase_centre,
         },
         &site,
-        &params.eop,
+        &eop,
     )
     .map_err(|source| geometry_error(&gid, &reference.path, source))?;
     let centre = geometry.centre_rad();
@@ -372,6 +389,7 @@ pub fn convert_group(
             mjd(times.last().copied().unwrap_or(0.0)),
         ),
         timings,
+        eop: (eop, eop_status),
     })
 }
 
@@ -905,7 +923,7 @@ mod tests {
         let params = ConvertParams {
             output_dir: PathBuf::from("/nonexistent"),
             expected_subbands: 16,
-            eop: Eop::default(),
+            eop: Arc::new(EopProvider::Fixed(Eop::default())),
             overwrite: false,
             application: "test".into(),
             command_line: "test".into(),

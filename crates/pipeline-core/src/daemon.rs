@@ -133,9 +133,9 @@ pub fn remove_after_exit(tmp_ms: &Path, pid: u32, limit: Duration) -> Result<(),
     }
 }
 
-/// The queue as the monitoring server sees it.
+/// The queue (and the Earth-orientation source) as the monitoring server sees them.
 #[derive(Debug)]
-struct QueueStatus(Queue);
+struct QueueStatus(Queue, Arc<dsa110_astro::EopProvider>);
 
 impl StatusSource for QueueStatus {
     fn queue_counts(&self) -> Result<QueueCounts, MonitoringError> {
@@ -150,6 +150,22 @@ impl StatusSource for QueueStatus {
         self.0
             .oldest_pending_age_s(now_unix_s())
             .map_err(MonitoringError::status)
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        let jd = now_unix_s() / 86_400.0 + 2_440_587.5;
+        match self.1.eop_for(jd).1 {
+            dsa110_astro::EopStatus::NoTable => vec![
+                "no IERS Earth-orientation table: UT1-UTC and polar motion are zero, \
+                 positions off by up to ~1 arcsec (give --eop-table)"
+                    .to_owned(),
+            ],
+            dsa110_astro::EopStatus::OutsideTable { span } => vec![format!(
+                "today is outside the IERS table ({span}): UT1-UTC and polar motion are \
+                 zero, positions off by up to ~1 arcsec (update the table)"
+            )],
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -351,7 +367,7 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
         let mut config = MonitoringConfig::new(&params.output_dir, &params.scratch_dir);
         config.disk_policy = params.disk_policy;
         let state = MonitoringState::new(
-            Arc::new(QueueStatus(queue.clone())),
+            Arc::new(QueueStatus(queue.clone(), Arc::clone(&params.eop))),
             liveness.clone(),
             config,
             metrics,
@@ -382,7 +398,7 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
             intake: IntakeParams {
                 expected_subbands: params.expected_subbands,
                 settle_s: params.settle_s,
-                eop: params.eop,
+                eop: crate::config::eop_now(&params.eop),
             },
             poll_interval: params.poll_interval,
             progress: Arc::clone(&progress),
@@ -404,7 +420,7 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
             convert: Arc::new(ConvertParams {
                 output_dir: params.output_dir.clone(),
                 expected_subbands: params.expected_subbands,
-                eop: params.eop,
+                eop: Arc::clone(&params.eop),
                 overwrite: false,
                 application: format!("dsa110-stream {}", m::VERSION),
                 command_line: params.command_line.clone(),

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dsa110_astro::Eop;
+use dsa110_astro::{Eop, EopProvider};
 use dsa110_queue::{GroupState, Queue, QueueOptions, RetryPolicy};
 
-use crate::config::{check_shared, seconds, SharedOptions};
+use crate::config::{check_shared, eop_now, eop_provider, seconds, SharedOptions};
 use crate::convert::{ConversionReport, ConvertParams};
 use crate::error::display_chain;
 use crate::error::PipelineError;
@@ -45,8 +45,10 @@ pub struct LegacyConfig {
     pub retry_limit: u32,
     /// Seconds a file must be unmodified before it is read.
     pub settle_s: f64,
-    /// Earth-orientation parameters for the astrometry (IERS Bulletin A).
-    pub eop: Eop,
+    /// Fixed Earth-orientation parameters (`--eop`), overriding any IERS table.
+    pub eop: Option<Eop>,
+    /// The IERS table (`--eop-table`); `None` searches the default places.
+    pub eop_table: Option<PathBuf>,
     /// The command line, for the MS HISTORY.
     pub command_line: String,
     /// Validate new files in a child process (this executable re-run with
@@ -59,6 +61,7 @@ pub struct LegacyConfig {
 #[derive(Clone, Debug)]
 pub struct LegacyParams {
     cfg: LegacyConfig,
+    eop: Arc<EopProvider>,
     expected_subbands: u8,
     min_subbands: u8,
 }
@@ -77,7 +80,9 @@ impl LegacyParams {
             output_dir: &cfg.output_dir,
         })?;
         seconds("--poll-interval", cfg.poll_interval_s, 0.0)?;
+        let eop = eop_provider(cfg.eop, cfg.eop_table.as_deref())?;
         Ok(Self {
+            eop,
             cfg,
             expected_subbands,
             min_subbands,
@@ -158,12 +163,12 @@ pub fn run(
     let intake_params = IntakeParams {
         expected_subbands: params.expected_subbands,
         settle_s: cfg.settle_s,
-        eop: cfg.eop,
+        eop: eop_now(&params.eop),
     };
     let convert = ConvertParams {
         output_dir: cfg.output_dir.clone(),
         expected_subbands: params.expected_subbands,
-        eop: cfg.eop,
+        eop: Arc::clone(&params.eop),
         overwrite: false,
         application: format!("dsa110-legacy-convert {}", env!("CARGO_PKG_VERSION")),
         command_line: cfg.command_line.clone(),

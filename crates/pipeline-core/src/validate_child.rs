@@ -3,7 +3,7 @@
 //! libhdf5 1.10 can crash (SIGSEGV) on some corrupted metadata, which no Rust code can
 //! catch. The daemon therefore never opens a new file in its own process before it has
 //! been validated: [`ChildValidator`] re-executes the daemon's binary with the hidden
-//! arguments [`VALIDATE_FILE_FLAG`] `PATH --subband N --eop DUT1,XP,YP`; the child runs
+//! arguments [`VALIDATE_FILE_FLAG`] `PATH --subband N --eop=DUT1,XP,YP`; the child runs
 //! [`run_validation`], writes one JSON [`Verdict`] line on stdout and exits 0. A child
 //! killed by a signal makes the file invalid ("validator crashed (signal 11)"); a child
 //! that hangs past the timeout is killed and the file is invalid too.
@@ -71,8 +71,8 @@ impl FileValidator for ChildValidator {
             .arg(path)
             .arg("--subband")
             .arg(subband.to_string())
-            .arg("--eop")
-            .arg(format_eop(eop))
+            // `--eop=…` in one argument: a negative UT1-UTC must not read as a flag
+            .arg(format!("--eop={}", format_eop(eop)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

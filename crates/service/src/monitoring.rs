@@ -134,6 +134,13 @@ pub trait StatusSource: Send + Sync + 'static {
     fn oldest_pending_age_s(&self) -> Result<Option<f64>, MonitoringError> {
         Ok(None)
     }
+
+    /// Conditions that degrade the service without stopping it, one sentence each for
+    /// `/health`'s `reasons` (e.g. no Earth-orientation table covers today). The default
+    /// implementation reports none.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 fn unix_ms(t: SystemTime) -> u64 {
@@ -396,6 +403,9 @@ impl MonitoringState {
             let oldest = status.oldest_pending_age_s()?;
             Ok((counts, oldest))
         });
+        let status = Arc::clone(&self.status);
+        let warnings =
+            blocking_with_timeout("status warnings", timeout, move || Ok(status.warnings()));
         let fs = Arc::clone(&self.free_space);
         let (out, scratch) = (
             self.config.output_dir.clone(),
@@ -407,7 +417,7 @@ impl MonitoringState {
                 fs.free_bytes(&scratch).map(bytes_to_gb),
             ))
         });
-        let (queue, disk) = tokio::join!(queue, disk);
+        let (queue, disk, warnings) = tokio::join!(queue, disk, warnings);
         let (output_gb, scratch_gb) = match disk {
             Ok((o, s)) => (o.map_err(|e| e.to_string()), s.map_err(|e| e.to_string())),
             Err(e) => (Err(e.to_string()), Err(e.to_string())),
@@ -416,6 +426,7 @@ impl MonitoringState {
             tracing::warn!("health check: {e}");
         }
         Snapshot {
+            warnings: warnings.unwrap_or_else(|e| vec![e.to_string()]),
             queue: queue.map_err(|e| e.to_string()),
             output_gb,
             scratch_gb,
@@ -488,6 +499,10 @@ impl MonitoringState {
                 DiskState::Critical
             }
         };
+
+        for w in &snap.warnings {
+            flag(HealthStatus::Degraded, w.clone());
+        }
 
         let paused = self.guard.as_ref().is_some_and(|g| g.is_paused());
         if paused {
@@ -563,6 +578,7 @@ impl MonitoringState {
 
 /// One round of status reads (errors already rendered for the report).
 struct Snapshot {
+    warnings: Vec<String>,
     queue: Result<(QueueCounts, Option<f64>), String>,
     output_gb: Result<f64, String>,
     scratch_gb: Result<f64, String>,

@@ -139,3 +139,65 @@ fn casacore_and_pyuvdata_read_the_ms_and_agree_with_pyuvdata_phasing() -> TestRe
     assert_eq!(r["flags_equal"], true);
     Ok(())
 }
+
+/// Runs `compare_pyuvdata.py` on `ms` against the group's files.
+fn compare_with_pyuvdata(
+    tmp: &std::path::Path,
+    ms: &std::path::Path,
+    files: &[std::path::PathBuf],
+) -> Value {
+    let compare = script("compare_pyuvdata.py");
+    let out = tmp.join(format!(
+        "compare-{}.json",
+        ms.parent().unwrap().file_name().unwrap().to_string_lossy()
+    ));
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&compare, &ms, &out];
+    for f in files {
+        args.push(f);
+    }
+    run_py(&args);
+    serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
+}
+
+/// With its defaults (no --eop) the converter reads UT1-UTC and polar motion from the
+/// IERS table it finds (here astropy-iers-data's finals2000A.all, the table pyuvdata
+/// uses through astropy) and agrees with pyuvdata's phasing of the same files; with
+/// the EOP forced to zero the same comparison fails on the long baselines, which shows
+/// that the comparison is sensitive to the Earth orientation.
+#[test]
+fn default_earth_orientation_agrees_with_pyuvdata_and_zero_does_not() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let input = tmp.path().join("incoming");
+    std::fs::create_dir_all(&input)?;
+    let g = tiny_group(&input, "2025-10-02T00:12:00", 5, |c| {
+        c.nants = 16;
+        c.ntimes = 4;
+    });
+    let run = |name: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        let db = tmp.path().join(format!("{name}.sqlite3"));
+        let o = convert_once(&input, &out, &db, extra);
+        assert!(o.status.success(), "{}", stderr(&o));
+        (crate::common::only_ms(&out), stderr(&o))
+    };
+    let (ms, log) = run("ms-default", &[]);
+    assert!(
+        log.contains("Earth orientation from the IERS table"),
+        "the default found a table:\n{log}"
+    );
+    let r = compare_with_pyuvdata(tmp.path(), &ms, &g.files);
+    eprintln!("default EOP vs pyuvdata: {r}");
+    let num = |r: &Value, k: &str| r[k].as_f64().unwrap();
+    assert!(num(&r, "max_baseline_m") > 1000.0);
+    assert!(num(&r, "max_uvw_diff_m") < 1e-3, "{r}");
+    assert!(num(&r, "max_rel") < 1e-2, "{r}");
+
+    let (ms0, _) = run("ms-zero", &["--eop=0,0,0"]);
+    let r0 = compare_with_pyuvdata(tmp.path(), &ms0, &g.files);
+    eprintln!("zero EOP vs pyuvdata: {r0}");
+    assert!(
+        num(&r0, "max_rel") > 1e-2,
+        "zero EOP should differ from astropy's IERS phasing by > 1e-2: {r0}"
+    );
+    Ok(())
+}

@@ -312,3 +312,25 @@ fn worker_owners(log: &str) -> Vec<String> {
     v.dedup();
     v
 }
+
+/// An IERS table that does not cover today (the committed 2025 H1 extract) makes
+/// `/health` degraded with the reason, without stopping the daemon; the default table
+/// found by the search does not.
+#[test]
+fn health_warns_when_no_earth_orientation_table_covers_today() {
+    let dirs = Dirs::new();
+    let table = dsa110_test_support::fixture("eop/finals2000A_2025H1.all");
+    let mut daemon = Daemon::start(&dirs, &["--eop-table", table.to_str().unwrap()]);
+    let h = daemon.get("/health").json();
+    assert_eq!(h["status"], "degraded", "{h}");
+    let reasons = h["reasons"].to_string();
+    assert!(reasons.contains("outside the IERS table"), "{h}");
+    assert_eq!(daemon.get("/ready").status, 200);
+    daemon.stop_ok(Duration::from_secs(20));
+
+    let dirs = Dirs::new();
+    let mut daemon = Daemon::start(&dirs, &[]);
+    let h = daemon.get("/health").json();
+    assert!(!h["reasons"].to_string().contains("IERS"), "{h}");
+    daemon.stop_ok(Duration::from_secs(20));
+}

@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use dsa110_astro::Eop;
 use dsa110_pipeline_core::legacy::{self, LegacyConfig, LegacyParams};
 use dsa110_sim::Scale;
 
@@ -167,7 +166,8 @@ fn daemon_and_fallback_leave_the_same_rows_and_products() {
         partial_timeout_s: 2.0,
         retry_limit: 3,
         settle_s: 0.0,
-        eop: Eop::default(),
+        eop: None,
+        eop_table: None,
         command_line: "parity test".into(),
         validator_exe: Some(EXE.into()),
     };

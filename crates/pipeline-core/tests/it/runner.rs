@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use dsa110_astro::{Eop, ObsTime};
+use dsa110_astro::{Eop, EopProvider, ObsTime};
 use dsa110_pipeline_core::convert::ConvertParams;
 use dsa110_pipeline_core::intake::{FileOutcome, Intake, IntakeParams};
 use dsa110_pipeline_core::process::now_unix_s;
@@ -119,7 +119,7 @@ fn a_second_stage_that_fails_resumes_there_without_converting_again() {
             convert: Arc::new(ConvertParams {
                 output_dir: output.clone(),
                 expected_subbands: 16,
-                eop: Eop::default(),
+                eop: Arc::new(EopProvider::Fixed(Eop::default())),
                 overwrite: false,
                 application: "test".into(),
                 command_line: "test".into(),
@@ -196,7 +196,7 @@ fn a_plan_whose_stage_needs_what_nothing_makes_is_refused() {
             convert: Arc::new(ConvertParams {
                 output_dir: tmp.path().into(),
                 expected_subbands: 16,
-                eop: Eop::default(),
+                eop: Arc::new(EopProvider::Fixed(Eop::default())),
                 overwrite: false,
                 application: "test".into(),
                 command_line: String::new(),
