@@ -20,6 +20,7 @@ pub mod beam;
 pub mod constants;
 pub mod eop_table;
 pub mod geometry;
+pub mod ids;
 pub mod layout;
 pub mod rephase;
 pub mod skyframe;
@@ -35,6 +36,7 @@ pub use eop_table::{
 pub use geometry::{
     direction_from_hadec, itrf_to_local, uvw_basis_icrs, uvw_basis_meridian, Site, UvwBasis,
 };
+pub use ids::{GroupId, IdError, SubbandIdx, N_SUBBANDS};
 pub use layout::{read_station_csv, Station};
 pub use rephase::{rephase_row, BlockRephaser, Channels, GeometryInput, GroupGeometry};
 pub use skyframe::{Eop, SkyFrame};

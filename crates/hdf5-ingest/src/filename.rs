@@ -7,7 +7,7 @@ use dsa110_astro::ObsTime;
 use crate::error::{IngestError, Result};
 
 /// Number of subbands in an observation.
-pub const NUM_SUBBANDS: u8 = 16;
+pub const NUM_SUBBANDS: u8 = dsa110_astro::N_SUBBANDS;
 
 /// A parsed subband file name.
 #[derive(Clone, Debug, PartialEq)]

@@ -249,6 +249,17 @@ pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
 /// Shorthand for this crate's results.
 pub type Result<T, E = QueueError> = std::result::Result<T, E>;
 
+impl From<dsa110_astro::IdError> for QueueError {
+    fn from(e: dsa110_astro::IdError) -> Self {
+        match e {
+            dsa110_astro::IdError::InvalidGroupId(s) => QueueError::InvalidGroupId(s),
+            dsa110_astro::IdError::InvalidInput { what, value } => {
+                QueueError::InvalidInput { what, value }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use crate::SimError;
 /// Channels per subband of the real correlator.
 pub const REAL_NCHAN_PER_SB: usize = 48;
 /// Number of subbands in a group.
-pub const NSUBBANDS: usize = 16;
+pub const NSUBBANDS: usize = dsa110_astro::N_SUBBANDS as usize;
 /// Number of stations (antennas in the antenna table).
 pub const NANTS_TELESCOPE: usize = 117;
 /// Polarisations written (XX, YY), as the correlator writes by default.
