@@ -145,7 +145,14 @@ pub fn validate_here(path: &Path, subband: u8, eop: &Eop) -> Verdict {
 pub struct Intake {
     seen: HashMap<PathBuf, (u64, f64, bool)>,
     validator: Box<dyn FileValidator>,
+    /// Consecutive validator failures (not verdicts) per path.
+    failures: HashMap<PathBuf, u32>,
 }
+
+/// Validator failures (the validator could not give a verdict: it could not start,
+/// printed no verdict, …) tolerated per file before the file is recorded invalid with
+/// the last failure as the reason. An invalid file is checked again when it changes.
+pub const MAX_VALIDATOR_FAILURES: u32 = 5;
 
 impl Default for Intake {
     fn default() -> Self {
@@ -177,6 +184,7 @@ impl Intake {
         Self {
             seen: HashMap::new(),
             validator,
+            failures: HashMap::new(),
         }
     }
 
@@ -226,10 +234,25 @@ impl Intake {
         }
         let subband = SubbandIdx::new(parsed.subband)?;
         let validation = match self.validator.validate(path, parsed.subband, &params.eop) {
-            Ok(v) => v,
+            Ok(v) => {
+                self.failures.remove(path);
+                v
+            }
             Err(e) => {
-                tracing::warn!(path = %path.display(), "{e}; will try again");
-                return Ok(FileOutcome::NotSettled);
+                let n = self.failures.entry(path.to_path_buf()).or_insert(0);
+                *n += 1;
+                if *n < MAX_VALIDATOR_FAILURES {
+                    tracing::warn!(path = %path.display(), attempt = *n,
+                        "{e}; will try again ({} attempts at most)", MAX_VALIDATOR_FAILURES);
+                    return Ok(FileOutcome::NotSettled);
+                }
+                let attempts = *n;
+                self.failures.remove(path);
+                tracing::error!(path = %path.display(), attempts,
+                    "{e}; giving up: the file is recorded invalid until it changes");
+                Verdict::Invalid {
+                    reason: format!("no verdict after {attempts} validation attempts: {e}"),
+                }
             }
         };
         let outcome = queue.register_file(
@@ -290,6 +313,7 @@ impl Intake {
     /// Forget paths that no longer exist (keeps the map bounded over months).
     pub fn prune(&mut self) {
         self.seen.retain(|p, _| p.exists());
+        self.failures.retain(|p, _| p.exists());
     }
 }
 
