@@ -182,6 +182,45 @@ pub fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// `promtool check metrics` (Prometheus's own linter) on an exposition: panics naming
+/// every problem it reports except the `allowed` lint lines, or on a parse error.
+pub fn promtool_check_metrics(text: &str, allowed: &[&str]) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian prometheus; run `cargo xtask setup`)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let problems: Vec<&str> = report
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !allowed.contains(l))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "promtool check metrics:\n{report}\n--- input ---\n{text}"
+    );
+    // 0 = clean, 3 = lint findings (only allowed ones, checked above); 1 = parse error
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "promtool exit {:?}:\n{report}",
+        out.status
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

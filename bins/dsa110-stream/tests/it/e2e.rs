@@ -2,8 +2,6 @@
 //! while the daemon runs; every group ends where it should, and the monitoring agrees
 //! with the database.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use dsa110_sim::Scale;
@@ -15,32 +13,7 @@ const ALLOWED_PROMTOOL_LINT: &str =
     "dsa110_streaming_disk_free_gb metric names should not contain abbreviated units";
 
 fn promtool_check(text: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let problems: Vec<&str> = report
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && *l != ALLOWED_PROMTOOL_LINT)
-        .collect();
-    assert!(problems.is_empty(), "promtool:\n{report}\n---\n{text}");
-    assert!(matches!(out.status.code(), Some(0 | 3)), "{report}");
+    dsa110_test_support::promtool_check_metrics(text, &[ALLOWED_PROMTOOL_LINT]);
 }
 
 #[test]

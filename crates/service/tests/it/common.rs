@@ -1,7 +1,7 @@
 //! Shared helpers: a fake status source, a server on 127.0.0.1:0, a tiny HTTP/1.1 client.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,12 +21,7 @@ pub async fn metrics_lock() -> MutexGuard<'static, ()> {
     LOCK.lock().await
 }
 
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+pub use dsa110_test_support::workspace_root as repo_root;
 
 pub fn ops_dir() -> PathBuf {
     repo_root().join("ops")

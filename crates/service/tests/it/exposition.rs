@@ -3,12 +3,11 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use dsa110_service::metrics::{self as m, CATALOGUE};
 
-use crate::common::{counts, metrics_lock, record_every_metric, repo_root, Fixture, Server};
+use crate::common::{counts, metrics_lock, record_every_metric, Fixture, Server};
 
 /// The one lint `promtool check metrics` is allowed to report: the guide fixes the name
 /// `dsa110_streaming_disk_free_gb` (GB, not the base unit bytes), and promlint flags `_gb`.
@@ -49,27 +48,7 @@ async fn promtool_check_metrics_accepts_the_exposition() {
         let _g = metrics_lock().await;
         scrape_everything().await
     };
-    let out = run_with_stdin(Command::new("promtool").args(["check", "metrics"]), &text);
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let problems: Vec<&str> = report
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && *l != ALLOWED_PROMTOOL_LINT)
-        .collect();
-    assert!(
-        problems.is_empty(),
-        "promtool check metrics:\n{report}\n--- input ---\n{text}"
-    );
-    // 0 = clean, 3 = lint findings (only the allowed one, checked above); 1 = parse error.
-    assert!(
-        matches!(out.status.code(), Some(0 | 3)),
-        "promtool exit {:?}:\n{report}",
-        out.status
-    );
+    dsa110_test_support::promtool_check_metrics(&text, &[ALLOWED_PROMTOOL_LINT]);
 }
 
 #[test]
@@ -80,12 +59,6 @@ fn promtool_flags_a_broken_exposition() {
         "# TYPE x_total counter\nx_total{a=\"1\" 3\n",
     );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-}
-
-pub fn interop_python() -> PathBuf {
-    std::env::var_os("DSA110_INTEROP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target/interop-venv/bin/python"))
 }
 
 const PARSE_SCRIPT: &str = r#"
@@ -105,7 +78,7 @@ async fn python_prometheus_client_parses_the_exposition() {
         let _g = metrics_lock().await;
         scrape_everything().await
     };
-    let python = interop_python();
+    let python = dsa110_test_support::python();
     let out = run_with_stdin(Command::new(&python).args(["-c", PARSE_SCRIPT]), &text);
     assert!(
         out.status.success(),
