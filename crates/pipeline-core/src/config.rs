@@ -359,13 +359,6 @@ pub fn eop_provider(
     }
 }
 
-/// The provider's values now: good enough for the file index's pointing RA (UT1-UTC
-/// changes by ~1 ms a day), never used for a product's astrometry.
-pub fn eop_now(p: &EopProvider) -> Eop {
-    let jd = crate::process::now_unix_s() / 86_400.0 + 2_440_587.5;
-    p.eop_for(jd).0
-}
-
 /// Parses `UT1-UTC_s,xp_arcsec,yp_arcsec` (IERS Bulletin A units).
 ///
 /// # Errors

@@ -398,7 +398,7 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
             intake: IntakeParams {
                 expected_subbands: params.expected_subbands,
                 settle_s: params.settle_s,
-                eop: crate::config::eop_now(&params.eop),
+                eop: Arc::clone(&params.eop),
             },
             poll_interval: params.poll_interval,
             progress: Arc::clone(&progress),

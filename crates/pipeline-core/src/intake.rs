@@ -19,9 +19,10 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-use dsa110_astro::{direction_from_hadec, Eop, ObsTime, Site, SkyFrame};
+use dsa110_astro::{direction_from_hadec, Eop, EopProvider, ObsTime, Site, SkyFrame};
 use dsa110_hdf5_ingest::{is_incomplete_name, parse_subband_filename, validate, SubbandMeta};
 use dsa110_queue::{
     GroupId, GroupState, Hdf5FileRecord, Queue, QueueError, RegisterOutcome, SubbandIdx,
@@ -35,8 +36,9 @@ pub struct IntakeParams {
     pub expected_subbands: u8,
     /// A file must be unmodified for this long before it is read (s).
     pub settle_s: f64,
-    /// Earth-orientation parameters (for the pointing RA in the file index).
-    pub eop: Eop,
+    /// Earth-orientation source (for the pointing RA in the file index), looked up at
+    /// each file's own observation time.
+    pub eop: Arc<EopProvider>,
 }
 
 /// What happened to one file.
@@ -233,7 +235,11 @@ impl Intake {
             return Ok(FileOutcome::Unchanged);
         }
         let subband = SubbandIdx::new(parsed.subband)?;
-        let validation = match self.validator.validate(path, parsed.subband, &params.eop) {
+        let eop = params
+            .eop
+            .eop_for(parsed.obs_unix_s / 86_400.0 + 2_440_587.5)
+            .0;
+        let validation = match self.validator.validate(path, parsed.subband, &eop) {
             Ok(v) => {
                 self.failures.remove(path);
                 v

@@ -10,7 +10,7 @@ use std::time::Duration;
 use dsa110_astro::{Eop, EopProvider};
 use dsa110_queue::{GroupState, Queue, QueueOptions, RetryPolicy};
 
-use crate::config::{check_shared, eop_now, eop_provider, seconds, SharedOptions};
+use crate::config::{check_shared, eop_provider, seconds, SharedOptions};
 use crate::convert::{ConversionReport, ConvertParams};
 use crate::error::display_chain;
 use crate::error::PipelineError;
@@ -163,7 +163,7 @@ pub fn run(
     let intake_params = IntakeParams {
         expected_subbands: params.expected_subbands,
         settle_s: cfg.settle_s,
-        eop: eop_now(&params.eop),
+        eop: Arc::clone(&params.eop),
     };
     let convert = ConvertParams {
         output_dir: cfg.output_dir.clone(),

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use dsa110_astro::Eop;
+use dsa110_astro::{Eop, EopProvider};
 use dsa110_pipeline_core::intake::{
     FileOutcome, FileValidator, Intake, IntakeParams, ValidatorError, Verdict,
     MAX_VALIDATOR_FAILURES,
@@ -44,15 +44,13 @@ fn setup(fail_first: u32) -> (tempfile::TempDir, Queue, Intake, std::path::PathB
     (tmp, queue, intake, file)
 }
 
-const PARAMS: IntakeParams = IntakeParams {
-    expected_subbands: 16,
-    settle_s: 0.0,
-    eop: Eop {
-        dut1_s: 0.0,
-        xp_rad: 0.0,
-        yp_rad: 0.0,
-    },
-};
+fn params() -> IntakeParams {
+    IntakeParams {
+        expected_subbands: 16,
+        settle_s: 0.0,
+        eop: std::sync::Arc::new(EopProvider::Fixed(Eop::default())),
+    }
+}
 
 fn now() -> f64 {
     dsa110_pipeline_core::process::now_unix_s() + 10.0
@@ -62,10 +60,10 @@ fn now() -> f64 {
 fn a_transient_validator_failure_is_retried_and_the_file_registered() {
     let (_tmp, queue, mut intake, file) = setup(MAX_VALIDATOR_FAILURES - 1);
     for _ in 0..MAX_VALIDATOR_FAILURES - 1 {
-        let o = intake.consider(&queue, &file, &PARAMS, now()).unwrap();
+        let o = intake.consider(&queue, &file, &params(), now()).unwrap();
         assert!(matches!(o, FileOutcome::NotSettled), "{o:?}");
     }
-    let o = intake.consider(&queue, &file, &PARAMS, now()).unwrap();
+    let o = intake.consider(&queue, &file, &params(), now()).unwrap();
     assert!(matches!(o, FileOutcome::Registered(_)), "{o:?}");
     assert_eq!(queue.invalid_reason(&file).unwrap(), None);
 }
@@ -74,10 +72,10 @@ fn a_transient_validator_failure_is_retried_and_the_file_registered() {
 fn a_validator_that_never_answers_ends_with_the_file_invalid_and_the_cause_named() {
     let (_tmp, queue, mut intake, file) = setup(u32::MAX);
     for _ in 0..MAX_VALIDATOR_FAILURES - 1 {
-        let o = intake.consider(&queue, &file, &PARAMS, now()).unwrap();
+        let o = intake.consider(&queue, &file, &params(), now()).unwrap();
         assert!(matches!(o, FileOutcome::NotSettled), "{o:?}");
     }
-    let o = intake.consider(&queue, &file, &PARAMS, now()).unwrap();
+    let o = intake.consider(&queue, &file, &params(), now()).unwrap();
     let FileOutcome::Invalid { reason, .. } = o else {
         panic!("recorded invalid after the limit: {o:?}");
     };

@@ -78,7 +78,7 @@ fn register_group(queue: &Queue, input: &Path) {
     let params = IntakeParams {
         expected_subbands: 16,
         settle_s: 0.0,
-        eop: Eop::default(),
+        eop: Arc::new(EopProvider::Fixed(Eop::default())),
     };
     for f in &files {
         let outcome = intake
