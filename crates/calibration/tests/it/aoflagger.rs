@@ -40,7 +40,6 @@ fn score(flags: &[bool], rfi: &[f32], cross: &[bool], nper_row: usize, sigma: f3
 }
 
 #[test]
-#[ignore = "needs the Python venv and Debian aoflagger; run on demand"]
 fn aoflagger_side_by_side() {
     let nant: usize = std::env::var("RFI_NANT")
         .ok()
