@@ -59,6 +59,13 @@ pub enum FileOutcome {
         /// What the queue did with it.
         outcome: RegisterOutcome,
     },
+    /// Looks like a subband file (`…_sbNN.hdf5`) but cannot be one (a subband outside
+    /// 00–15, a malformed timestamp, a directory): recorded in `invalid_files` with the
+    /// reason and reported once; it belongs to no group.
+    Unusable {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl FileOutcome {
@@ -72,7 +79,7 @@ impl FileOutcome {
                 ..
             } => Some("late"),
             FileOutcome::Registered(RegisterOutcome::DuplicateSubband { .. }) => Some("duplicate"),
-            FileOutcome::Invalid { .. } => Some("rejected"),
+            FileOutcome::Invalid { .. } | FileOutcome::Unusable { .. } => Some("rejected"),
             _ => None,
         }
     }
@@ -209,9 +216,17 @@ impl Intake {
         if is_incomplete_name(&name) {
             return Ok(FileOutcome::Ignored);
         }
-        let Ok(parsed) = parse_subband_filename(&name) else {
-            return Ok(FileOutcome::Ignored);
+        let parsed = match parse_subband_filename(&name) {
+            Ok(p) => p,
+            Err(e) if looks_like_subband_file(&name) => {
+                return self.unusable(queue, path, &e.to_string(), now_unix_s);
+            }
+            Err(_) => return Ok(FileOutcome::Ignored),
         };
+        if path.is_dir() {
+            let reason = format!("{} is a directory, not a subband file", path.display());
+            return self.unusable(queue, path, &reason, now_unix_s);
+        }
         let Some((size, mtime)) = stat(path) else {
             return Ok(FileOutcome::NotSettled);
         };
@@ -316,6 +331,41 @@ impl Intake {
         }
     }
 
+    /// Records a path that looks like a subband file but cannot be one, once per
+    /// (size, mtime) of the path.
+    fn unusable(
+        &mut self,
+        queue: &Queue,
+        path: &Path,
+        reason: &str,
+        now_unix_s: f64,
+    ) -> Result<FileOutcome, QueueError> {
+        let (size, mtime) = std::fs::metadata(path)
+            .ok()
+            .map(|m| {
+                let mtime = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map_or(0.0, |d| d.as_secs_f64());
+                (m.len(), mtime)
+            })
+            .unwrap_or((0, 0.0));
+        if matches!(self.seen.get(path), Some(&(s, m, true)) if s == size && m == mtime) {
+            return Ok(FileOutcome::Unchanged);
+        }
+        self.seen.insert(path.to_path_buf(), (size, mtime, true));
+        if queue.invalid_file_unchanged(path, size, mtime)? {
+            return Ok(FileOutcome::Unchanged);
+        }
+        queue.record_invalid_file(path, size, mtime, reason, now_unix_s)?;
+        tracing::warn!(path = %path.display(), %reason,
+            "named like a subband file but unusable; recorded in invalid_files");
+        Ok(FileOutcome::Unusable {
+            reason: reason.to_owned(),
+        })
+    }
+
     /// Forget paths that no longer exist (keeps the map bounded over months).
     pub fn prune(&mut self) {
         self.seen.retain(|p, _| p.exists());
@@ -388,4 +438,10 @@ pub fn list_dir(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// The subband index of a final subband file name (`…_sbNN.hdf5`), if it is one.
 pub fn subband_of_name(name: &str) -> Option<u8> {
     parse_subband_filename(name).ok().map(|p| p.subband)
+}
+
+/// Whether a name that does not parse still claims to be a subband file (ends in
+/// `.hdf5` and has an `_sb` part), so that it is reported rather than silently ignored.
+fn looks_like_subband_file(name: &str) -> bool {
+    name.ends_with(".hdf5") && name.contains("_sb")
 }

@@ -201,7 +201,7 @@ pub fn run(
         for path in &files {
             match intake.consider(&queue, path, &intake_params, now_unix_s())? {
                 FileOutcome::NotSettled => unsettled += 1,
-                FileOutcome::Invalid { reason, .. } => {
+                FileOutcome::Invalid { reason, .. } | FileOutcome::Unusable { reason } => {
                     summary.invalid_files += 1;
                     on_event(LegacyEvent::InvalidFile {
                         path,

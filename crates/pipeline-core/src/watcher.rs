@@ -141,6 +141,7 @@ pub fn scan_once(
                         summary.rejected += 1;
                         summary.registered += 1;
                     }
+                    FileOutcome::Unusable { .. } => summary.rejected += 1,
                     _ => {}
                 }
             }

@@ -87,3 +87,40 @@ fn a_validator_that_never_answers_ends_with_the_file_invalid_and_the_cause_named
     let stored = queue.invalid_reason(&file).unwrap().unwrap();
     assert!(stored.contains("SIGKILL"), "{stored}");
 }
+
+/// A directory named like a subband file and an `_sb99` name are reported (recorded in
+/// `invalid_files` with the reason) once, instead of being skipped silently or rescanned
+/// as unsettled forever; an unrelated name is still ignored.
+#[test]
+fn unusable_subband_names_are_recorded_once_with_the_reason() {
+    let (tmp, queue, mut intake, _file) = setup(0);
+    let dir = tmp.path().join("2025-10-02T00:12:00_sb04.hdf5");
+    std::fs::create_dir(&dir).unwrap();
+    let sb99 = tmp.path().join("2025-10-02T00:12:00_sb99.hdf5");
+    std::fs::write(&sb99, b"x").unwrap();
+    let other = tmp.path().join("notes.txt");
+    std::fs::write(&other, b"x").unwrap();
+
+    for (path, needle) in [(&dir, "is a directory"), (&sb99, "subband 99")] {
+        let o = intake.consider(&queue, path, &params(), now()).unwrap();
+        let FileOutcome::Unusable { reason } = o else {
+            panic!("{}: {o:?}", path.display());
+        };
+        assert!(reason.contains(needle), "{reason}");
+        assert_eq!(o_metric(&reason), Some("rejected"));
+        let stored = queue.invalid_reason(path).unwrap().unwrap();
+        assert!(stored.contains(needle), "{stored}");
+        // reported once
+        let again = intake.consider(&queue, path, &params(), now()).unwrap();
+        assert!(matches!(again, FileOutcome::Unchanged), "{again:?}");
+    }
+    let o = intake.consider(&queue, &other, &params(), now()).unwrap();
+    assert!(matches!(o, FileOutcome::Ignored), "{o:?}");
+}
+
+fn o_metric(reason: &str) -> Option<&'static str> {
+    FileOutcome::Unusable {
+        reason: reason.to_owned(),
+    }
+    .metric_outcome()
+}
