@@ -8,8 +8,9 @@
 //!   space unmeasurable or below 5 GB), 200 otherwise. `degraded` when output or scratch
 //!   free space is below 10 GB, processing is paused, or the watcher/worker is not running or
 //!   its heartbeat is stale.
-//! - `GET /ready` → 200 `ready` once the queue is open and the watcher runs, else 503
-//!   `not ready`.
+//! - `GET /ready` → 200 `ready` once the queue is open and the watcher runs and
+//!   processing is not paused; else 503 `not ready`, or 503 [`PAUSED_BODY`] while the
+//!   disk guard pauses processing.
 //! - `GET /metrics` → Prometheus text format of the one registry ([`crate::metrics`]);
 //!   queue, disk and liveness gauges are refreshed right before each render.
 //!
@@ -376,6 +377,11 @@ impl MonitoringState {
         self
     }
 
+    /// Whether the disk guard pauses processing.
+    pub fn is_paused(&self) -> bool {
+        self.guard.as_ref().is_some_and(|g| g.is_paused())
+    }
+
     /// The shared liveness flags.
     pub fn liveness(&self) -> &Liveness {
         &self.liveness
@@ -548,7 +554,7 @@ impl MonitoringState {
             },
             reasons,
             paused,
-            ready: self.liveness.is_ready(),
+            ready: self.liveness.is_ready() && !paused,
             last_success_unix: self.liveness.last_success_unix(),
             version: m::VERSION.to_owned(),
         }
@@ -716,12 +722,17 @@ async fn health_handler(State(state): State<MonitoringState>) -> Response {
 }
 
 async fn ready_handler(State(state): State<MonitoringState>) -> Response {
-    if state.liveness.is_ready() {
-        (StatusCode::OK, "ready").into_response()
-    } else {
+    if !state.liveness.is_ready() {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    } else if state.is_paused() {
+        (StatusCode::SERVICE_UNAVAILABLE, PAUSED_BODY).into_response()
+    } else {
+        (StatusCode::OK, "ready").into_response()
     }
 }
+
+/// `/ready`'s body while the disk guard pauses processing (HTTP 503).
+pub const PAUSED_BODY: &str = "paused: processing is paused (output disk space low)";
 
 async fn metrics_handler(State(state): State<MonitoringState>) -> Response {
     let body = state.render_metrics().await;

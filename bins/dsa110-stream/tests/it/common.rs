@@ -116,7 +116,10 @@ impl Daemon {
                 panic!("daemon exited at start ({status}):\n{}", self.stderr());
             }
             if let Some(r) = try_get(self.port, "/ready") {
-                if r.status == 200 && r.body == "ready" {
+                // up: ready, or up but paused by the disk guard (503 with the reason)
+                if (r.status == 200 && r.body == "ready")
+                    || (r.status == 503 && r.body.starts_with("paused"))
+                {
                     return;
                 }
             }

@@ -296,6 +296,10 @@ fn low_disk_pauses_processing_and_it_resumes_by_itself() {
     let h = health.json();
     assert_eq!(h["status"], "degraded", "{h:#}");
     assert_eq!(h["paused"], true, "{h:#}");
+    assert_eq!(h["ready"], false, "not ready while paused: {h:#}");
+    let ready = daemon.get("/ready");
+    assert_eq!(ready.status, 503, "{ready:?}");
+    assert!(ready.body.starts_with("paused"), "{ready:?}");
     assert_eq!(h["checks"]["disk"]["output_free_gb"], 7.0, "{h:#}");
     let m = daemon.get("/metrics").body;
     assert_eq!(
@@ -324,6 +328,7 @@ fn low_disk_pauses_processing_and_it_resumes_by_itself() {
         Some(0.0)
     );
     assert_eq!(daemon.get("/health").json()["status"], "healthy");
+    assert_eq!(daemon.get("/ready").status, 200, "ready again");
     daemon.stop_ok(Duration::from_secs(20));
 }
 
