@@ -30,7 +30,7 @@ use crate::monitoring::{
     self, Liveness, MonitoringConfig, MonitoringError, MonitoringServer, MonitoringState,
     QueueCounts, StatusSource,
 };
-use crate::process::{host_name, now_unix_s, owner_alive, parse_owner, pid_alive};
+use crate::process::{host_name, now_unix_s, owner_alive, parse_owner, pid_alive, unix_s_to_jd};
 use crate::runner::Runner;
 use crate::stage::{default_stages, StageContext};
 use crate::validate_child::{ChildValidator, VALIDATOR_TIMEOUT};
@@ -153,7 +153,7 @@ impl StatusSource for QueueStatus {
     }
 
     fn warnings(&self) -> Vec<String> {
-        let jd = now_unix_s() / 86_400.0 + 2_440_587.5;
+        let jd = unix_s_to_jd(now_unix_s());
         match self.1.eop_for(jd).1 {
             dsa110_astro::EopStatus::NoTable => vec![
                 "no IERS Earth-orientation table: UT1-UTC and polar motion are zero, \

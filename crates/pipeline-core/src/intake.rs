@@ -169,17 +169,19 @@ impl Default for Intake {
     }
 }
 
+/// Size and mtime (Unix s) of a regular file; `None` for anything else.
 fn stat(path: &Path) -> Option<(u64, f64)> {
     let m = std::fs::metadata(path).ok()?;
-    if !m.is_file() {
-        return None;
-    }
+    m.is_file().then(|| size_mtime(&m))
+}
+
+fn size_mtime(m: &std::fs::Metadata) -> (u64, f64) {
     let mtime = m
         .modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0.0, |d| d.as_secs_f64());
-    Some((m.len(), mtime))
+    (m.len(), mtime)
 }
 
 impl Intake {
@@ -252,7 +254,7 @@ impl Intake {
         let subband = SubbandIdx::new(parsed.subband)?;
         let eop = params
             .eop
-            .eop_for(parsed.obs_unix_s / 86_400.0 + 2_440_587.5)
+            .eop_for(crate::process::unix_s_to_jd(parsed.obs_unix_s))
             .0;
         let validation = match self.validator.validate(path, parsed.subband, &eop) {
             Ok(v) => {
@@ -341,15 +343,7 @@ impl Intake {
         now_unix_s: f64,
     ) -> Result<FileOutcome, QueueError> {
         let (size, mtime) = std::fs::metadata(path)
-            .ok()
-            .map(|m| {
-                let mtime = m
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .map_or(0.0, |d| d.as_secs_f64());
-                (m.len(), mtime)
-            })
+            .map(|m| size_mtime(&m))
             .unwrap_or((0, 0.0));
         if matches!(self.seen.get(path), Some(&(s, m, true)) if s == size && m == mtime) {
             return Ok(FileOutcome::Unchanged);

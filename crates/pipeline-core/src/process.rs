@@ -17,6 +17,12 @@ pub fn host_name() -> String {
         .unwrap_or_else(|_| "localhost".to_string())
 }
 
+/// UTC Julian Date of a Unix time (s).
+pub fn unix_s_to_jd(unix_s: f64) -> f64 {
+    use dsa110_astro::constants::{SECONDS_PER_DAY, UNIX_EPOCH_JD};
+    UNIX_EPOCH_JD + unix_s / SECONDS_PER_DAY
+}
+
 /// This process's queue owner id, `host:pid`.
 pub fn owner_id() -> String {
     format!("{}:{}", host_name(), std::process::id())

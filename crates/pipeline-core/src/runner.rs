@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use dsa110_queue::{
-    AcquiredGroup, FailOutcome, Failure, GroupId, QueueError, RetryPolicy, StageDone, StageStatus,
+    AcquiredGroup, FailOutcome, Failure, GroupId, QueueError, RetryPolicy, StageDone,
 };
 
 use crate::error::display_chain;
@@ -411,11 +411,6 @@ fn available(work: &GroupWork, kind: ProductKind) -> bool {
         ProductKind::SubbandFiles => true,
         ProductKind::MeasurementSet => work.ms_path.is_some(),
     }
-}
-
-/// Whether a stage status counts as finished for resuming (re-exported for tests).
-pub fn is_finished(status: StageStatus) -> bool {
-    status.is_finished()
 }
 
 /// The testing aids of the module doc.
