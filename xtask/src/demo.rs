@@ -26,7 +26,8 @@ pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// Runs `dsa110-stream` on the demo directory with `--exit-when-idle`, reading its
+/// Runs `dsa110-stream` on the demo directory with `--exit-when-idle` and the guide's
+/// quick-start stages (`--enable-calibration-solving --enable-photometry`), reading its
 /// monitoring endpoints every half second until it exits (at most 20 minutes).
 pub fn run_daemon(exe: &Path, dir: &Path, port: u16) -> Result<Seen> {
     let log = std::fs::File::create(dir.join("dsa110-stream.stderr"))
@@ -48,6 +49,12 @@ pub fn run_daemon(exe: &Path, dir: &Path, port: u16) -> Result<Seen> {
             "15",
         ])
         .args(["--poll-interval", "1"])
+        // the guide's quick start: every stage that exists
+        .args(["--enable-calibration-solving", "--enable-photometry"])
+        .arg("--photometry-catalog")
+        .arg(dir.join("field.csv"))
+        // the demo's groups are small: a 1024² image of 6" pixels covers the field
+        .args(["--image-size", "1024", "--image-scale", "6"])
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -1,6 +1,8 @@
 //! `dsa110-stream`: the DSA-110 streaming pipeline daemon. Watches the correlator's
 //! output directory, registers subband files in the shared SQLite queue, converts each
-//! observation group to a Measurement Set as it completes, and serves `/health`,
+//! observation group to a Measurement Set as it completes, flags it, calibrates it
+//! (solving on calibrator transits with `--enable-calibration-solving`), images it,
+//! measures its sources with `--enable-photometry`, and serves `/health`,
 //! `/ready` and `/metrics` with `--monitoring`. Runs under systemd (`Type=notify`); see
 //! the operations guide and `ops/systemd/dsa110-stream.service`.
 //!
@@ -15,7 +17,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use dsa110_pipeline_core::config::{
-    default_log_file, parse_eop, DaemonConfig, DaemonParams, DEFAULT_QUEUE_DB,
+    default_log_file, parse_eop, DaemonConfig, DaemonParams, ScienceConfig, DEFAULT_QUEUE_DB,
 };
 use dsa110_pipeline_core::validate_child::{self, VALIDATE_FILE_FLAG};
 use dsa110_pipeline_core::{daemon, PipelineError};
@@ -25,7 +27,7 @@ use tracing_subscriber::{fmt, EnvFilter, Layer};
 
 /// The DSA-110 streaming pipeline: correlator HDF5 subband files → Measurement Sets.
 #[derive(Parser, Debug)]
-#[command(name = "dsa110-stream", version)]
+#[command(name = "dsa110-stream", version, args_override_self = true)]
 struct Args {
     /// Watch directory for HDF5 files (the correlator's output).
     #[arg(long, required_unless_present_any = ["validate_file", "remove_after_exit"])]
@@ -42,12 +44,70 @@ struct Args {
     /// Minutes per time chunk.
     #[arg(long, default_value_t = 5.0)]
     chunk_duration: f64,
-    /// Enable automatic calibration (not built yet: rejected).
+    /// Enable automatic calibration: solve bandpass and gain tables on calibrator
+    /// transits (the nearest valid set is applied to every group either way).
     #[arg(long)]
     enable_calibration_solving: bool,
-    /// Enable source measurement (not built yet: rejected).
+    /// Enable source measurement: forced photometry of every image, light curves,
+    /// variability statistics and mosaics.
     #[arg(long)]
     enable_photometry: bool,
+    /// Do not flag RFI (the flagger runs on every group by default).
+    #[arg(long, help_heading = "Calibration")]
+    no_flagging: bool,
+    /// Calibrator catalogue CSV (name,ra_deg,dec_deg,flux_jy,spectral_index; flux at
+    /// 1.4 GHz) replacing the built-in VLA calibrators.
+    #[arg(long, value_name = "FILE", help_heading = "Calibration")]
+    calibrator_catalog: Option<PathBuf>,
+    /// Reference antenna (name in the MS's ANTENNA table); automatic by default.
+    #[arg(long, value_name = "NAME", help_heading = "Calibration")]
+    refant: Option<String>,
+    /// A calibration set applies to groups within this many hours of its transit.
+    #[arg(long, default_value_t = 12.0, help_heading = "Calibration")]
+    cal_validity_hours: f64,
+    /// Seconds a group waits for a calibration solve in progress (the fence).
+    #[arg(long, default_value_t = 600.0, help_heading = "Calibration")]
+    cal_fence_timeout: f64,
+    /// Do not image (a conversion-only deployment).
+    #[arg(long, help_heading = "Imaging")]
+    no_imaging: bool,
+    /// Image size in pixels.
+    #[arg(long, default_value_t = 4096, help_heading = "Imaging")]
+    image_size: usize,
+    /// Pixel size in arcsec.
+    #[arg(long, default_value_t = 3.0, help_heading = "Imaging")]
+    image_scale: f64,
+    /// Weighting as WSClean's -weight: "briggs R", "natural" or "uniform".
+    #[arg(long, default_value = "briggs 0", help_heading = "Imaging")]
+    image_weight: String,
+    /// Maximum CLEAN iterations.
+    #[arg(long, default_value_t = 100_000, help_heading = "Imaging")]
+    image_niter: usize,
+    /// Absolute CLEAN threshold (Jy).
+    #[arg(long, default_value_t = 0.0, help_heading = "Imaging")]
+    image_threshold: f64,
+    /// CLEAN down to this many times the residual's robust rms (0: off).
+    #[arg(long, default_value_t = 1.0, help_heading = "Imaging")]
+    image_auto_threshold: f64,
+    /// Compact-source catalogue CSV (name,ra_deg,dec_deg,flux_mjy, NVSS-like) measured
+    /// on every image; without it only the calibrator catalogue's sources are measured.
+    #[arg(long, value_name = "FILE", help_heading = "Photometry")]
+    photometry_catalog: Option<PathBuf>,
+    /// Sources where the primary beam is below this are not measured.
+    #[arg(long, default_value_t = 0.2, help_heading = "Photometry")]
+    photometry_min_pb: f64,
+    /// Sources with a median SNR below this get no variability statistics.
+    #[arg(long, default_value_t = 5.0, help_heading = "Photometry")]
+    photometry_min_snr: f64,
+    /// Do not build mosaics.
+    #[arg(long, help_heading = "Photometry")]
+    no_mosaics: bool,
+    /// Images per mosaic of a declination strip.
+    #[arg(long, default_value_t = 12, help_heading = "Photometry")]
+    mosaic_size: usize,
+    /// Images a mosaic shares with the previous one.
+    #[arg(long, default_value_t = 3, help_heading = "Photometry")]
+    mosaic_overlap: usize,
     /// Serve /health, /ready and /metrics over HTTP on --health-port (all interfaces).
     #[arg(long)]
     monitoring: bool,
@@ -107,6 +167,10 @@ struct Args {
     /// backlog; the demo).
     #[arg(long)]
     exit_when_idle: bool,
+    /// Seconds a database statement waits for another process's lock; past it the call
+    /// is retried with backoff and /health reports the database locked (degraded).
+    #[arg(long, default_value_t = 30.0)]
+    db_busy_timeout: f64,
     /// Testing aid: read the output free space (a number of GB) from this file instead of
     /// statvfs.
     #[arg(long, hide = true)]
@@ -176,8 +240,28 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         queue_db: args.queue_db,
         expected_subbands: args.expected_subbands,
         chunk_duration_min: args.chunk_duration,
-        enable_calibration_solving: args.enable_calibration_solving,
-        enable_photometry: args.enable_photometry,
+        science: ScienceConfig {
+            enable_calibration_solving: args.enable_calibration_solving,
+            enable_photometry: args.enable_photometry,
+            no_flagging: args.no_flagging,
+            calibrator_catalog: args.calibrator_catalog.clone(),
+            refant: args.refant.clone(),
+            cal_validity_hours: args.cal_validity_hours,
+            cal_fence_timeout_s: args.cal_fence_timeout,
+            no_imaging: args.no_imaging,
+            image_size: args.image_size,
+            image_scale_arcsec: args.image_scale,
+            image_weight: args.image_weight.clone(),
+            image_niter: args.image_niter,
+            image_threshold_jy: args.image_threshold,
+            image_auto_threshold: args.image_auto_threshold,
+            photometry_catalog: args.photometry_catalog.clone(),
+            photometry_min_pb: args.photometry_min_pb,
+            photometry_min_snr: args.photometry_min_snr,
+            no_mosaics: args.no_mosaics,
+            mosaic_size: args.mosaic_size,
+            mosaic_overlap: args.mosaic_overlap,
+        },
         monitoring: args.monitoring,
         health_port: args.health_port,
         scratch_dir: args.scratch_dir,
@@ -196,6 +280,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         validator_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe")),
         command_line,
         exit_when_idle: args.exit_when_idle,
+        db_busy_timeout_s: args.db_busy_timeout,
     };
     let params = match DaemonParams::new(config) {
         Ok(p) => p,

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use dsa110_astro::ObsTime;
 use dsa110_sim::{
-    simulate_group, simulate_group_like_correlator, CorrelatorMode, Scale, SimConfig,
+    simulate_group, simulate_group_like_correlator, CorrelatorMode, Scale, SimConfig, SourceSpec,
 };
 
 /// Options of `simulate`.
@@ -128,6 +128,17 @@ pub fn run(a: &SimulateArgs) -> Result<()> {
 /// The demo's input: four consecutive observations (309 s apart) written the
 /// way the correlator writes them into DIR/incoming — two complete, one missing
 /// sb07, one whose sb05 is truncated (a corrupt file).
+/// Pointing declination of the demo: 3C286's strip.
+const DEMO_DEC_DEG: f64 = 30.5;
+/// Sidereal degrees per second.
+const SIDEREAL_DEG_S: f64 = 360.985_647_366 / 86_400.0;
+/// The demo's target groups start this long after the calibrator group.
+const DEMO_TARGET_OFFSET_S: f64 = 7200.0;
+
+/// The demo's observation: a 3C286 transit, then four target groups two hours later
+/// (one missing sb07, one with sb05 truncated), all at Dec +30.5° with the same antennas
+/// and gains; the target field's compact sources go to `DIR/field.csv` (the photometry
+/// catalogue) and the truth files to `DIR/truth/`.
 pub fn demo_groups(dir: &Path, scale_name: &str) -> Result<()> {
     let incoming = dir.join("incoming");
     let truth = dir.join("truth");
@@ -136,22 +147,84 @@ pub fn demo_groups(dir: &Path, scale_name: &str) -> Result<()> {
     }
     std::fs::create_dir_all(&incoming)?;
     std::fs::create_dir_all(&truth)?;
-    let start = ObsTime::from_iso("2025-10-02T00:12:00")?;
-    for g in 0..4u64 {
+    let catalog = dsa110_calibration::Catalog::built_in();
+    let cal = catalog
+        .get("3C286")
+        .context("3C286 is not in the built-in calibrator catalogue")?
+        .clone();
+    let beam = dsa110_calibration::BeamGeometry::dsa110(DEMO_DEC_DEG.to_radians());
+    let near = ObsTime::from_iso("2025-10-02T00:00:00")?.jd_utc();
+    let transit = dsa110_calibration::transit::transit_time_jd(&cal, near, &beam)?;
+    let base = |start: ObsTime| -> Result<SimConfig> {
         let mut cfg = SimConfig::for_scale(scale(scale_name)?, &incoming);
-        cfg.start = start.plus_seconds(309.0 * g as f64)?;
-        cfg.seed = 100 + g;
-        if g == 2 {
-            cfg.subbands = (0..16).filter(|&s| s != 7).collect();
+        if scale_name == "tiny" {
+            // enough antennas and integrations for a calibration solve, still a few MB
+            cfg.nants = 24;
+            cfg.ntimes = 8;
+            cfg.nchan_per_sb = 4;
         }
-        let summary = simulate_group_like_correlator(&cfg, &CorrelatorMode::default())?;
+        cfg.start = start;
+        cfg.dec_deg = DEMO_DEC_DEG;
+        cfg.seed = 110;
+        Ok(cfg)
+    };
+    let half_s = 0.5
+        * base(ObsTime::from_jd_utc(transit)?)?.ntimes as f64
+        * dsa110_astro::constants::INTEGRATION_TIME_S;
+    let cal_start = ObsTime::from_jd_utc(transit - half_s / 86_400.0)?;
+    // the target field: sources around the meridian of the middle target groups
+    let ra_mid = cal.ra_deg + (DEMO_TARGET_OFFSET_S + 1.5 * 309.0) * SIDEREAL_DEG_S;
+    let field: Vec<SourceSpec> = [
+        ("J1531+3036", 0.00, 0.10, 2.5),
+        ("J1532+3022", 0.25, -0.13, 1.8),
+        ("J1530+3031", -0.30, 0.02, 1.2),
+        ("J1531+3040", 0.10, 0.17, 0.9),
+        ("J1533+3029", 0.45, -0.02, 0.7),
+        ("J1529+3027", -0.50, -0.05, 0.6),
+    ]
+    .iter()
+    .map(|&(name, dra, ddec, flux)| {
+        SourceSpec::point(name, ra_mid + dra, DEMO_DEC_DEG + ddec, flux)
+    })
+    .collect();
+    let mut csv = String::from("name,ra_deg,dec_deg,flux_mjy\n");
+    for s in &field {
+        csv.push_str(&format!(
+            "{},{:.6},{:.6},{:.1}\n",
+            s.name,
+            s.ra_deg.rem_euclid(360.0),
+            s.dec_deg,
+            s.flux_jy * 1e3
+        ));
+    }
+    let csv_path = dir.join("field.csv");
+    std::fs::write(&csv_path, csv).with_context(|| format!("writing {}", csv_path.display()))?;
+    let mut calibrator = SourceSpec::point("3C286", cal.ra_deg, cal.dec_deg, cal.flux_jy);
+    calibrator.spectral_index = cal.spectral_index;
+    let mut groups = vec![(base(cal_start)?, "3C286 transit (calibrator)")];
+    for g in 0..4u32 {
+        let mut cfg = base(cal_start.plus_seconds(DEMO_TARGET_OFFSET_S + 309.0 * f64::from(g))?)?;
+        cfg.sources = field.clone();
+        let note = match g {
+            2 => {
+                cfg.subbands = (0..16).filter(|&s| s != 7).collect();
+                "target, missing sb07"
+            }
+            3 => "target, sb05 truncated (corrupt)",
+            _ => "target",
+        };
+        groups.push((cfg, note));
+    }
+    groups[0].0.sources = vec![calibrator];
+    for (i, (cfg, note)) in groups.iter().enumerate() {
+        let summary = simulate_group_like_correlator(cfg, &CorrelatorMode::default())?;
         // truth files live beside, not among, the correlator's files
         for p in [&summary.truth_path, &summary.gains_path] {
             if let Some(name) = p.file_name() {
                 std::fs::rename(p, truth.join(name))?;
             }
         }
-        if g == 3 {
+        if i == 4 {
             let victim = summary
                 .files
                 .iter()
@@ -159,9 +232,7 @@ pub fn demo_groups(dir: &Path, scale_name: &str) -> Result<()> {
                 .context("no sb05 file in the demo group")?;
             truncate_to_half(victim)?;
         }
-        tracing::info!(group = %summary.group_id, files = summary.files.len(),
-            note = match g { 2 => "missing sb07", 3 => "sb05 truncated (corrupt)", _ => "complete" },
-            "demo group written");
+        tracing::info!(group = %summary.group_id, files = summary.files.len(), note, "demo group written");
     }
     Ok(())
 }

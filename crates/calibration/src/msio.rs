@@ -223,10 +223,8 @@ pub fn solve_ms(path: &Path, catalog: &Catalog, params: &SolveParams) -> Result<
         } => (*ra_rad, *dec_rad),
         _ => (0.0, 0.0),
     };
-    let site_beam = BeamGeometry::dsa110(dec);
-    let pointing = pointing_dec_of_icrs_centre(ra, dec, 0.5 * (t0 + t1), &site_beam)?;
+    let (transits, pointing) = group_transits(catalog, ra, dec, t0, t1)?;
     let beam = BeamGeometry::dsa110(pointing);
-    let transits = find_transits(catalog, t0, t1, &beam)?;
     let Some(cal) = transits.into_iter().next() else {
         return Err(CalError::NoCalibrator {
             path: path.to_path_buf(),
@@ -243,6 +241,63 @@ pub fn solve_ms(path: &Path, catalog: &Catalog, params: &SolveParams) -> Result<
         pointing_dec_rad: pointing,
         n_antennas,
     })
+}
+
+/// The calibrators of `catalog` that pass through the primary beam of a group whose
+/// (ICRS) phase centre is (`ra_rad`, `dec_rad`) — the meridian at the group's mid-time, as
+/// the converter phases it — between its first and last integration (`start_jd_utc`,
+/// `end_jd_utc`), nearest the beam centre first; and the pointing declination of date (rad).
+///
+/// # Errors
+/// [`CalError::Astro`] or [`CalError::InvalidParam`] for impossible times.
+pub fn group_transits(
+    catalog: &Catalog,
+    ra_rad: f64,
+    dec_rad: f64,
+    start_jd_utc: f64,
+    end_jd_utc: f64,
+) -> Result<(Vec<Transit>, f64), CalError> {
+    let site_beam = BeamGeometry::dsa110(dec_rad);
+    let pointing = pointing_dec_of_icrs_centre(
+        ra_rad,
+        dec_rad,
+        0.5 * (start_jd_utc + end_jd_utc),
+        &site_beam,
+    )?;
+    let beam = BeamGeometry::dsa110(pointing);
+    Ok((
+        find_transits(catalog, start_jd_utc, end_jd_utc, &beam)?,
+        pointing,
+    ))
+}
+
+/// The ANTENNA row of the MS at `path` named `name` (as CASA's `refant` takes it); a
+/// plain number that names no antenna is taken as the row number.
+///
+/// # Errors
+/// [`CalError::Ms`] when the MS cannot be read; [`CalError::InvalidParam`] naming the
+/// antenna when the MS has no such antenna.
+pub fn antenna_by_name(path: &Path, name: &str) -> Result<u32, CalError> {
+    let ms = MsTable::open(path).map_err(ms_err(path))?;
+    let antennas = &ms.meta().antennas;
+    if let Some(i) = antennas
+        .iter()
+        .position(|a| a.name.eq_ignore_ascii_case(name) || a.station.eq_ignore_ascii_case(name))
+    {
+        return Ok(i as u32);
+    }
+    match name.trim().parse::<u32>() {
+        Ok(i) if (i as usize) < antennas.len() => Ok(i),
+        _ => Err(CalError::InvalidParam {
+            name: "refant",
+            reason: format!(
+                "{}: no antenna named {name:?} ({} antennas, e.g. {:?})",
+                path.display(),
+                antennas.len(),
+                antennas.first().map(|a| a.name.as_str()).unwrap_or("")
+            ),
+        }),
+    }
 }
 
 /// One table of ours → ms-writer's per-window solutions on the full antenna grid.

@@ -28,10 +28,8 @@ pub struct DaemonConfig {
     pub expected_subbands: u32,
     /// Minutes per time chunk (`--chunk-duration`), recorded on each group.
     pub chunk_duration_min: f64,
-    /// `--enable-calibration-solving` (rejected: the stage does not exist yet).
-    pub enable_calibration_solving: bool,
-    /// `--enable-photometry` (rejected: the stage does not exist yet).
-    pub enable_photometry: bool,
+    /// The science stages' options (flagging, calibration, imaging, photometry, mosaics).
+    pub science: ScienceConfig,
     /// Serve `/health`, `/ready`, `/metrics` (`--monitoring`).
     pub monitoring: bool,
     /// Port of the monitoring server (`--health-port`; 0 = any free port).
@@ -71,6 +69,82 @@ pub struct DaemonConfig {
     /// Stop once the queue and the input directory hold no more work
     /// (`--exit-when-idle`: reprocessing a backlog, the demo).
     pub exit_when_idle: bool,
+    /// How long a database statement waits for another process's lock before the call
+    /// is retried and `/health` reports the database locked (`--db-busy-timeout`, s).
+    pub db_busy_timeout_s: f64,
+}
+
+/// The science stages' options as given (checked into
+/// [`crate::science::ScienceParams`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScienceConfig {
+    /// `--enable-calibration-solving`: solve sets on calibrator transits.
+    pub enable_calibration_solving: bool,
+    /// `--enable-photometry`: forced photometry, variability and mosaics after imaging.
+    pub enable_photometry: bool,
+    /// `--no-flagging`.
+    pub no_flagging: bool,
+    /// `--calibrator-catalog` (CSV `name,ra_deg,dec_deg,flux_jy,spectral_index`).
+    pub calibrator_catalog: Option<PathBuf>,
+    /// `--refant` (antenna name, or ANTENNA row).
+    pub refant: Option<String>,
+    /// `--cal-validity-hours`.
+    pub cal_validity_hours: f64,
+    /// `--cal-fence-timeout` (s).
+    pub cal_fence_timeout_s: f64,
+    /// `--no-imaging`.
+    pub no_imaging: bool,
+    /// `--image-size` (pixels).
+    pub image_size: usize,
+    /// `--image-scale` (arcsec per pixel).
+    pub image_scale_arcsec: f64,
+    /// `--image-weight` (`briggs R`, `natural`, `uniform`).
+    pub image_weight: String,
+    /// `--image-niter`.
+    pub image_niter: usize,
+    /// `--image-threshold` (Jy).
+    pub image_threshold_jy: f64,
+    /// `--image-auto-threshold` (σ of the residual; 0 = none).
+    pub image_auto_threshold: f64,
+    /// `--photometry-catalog` (CSV `name,ra_deg,dec_deg,flux_mjy`).
+    pub photometry_catalog: Option<PathBuf>,
+    /// `--photometry-min-pb`: sources where the primary beam is below this are not fitted.
+    pub photometry_min_pb: f64,
+    /// `--photometry-min-snr`.
+    pub photometry_min_snr: f64,
+    /// `--no-mosaics`.
+    pub no_mosaics: bool,
+    /// `--mosaic-size` (images).
+    pub mosaic_size: usize,
+    /// `--mosaic-overlap` (images).
+    pub mosaic_overlap: usize,
+}
+
+impl Default for ScienceConfig {
+    fn default() -> Self {
+        Self {
+            enable_calibration_solving: false,
+            enable_photometry: false,
+            no_flagging: false,
+            calibrator_catalog: None,
+            refant: None,
+            cal_validity_hours: 12.0,
+            cal_fence_timeout_s: 600.0,
+            no_imaging: false,
+            image_size: 4096,
+            image_scale_arcsec: 3.0,
+            image_weight: "briggs 0".to_owned(),
+            image_niter: 100_000,
+            image_threshold_jy: 0.0,
+            image_auto_threshold: 1.0,
+            photometry_catalog: None,
+            photometry_min_pb: 0.2,
+            photometry_min_snr: 5.0,
+            no_mosaics: false,
+            mosaic_size: 12,
+            mosaic_overlap: 3,
+        }
+    }
 }
 
 /// Checked parameters of the daemon.
@@ -118,9 +192,14 @@ pub struct DaemonParams {
     pub command_line: String,
     /// Stop once idle.
     pub exit_when_idle: bool,
+    /// SQLite busy timeout.
+    pub db_busy_timeout: Duration,
+    /// The science stages.
+    #[cfg(feature = "science")]
+    pub science: crate::science::ScienceParams,
 }
 
-fn bad(option: &'static str, reason: impl Into<String>) -> PipelineError {
+pub(crate) fn bad(option: &'static str, reason: impl Into<String>) -> PipelineError {
     PipelineError::Config {
         option,
         reason: reason.into(),
@@ -211,18 +290,13 @@ impl DaemonParams {
     /// Checks a configuration; errors name the option. Touches nothing on disk except
     /// to check that the input directory exists.
     pub fn new(cfg: DaemonConfig) -> Result<Self, PipelineError> {
-        if cfg.enable_calibration_solving {
+        #[cfg(feature = "science")]
+        let science = crate::science::ScienceParams::from_config(&cfg.science, &cfg.output_dir)?;
+        #[cfg(not(feature = "science"))]
+        if cfg.science != ScienceConfig::default() {
             return Err(bad(
                 "--enable-calibration-solving",
-                "calibration is not built yet (the calibration stage has its own issue); \
-                 this daemon only converts. Run without --enable-calibration-solving",
-            ));
-        }
-        if cfg.enable_photometry {
-            return Err(bad(
-                "--enable-photometry",
-                "photometry is not built yet (the photometry stage has its own issue); \
-                 this daemon only converts. Run without --enable-photometry",
+                "this build has no science stages (feature `science`)",
             ));
         }
         let (expected_subbands, min_subbands) = check_shared(&SharedOptions {
@@ -305,6 +379,13 @@ impl DaemonParams {
             validator_exe: cfg.validator_exe,
             command_line: cfg.command_line,
             exit_when_idle: cfg.exit_when_idle,
+            db_busy_timeout: Duration::from_secs_f64(seconds(
+                "--db-busy-timeout",
+                cfg.db_busy_timeout_s,
+                0.05,
+            )?),
+            #[cfg(feature = "science")]
+            science,
         })
     }
 }
@@ -389,8 +470,7 @@ mod tests {
             queue_db: dir.join("state/db/pipeline.sqlite3"),
             expected_subbands: 16,
             chunk_duration_min: 5.0,
-            enable_calibration_solving: false,
-            enable_photometry: false,
+            science: ScienceConfig::default(),
             monitoring: false,
             health_port: 9100,
             scratch_dir: None,
@@ -409,6 +489,7 @@ mod tests {
             validator_exe: PathBuf::from("/bin/true"),
             command_line: String::new(),
             exit_when_idle: false,
+            db_busy_timeout_s: 30.0,
         }
     }
 
@@ -436,15 +517,29 @@ mod tests {
     #[test]
     fn bad_options_are_named() {
         check_rejected(
-            |c| c.enable_calibration_solving = true,
-            "--enable-calibration-solving",
-            "calibration is not built yet",
+            |c| {
+                c.science.enable_photometry = true;
+                c.science.no_imaging = true;
+            },
+            "--enable-photometry",
+            "--no-imaging",
         );
         check_rejected(
-            |c| c.enable_photometry = true,
-            "--enable-photometry",
-            "photometry is not built yet",
+            |c| c.science.calibrator_catalog = Some(PathBuf::from("/nonexistent/cal.csv")),
+            "--calibrator-catalog",
+            "/nonexistent/cal.csv",
         );
+        check_rejected(
+            |c| c.science.image_weight = "briggs 3".into(),
+            "--image-weight",
+            "briggs 3",
+        );
+        check_rejected(
+            |c| c.science.cal_validity_hours = 0.0,
+            "--cal-validity-hours",
+            "0",
+        );
+        check_rejected(|c| c.science.mosaic_overlap = 12, "--mosaic-overlap", "12");
         check_rejected(|c| c.expected_subbands = 17, "--expected-subbands", "17");
         check_rejected(|c| c.min_subbands = 0, "--min-subbands", "0");
         check_rejected(|c| c.chunk_duration_min = -1.0, "--chunk-duration", "-1");

@@ -135,7 +135,11 @@ pub fn remove_after_exit(tmp_ms: &Path, pid: u32, limit: Duration) -> Result<(),
 
 /// The queue (and the Earth-orientation source) as the monitoring server sees them.
 #[derive(Debug)]
-struct QueueStatus(Queue, Arc<dsa110_astro::EopProvider>);
+struct QueueStatus(
+    Queue,
+    Arc<dsa110_astro::EopProvider>,
+    Arc<crate::science::ScienceStatus>,
+);
 
 impl StatusSource for QueueStatus {
     fn queue_counts(&self) -> Result<QueueCounts, MonitoringError> {
@@ -154,7 +158,15 @@ impl StatusSource for QueueStatus {
 
     fn warnings(&self) -> Vec<String> {
         let jd = unix_s_to_jd(now_unix_s());
-        match self.1.eop_for(jd).1 {
+        let mut out = self.2.warnings();
+        if let Some(s) = crate::runner::db_busy_for_s() {
+            out.push(format!(
+                "the queue database has been locked by another process for {s:.0} s: \
+                 writes wait past the busy timeout of {:.0} s and are retried",
+                self.0.options().busy_timeout.as_secs_f64()
+            ));
+        }
+        out.extend(match self.1.eop_for(jd).1 {
             dsa110_astro::EopStatus::NoTable => vec![
                 "no IERS Earth-orientation table: UT1-UTC and polar motion are zero, \
                  positions off by up to ~1 arcsec (give --eop-table)"
@@ -165,7 +177,8 @@ impl StatusSource for QueueStatus {
                  zero, positions off by up to ~1 arcsec (update the table)"
             )],
             _ => Vec::new(),
-        }
+        });
+        out
     }
 }
 
@@ -212,17 +225,28 @@ fn io_err<'a>(
 }
 
 /// Opens the queue, waiting out a database locked by another process.
-async fn open_queue(path: &Path, stop: &watch::Receiver<bool>) -> Result<Queue, PipelineError> {
+async fn open_queue(
+    path: &Path,
+    busy_timeout: Duration,
+    stop: &watch::Receiver<bool>,
+) -> Result<Queue, PipelineError> {
     let mut backoff = Duration::from_millis(500);
     loop {
         let p = path.to_path_buf();
-        let opened =
-            tokio::task::spawn_blocking(move || Queue::open_with(&p, QueueOptions::default()))
-                .await
-                .map_err(|e| PipelineError::Task {
-                    what: "open queue",
-                    reason: e.to_string(),
-                })?;
+        let opened = tokio::task::spawn_blocking(move || {
+            Queue::open_with(
+                &p,
+                QueueOptions {
+                    busy_timeout,
+                    ..QueueOptions::default()
+                },
+            )
+        })
+        .await
+        .map_err(|e| PipelineError::Task {
+            what: "open queue",
+            reason: e.to_string(),
+        })?;
         match opened {
             Ok(q) => return Ok(q),
             Err(e) if e.is_retryable() && !*stop.borrow() => {
@@ -320,7 +344,7 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
     tokio::spawn(signals(Arc::clone(&stop_tx)));
 
     let liveness = Liveness::new();
-    let queue = open_queue(&params.queue_db, &stop_rx).await?;
+    let queue = open_queue(&params.queue_db, params.db_busy_timeout, &stop_rx).await?;
     liveness.set_queue_open(true);
 
     // Leftovers of a kill: temporary MSs and groups held by dead workers.
@@ -338,6 +362,7 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
         q.recover_stale(alive, STALE_AFTER_S, limit, now_unix_s())
     })
     .await?;
+    crate::worker::count_recovered(&recovered);
     if !recovered.is_empty() {
         tracing::warn!(
             n = recovered.len(),
@@ -359,6 +384,8 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
         Arc::clone(&free_space),
     ));
 
+    let science_status = Arc::new(crate::science::ScienceStatus::default());
+
     // Monitoring.
     let (server_stop_tx, server_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server_task = if params.monitoring {
@@ -367,7 +394,11 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
         let mut config = MonitoringConfig::new(&params.output_dir, &params.scratch_dir);
         config.disk_policy = params.disk_policy;
         let state = MonitoringState::new(
-            Arc::new(QueueStatus(queue.clone(), Arc::clone(&params.eop))),
+            Arc::new(QueueStatus(
+                queue.clone(),
+                Arc::clone(&params.eop),
+                Arc::clone(&science_status),
+            )),
             liveness.clone(),
             config,
             metrics,
@@ -413,8 +444,10 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
         retry_limit: params.retry_limit,
         ..RetryPolicy::default()
     };
+    let mut stages = default_stages();
+    stages.extend(params.science.stages(&science_status));
     let runner = Runner::new(
-        default_stages(),
+        stages,
         StageContext {
             queue: queue.clone(),
             convert: Arc::new(ConvertParams {
@@ -427,7 +460,8 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
             }),
         },
         retry,
-    )?;
+    )?
+    .with_partial_minimum(usize::from(params.min_subbands));
     tracing::info!(stages = ?runner.stage_names(), "stages");
     let shared = Arc::new(WorkerShared {
         queue: queue.clone(),

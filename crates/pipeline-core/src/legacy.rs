@@ -181,7 +181,8 @@ pub fn run(
             convert: Arc::new(convert),
         },
         retry,
-    )?;
+    )?
+    .with_partial_minimum(usize::from(params.min_subbands));
     let mut intake = match &cfg.validator_exe {
         Some(exe) => Intake::with_validator(Box::new(ChildValidator::new(exe, VALIDATOR_TIMEOUT))),
         None => Intake::new(),

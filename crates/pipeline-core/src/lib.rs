@@ -21,6 +21,8 @@
 //! - [`watcher`]: inotify + periodic scans of the input directory → intake;
 //! - [`validate_child`]: file validation in a child process (libhdf5 may crash);
 //! - [`stage`]: the [`stage::Stage`] trait and its adapters (conversion);
+//! - `science` (feature `science`): flagging, calibration solve/apply, imaging,
+//!   photometry and mosaic stages over the science crates;
 //! - [`worker`]: disk check, partial promotion, oldest group first, stage runner with
 //!   span/timing/metrics/retry, heartbeats, graceful stop;
 //! - [`daemon`]: start-up, recovery, signals, systemd, monitoring wiring.
@@ -36,6 +38,8 @@ pub mod intake;
 pub mod legacy;
 pub mod process;
 pub mod runner;
+#[cfg(feature = "science")]
+pub mod science;
 pub mod stage;
 pub mod temporaries;
 pub mod validate_child;

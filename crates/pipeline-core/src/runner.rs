@@ -22,16 +22,18 @@
 //! process kill itself with SIGKILL at that point — `after_publish` (the stage's product
 //! is on disk, nothing recorded yet) or `after_done` (the stage is recorded done, the
 //! next stage not begun) — so tests can land a kill at an exact point;
-//! `DSA110_FAULT_SLEEP=<stage>:<seconds>` sleeps before the stage runs;
+//! `DSA110_FAULT_SLEEP=<stage>:<seconds>` sleeps before the stage runs (or at a named
+//! point inside it, `<stage>.<point>:<seconds>`, see [`fault_sleep`]);
 //! `DSA110_FAULT_FAIL_ONCE=<stage>` fails the stage's first attempt of every group with a
 //! retryable error.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use dsa110_queue::{
-    AcquiredGroup, FailOutcome, Failure, GroupId, QueueError, RetryPolicy, StageDone,
+    AcquiredGroup, FailOutcome, Failure, GroupId, ImageType, QueueError, RetryPolicy, StageDone,
 };
 
 use crate::error::display_chain;
@@ -58,6 +60,7 @@ pub fn with_retry<T>(
     loop {
         match f() {
             Err(e) if e.is_retryable() && started.elapsed() < give_up_after => {
+                note_db_busy(true);
                 tracing::warn!(
                     op = what,
                     "queue database busy, retrying in {:.1} s: {}",
@@ -67,8 +70,37 @@ pub fn with_retry<T>(
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(MAX_DB_BACKOFF);
             }
-            r => return r,
+            r => {
+                if r.is_ok() {
+                    note_db_busy(false);
+                }
+                return r;
+            }
         }
+    }
+}
+
+/// Unix milliseconds since which the queue database has refused this process's calls as
+/// busy (locked by another process past the busy timeout); 0 while it answers.
+static DB_BUSY_SINCE_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Records whether a database call just found the database busy (`true`: past the busy
+/// timeout) or succeeded (`false`).
+pub fn note_db_busy(busy: bool) {
+    if busy {
+        let now = (now_unix_s() * 1e3) as u64;
+        let _ =
+            DB_BUSY_SINCE_MS.compare_exchange(0, now.max(1), Ordering::Relaxed, Ordering::Relaxed);
+    } else {
+        DB_BUSY_SINCE_MS.store(0, Ordering::Relaxed);
+    }
+}
+
+/// How long (s) the database has been refusing this process's calls as busy, if it is.
+pub fn db_busy_for_s() -> Option<f64> {
+    match DB_BUSY_SINCE_MS.load(Ordering::Relaxed) {
+        0 => None,
+        since => Some((now_unix_s() - since as f64 / 1e3).max(0.0)),
     }
 }
 
@@ -137,6 +169,7 @@ pub struct Runner {
     ctx: StageContext,
     retry: RetryPolicy,
     disabled: BTreeSet<&'static str>,
+    min_subbands: Option<usize>,
 }
 
 impl Runner {
@@ -165,7 +198,18 @@ impl Runner {
             ctx,
             retry,
             disabled: BTreeSet::new(),
+            min_subbands: None,
         })
+    }
+
+    /// Processes a group with invalid files without them, as a partial group (their
+    /// subbands written flagged), when at least `min` valid files remain; the files are
+    /// named in `processing_queue.excluded_files`. Without this an invalid file fails the
+    /// group.
+    #[must_use]
+    pub fn with_partial_minimum(mut self, min: usize) -> Self {
+        self.min_subbands = Some(min.max(1));
+        self
     }
 
     /// Turns a stage off: it is recorded `skipped` for every group instead of run.
@@ -202,24 +246,76 @@ impl Runner {
             group_id: gid.clone(),
             source: Box::new(source),
         };
-        // 1. files recorded invalid are never opened here
+        // 1. files recorded invalid are never opened here: without them the group is a
+        //    partial group if enough remain, else it fails naming them
         let invalid = with_retry("invalid_reason", DB_GIVE_UP_AFTER, || {
+            let mut out = Vec::new();
             for f in &group.files {
                 if let Some(reason) = queue.invalid_reason(&f.path)? {
-                    return Ok(Some((f.path.clone(), reason)));
+                    out.push((f.subband, f.path.clone(), reason));
                 }
             }
-            Ok(None)
+            Ok(out)
         })
         .map_err(qerr)?;
-        if let Some((path, reason)) = invalid {
-            let error = StageError::InvalidFile { path, reason };
-            let outcome = self.record_failure(owner, &gid, None, &error)?;
-            return Ok(GroupOutcome::Failed {
-                stage: None,
-                error,
-                outcome,
-            });
+        let mut group = group;
+        if !invalid.is_empty() {
+            let valid = group.files.len() - invalid.len();
+            match self.min_subbands {
+                Some(min) if valid >= min => {
+                    let note = invalid
+                        .iter()
+                        .map(|(sb, p, r)| format!("{sb}: {}: {r}", p.display()))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    tracing::warn!(
+                        valid,
+                        min,
+                        excluded = %note,
+                        "processing as a partial group without its invalid subband files \
+                         (their subbands are written flagged)"
+                    );
+                    with_retry("set_excluded_files", DB_GIVE_UP_AFTER, || {
+                        queue.set_excluded_files(&gid, Some(&note))
+                    })
+                    .map_err(qerr)?;
+                    group
+                        .files
+                        .retain(|f| !invalid.iter().any(|(_, p, _)| *p == f.path));
+                }
+                _ => {
+                    let names = invalid
+                        .iter()
+                        .map(|(_, p, _)| p.display().to_string())
+                        .collect::<Vec<_>>();
+                    let (path, reason) = invalid
+                        .into_iter()
+                        .map(|(_, p, r)| (p, r))
+                        .next()
+                        .unwrap_or_default();
+                    let others: Vec<&str> = names.iter().skip(1).map(String::as_str).collect();
+                    let reason = if others.is_empty() {
+                        reason
+                    } else {
+                        format!("{reason}; invalid too: {}", others.join(", "))
+                    };
+                    let error = StageError::InvalidFile {
+                        path,
+                        reason: match self.min_subbands {
+                            Some(min) => format!(
+                                "{reason} (and only {valid} valid subband files remain, fewer than the minimum of {min})"
+                            ),
+                            None => reason,
+                        },
+                    };
+                    let outcome = self.record_failure(owner, &gid, None, &error)?;
+                    return Ok(GroupOutcome::Failed {
+                        stage: None,
+                        error,
+                        outcome,
+                    });
+                }
+            }
         }
         // 2. what earlier attempts finished
         let records =
@@ -229,18 +325,25 @@ impl Runner {
             .filter(|r| r.status.is_finished())
             .map(|r| r.stage.clone())
             .collect();
-        let ms_path = if finished.is_empty() {
-            None
+        let (ms_path, image_path) = if finished.is_empty() {
+            (None, None)
         } else {
-            with_retry("ms_for_group", DB_GIVE_UP_AFTER, || {
-                queue.ms_for_group(&gid)
+            with_retry("products", DB_GIVE_UP_AFTER, || {
+                let ms = queue.ms_for_group(&gid)?.into_iter().next().map(|r| r.path);
+                let image = queue
+                    .images_for_group(&gid)?
+                    .into_iter()
+                    .find(|r| r.image_type == ImageType::Image)
+                    .map(|r| r.path);
+                Ok((ms, image))
             })
             .map_err(qerr)?
-            .into_iter()
-            .next()
-            .map(|r| r.path)
         };
-        let mut work = GroupWork { group, ms_path };
+        let mut work = GroupWork {
+            group,
+            ms_path,
+            image_path,
+        };
         let mut outputs = Vec::new();
         let n = self.stages.len();
         let todo: Vec<usize> = (0..n)
@@ -312,9 +415,7 @@ impl Runner {
                     }
                     tracing::info!(stage = name, seconds, "stage finished");
                     faults().point("after_done", name);
-                    if let Some(r) = &out.conversion {
-                        work.ms_path = Some(r.ms_path.clone());
-                    }
+                    work.note_products(&out.products);
                     outputs.push((name, out));
                 }
                 Err(error) => {
@@ -410,7 +511,15 @@ fn available(work: &GroupWork, kind: ProductKind) -> bool {
     match kind {
         ProductKind::SubbandFiles => true,
         ProductKind::MeasurementSet => work.ms_path.is_some(),
+        ProductKind::Image => work.image_path.is_some(),
     }
+}
+
+/// Testing aid: sleeps at a named point inside a stage when `DSA110_FAULT_SLEEP` names
+/// it (`<stage>.<point>:<seconds>`, e.g. `calibration_solve.solving:4`, after a solve is
+/// registered and before it runs).
+pub(crate) fn fault_sleep(point: &str) {
+    faults().sleep_before(point);
 }
 
 /// The testing aids of the module doc.

@@ -7,13 +7,16 @@
 //! in the same transaction that marks the stage done, resuming at the failed stage on a
 //! retry, and skipping stages that are turned off.
 //!
-//! Conversion is the one stage built today.
+//! Conversion is here; the science stages (flagging, calibration, imaging, photometry,
+//! mosaics) are in [`crate::science`] (feature `science`).
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use dsa110_queue::{AcquiredGroup, MsRecord, PerformanceRecord, Product, Queue, QueueError};
+use dsa110_queue::{
+    AcquiredGroup, ImageType, MsRecord, PerformanceRecord, Product, Queue, QueueError,
+};
 
 use crate::convert::{convert_group, ConversionReport, ConvertError, ConvertParams, GroupInput};
 use crate::metrics::Stage as StageLabel;
@@ -30,6 +33,8 @@ pub enum ProductKind {
     SubbandFiles,
     /// The group's Measurement Set (`ms_index`).
     MeasurementSet,
+    /// The group's restored image (`images`, type `image`).
+    Image,
 }
 
 /// What a stage needs besides the group (cheap to clone, `'static`: stages run on
@@ -50,6 +55,34 @@ pub struct GroupWork {
     pub group: AcquiredGroup,
     /// The group's Measurement Set, once the conversion has produced it.
     pub ms_path: Option<PathBuf>,
+    /// The group's restored image (`<name>-image.fits`), once imaging has produced it.
+    pub image_path: Option<PathBuf>,
+}
+
+impl GroupWork {
+    /// Takes note of what a stage produced (its MS, its restored image).
+    pub fn note_products(&mut self, products: &[Product]) {
+        for p in products {
+            match p {
+                Product::Ms(rec) => self.ms_path = Some(rec.path.clone()),
+                Product::Image(rec) if rec.image_type == ImageType::Image => {
+                    self.image_path = Some(rec.path.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The MS path, or [`StageError::MissingInput`] for `stage`.
+    ///
+    /// # Errors
+    /// When no earlier stage produced the MS.
+    pub fn ms(&self, stage: &'static str) -> Result<&std::path::Path, StageError> {
+        self.ms_path.as_deref().ok_or(StageError::MissingInput {
+            stage,
+            needs: ProductKind::MeasurementSet,
+        })
+    }
 }
 
 /// What a stage produced.
@@ -99,6 +132,47 @@ pub enum StageError {
         /// What happened.
         reason: String,
     },
+    /// Flagging or calibration failed.
+    #[cfg(feature = "science")]
+    #[error("{what}")]
+    Calibration {
+        /// What was being done (names the file).
+        what: String,
+        /// The cause.
+        #[source]
+        source: Box<dsa110_calibration::CalError>,
+    },
+    /// Imaging failed.
+    #[cfg(feature = "science")]
+    #[error("imaging {ms} failed", ms = ms.display())]
+    Imaging {
+        /// The Measurement Set imaged.
+        ms: PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<dsa110_imaging::ImagingError>,
+    },
+    /// Photometry or a mosaic failed.
+    #[cfg(feature = "science")]
+    #[error("{what}")]
+    Photometry {
+        /// What was being done (names the file).
+        what: String,
+        /// The cause.
+        #[source]
+        source: Box<dsa110_photometry::PhotError>,
+    },
+    /// A file operation of a stage failed.
+    #[error("{op} {path}", path = path.display())]
+    Io {
+        /// The operation.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A fault injected for a test (`DSA110_FAULT_FAIL_ONCE`).
     #[error("injected fault in stage {stage} (testing aid)")]
     Injected {
@@ -127,6 +201,18 @@ impl StageError {
             StageError::Convert(e) => e.is_retryable(),
             StageError::Queue(e) => e.is_retryable(),
             StageError::Crashed { .. } | StageError::Injected { .. } => true,
+            #[cfg(feature = "science")]
+            StageError::Calibration { source, .. } => source.is_retryable(),
+            #[cfg(feature = "science")]
+            StageError::Imaging { source, .. } => source.is_retryable(),
+            #[cfg(feature = "science")]
+            StageError::Photometry { source, .. } => source.is_retryable(),
+            StageError::Io { source, .. } => !matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::PermissionDenied
+                    | std::io::ErrorKind::InvalidData
+            ),
         }
     }
 
@@ -139,6 +225,13 @@ impl StageError {
             StageError::Queue(_) => "queue_error",
             StageError::Crashed { .. } => "stage_crashed",
             StageError::Injected { .. } => "injected_fault",
+            #[cfg(feature = "science")]
+            StageError::Calibration { .. } => "calibration_failed",
+            #[cfg(feature = "science")]
+            StageError::Imaging { .. } => "imaging_failed",
+            #[cfg(feature = "science")]
+            StageError::Photometry { .. } => "photometry_failed",
+            StageError::Io { .. } => "io_error",
         }
     }
 }

@@ -22,7 +22,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dsa110_queue::{AcquiredGroup, FailOutcome, Failure, GroupId, Queue, QueueError, RetryPolicy};
+use dsa110_queue::{
+    AcquiredGroup, FailOutcome, Failure, GroupId, GroupState, Queue, QueueError, Recovered,
+    RetryPolicy,
+};
 use tokio::sync::{watch, Notify};
 use tracing::Instrument;
 
@@ -76,6 +79,7 @@ where
                 })
             }
             Ok(Err(e)) if e.is_retryable() => {
+                crate::runner::note_db_busy(true);
                 tracing::warn!(
                     op = what,
                     "queue database busy, retrying in {:.1} s: {e}",
@@ -84,7 +88,10 @@ where
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
-            Ok(r) => return r.map_err(PipelineError::from),
+            Ok(r) => {
+                crate::runner::note_db_busy(false);
+                return r.map_err(PipelineError::from);
+            }
         }
     }
 }
@@ -181,23 +188,33 @@ pub async fn run_worker(
         }
         // 2. groups that stopped collecting
         let (timeout, min) = (shared.partial_timeout_s, shared.min_subbands);
-        if let Err(e) = db(&shared.queue, "promote_partial", move |q| {
+        match db(&shared.queue, "promote_partial", move |q| {
             q.promote_partial(timeout, min, now_unix_s())
         })
         .await
         {
-            tracing::error!("cannot promote partial groups: {e}");
+            Ok(outcomes) => {
+                for o in outcomes
+                    .iter()
+                    .filter(|o| o.new_state == GroupState::Failed)
+                {
+                    tracing::debug!(group_id = %o.group_id, "counted failed (too few subbands)");
+                    m::group_finished(MetricOutcome::Failed, 0.0);
+                }
+            }
+            Err(e) => tracing::error!("cannot promote partial groups: {e}"),
         }
         // 3. groups of dead workers (other hosts: by heartbeat age)
         if n == 1 && last_recover.elapsed() >= RECOVER_EVERY {
             last_recover = Instant::now();
             let limit = shared.retry.retry_limit;
-            if let Err(e) = db(&shared.queue, "recover_stale", move |q| {
+            match db(&shared.queue, "recover_stale", move |q| {
                 q.recover_stale(owner_alive, STALE_AFTER_S, limit, now_unix_s())
             })
             .await
             {
-                tracing::error!("cannot recover stale groups: {e}");
+                Ok(recovered) => count_recovered(&recovered),
+                Err(e) => tracing::error!("cannot recover stale groups: {e}"),
             }
         }
         // 4. the oldest pending group
@@ -231,6 +248,21 @@ pub async fn run_worker(
             }
             Err(e) => tracing::error!(group_id = %gid, "processing the group failed: {e}"),
         }
+    }
+}
+
+/// Counts groups taken back from dead workers: back to `pending` is a retry, at the
+/// retry limit a failure.
+pub(crate) fn count_recovered(recovered: &[Recovered]) {
+    for r in recovered {
+        m::group_finished(
+            if r.new_state == GroupState::Failed {
+                MetricOutcome::Failed
+            } else {
+                MetricOutcome::Retried
+            },
+            0.0,
+        );
     }
 }
 

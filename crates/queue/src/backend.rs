@@ -132,6 +132,9 @@ pub trait QueueBackend: Send + Sync + std::fmt::Debug {
     /// See [`Queue::set_chunk_minutes`](crate::Queue::set_chunk_minutes).
     fn set_chunk_minutes(&self, group: &GroupId, chunk_minutes: f64) -> Result<()>;
 
+    /// See [`Queue::set_excluded_files`](crate::Queue::set_excluded_files).
+    fn set_excluded_files(&self, group: &GroupId, excluded: Option<&str>) -> Result<()>;
+
     /// See [`Queue::counts_by_state`](crate::Queue::counts_by_state).
     fn counts_by_state(&self) -> Result<BTreeMap<GroupState, u64>>;
 
@@ -507,6 +510,10 @@ impl QueueBackend for SqliteBackend {
 
     fn set_chunk_minutes(&self, group: &GroupId, chunk_minutes: f64) -> Result<()> {
         SqliteBackend::set_chunk_minutes(self, group, chunk_minutes)
+    }
+
+    fn set_excluded_files(&self, group: &GroupId, excluded: Option<&str>) -> Result<()> {
+        SqliteBackend::set_excluded_files(self, group, excluded)
     }
 
     fn counts_by_state(&self) -> Result<BTreeMap<GroupState, u64>> {

@@ -266,6 +266,12 @@ impl Queue {
             .set_calibrators(group, has_calibrator, calibrators)
     }
 
+    /// Records the subband files a group is processed without (invalid files counted
+    /// as missing subbands), with their reasons; `None` clears it.
+    pub fn set_excluded_files(&self, group: &GroupId, excluded: Option<&str>) -> Result<()> {
+        self.backend.set_excluded_files(group, excluded)
+    }
+
     /// Stores the chunk length of a group, minutes.
     pub fn set_chunk_minutes(&self, group: &GroupId, chunk_minutes: f64) -> Result<()> {
         self.backend.set_chunk_minutes(group, chunk_minutes)

@@ -43,6 +43,9 @@ pub struct GroupRecord {
     pub finished_at: Option<f64>,
     /// Earliest time a retried group may be taken again (Unix s).
     pub next_attempt_at: Option<f64>,
+    /// Subband files the group was processed without (invalid files counted as missing
+    /// subbands), each with its reason.
+    pub excluded_files: Option<String>,
 }
 
 /// One subband file of a group.

@@ -8,7 +8,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{from_sqlite, is_busy, QueueError, Result};
 
 /// Schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1: every table. `IF NOT EXISTS` so that a database created by the
 /// Python pipeline (same contract tables, `user_version` 0) is adopted; the
@@ -269,6 +269,10 @@ CREATE INDEX IF NOT EXISTS idx_jobs_state ON jobs(state);
 "#;
 
 /// Columns version 2 adds to `ms_index`.
+/// Version 3: `processing_queue.excluded_files`, the subband files a group was processed
+/// without (invalid files counted as missing subbands), with the reasons.
+const V3_COLUMNS: &[(&str, &str, &str)] = &[("processing_queue", "excluded_files", "TEXT")];
+
 const V2_COLUMNS: &[(&str, &str, &str)] = &[
     ("ms_index", "cal_applied", "INTEGER"),
     ("ms_index", "stage", "TEXT"),
@@ -370,6 +374,9 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     if found < 2 {
         tx.execute_batch(SCHEMA_V2).map_err(open_err)?;
         add_missing_columns(&tx, V2_COLUMNS).map_err(open_err)?;
+    }
+    if found < 3 {
+        add_missing_columns(&tx, V3_COLUMNS).map_err(open_err)?;
     }
     if found < SCHEMA_VERSION {
         tracing::info!(db = %path.display(), from = found, to = SCHEMA_VERSION, "queue schema migrated");

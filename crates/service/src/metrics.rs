@@ -14,9 +14,9 @@
 //! |---|---|---|
 //! | `dsa110_streaming_queue` | gauge | `state` ∈ collecting, pending, in_progress, completed, failed |
 //! | `dsa110_streaming_disk_free_gb` | gauge | `path` ∈ output, scratch |
-//! | `dsa110_streaming_groups_total` | counter | `outcome` ∈ completed, failed, retried, abandoned |
+//! | `dsa110_streaming_groups_total` | counter | `outcome` ∈ completed, failed, retried |
 //! | `dsa110_streaming_group_duration_seconds` | histogram | — |
-//! | `dsa110_streaming_stage_duration_seconds` | histogram | `stage` ∈ load, phase, write, conversion |
+//! | `dsa110_streaming_stage_duration_seconds` | histogram | `stage` ∈ load, phase, write, conversion, flagging, calibration_solve, calibration_apply, imaging, photometry, mosaic |
 //! | `dsa110_streaming_files_total` | counter | `outcome` ∈ registered, rejected, late, duplicate |
 //! | `dsa110_streaming_last_success_timestamp_seconds` | gauge | — |
 //! | `dsa110_streaming_up` | gauge | `component` ∈ watcher, worker, database |
@@ -44,7 +44,7 @@ pub const QUEUE: &str = "dsa110_streaming_queue";
 /// Free space (1 GB = 10⁹ bytes, available to the daemon's user) of the output and
 /// scratch directories (`path` label: `output` | `scratch`).
 pub const DISK_FREE_GB: &str = "dsa110_streaming_disk_free_gb";
-/// Groups that left processing, by `outcome` (completed | failed | retried | abandoned).
+/// Groups that left processing, by `outcome` (completed | failed | retried).
 pub const GROUPS_TOTAL: &str = "dsa110_streaming_groups_total";
 /// Wall-clock time to process one group successfully, seconds (histogram).
 pub const GROUP_DURATION_SECONDS: &str = "dsa110_streaming_group_duration_seconds";
@@ -65,6 +65,27 @@ pub const OLDEST_PENDING_AGE_SECONDS: &str = "dsa110_streaming_oldest_pending_ag
 pub const REALTIME_FACTOR: &str = "dsa110_streaming_realtime_factor";
 /// Always 1; the `version` label carries the build's version.
 pub const BUILD_INFO: &str = "dsa110_streaming_build_info";
+/// Flagged fraction of the last group flagged (all samples, after the RFI flagger).
+pub const MS_FLAGGED_FRACTION: &str = "dsa110_ms_flagged_fraction";
+/// Median SNR of the gain solutions of each calibration solve.
+pub const CALIBRATION_SNR: &str = "dsa110_calibration_snr";
+/// Calibration solves by outcome (`active`: passed QA; `failed`: error or QA failure).
+pub const CALIBRATION_SOLVES_TOTAL: &str = "dsa110_calibration_solves_total";
+/// Reference time (Unix s) of the newest calibration set that passed QA.
+pub const CALIBRATION_NEWEST_VALID_SET_TIMESTAMP_SECONDS: &str =
+    "dsa110_calibration_newest_valid_set_timestamp_seconds";
+/// Groups by calibration outcome (`applied`, `uncalibrated`).
+pub const CALIBRATION_GROUPS_TOTAL: &str = "dsa110_calibration_groups_total";
+/// Robust rms (1.4826 × MAD) of each group's residual image, Jy/beam.
+pub const IMAGE_NOISE_JY: &str = "dsa110_image_noise_jy";
+/// Peak over robust rms of each group's restored image.
+pub const IMAGE_DYNAMIC_RANGE: &str = "dsa110_image_dynamic_range";
+/// Forced-photometry rows written.
+pub const PHOTOMETRY_ROWS_TOTAL: &str = "dsa110_photometry_rows_total";
+/// Sources currently flagged as variability candidates (ESE, flare, variable).
+pub const VARIABLE_CANDIDATES: &str = "dsa110_variable_candidates";
+/// Mosaics written, by outcome.
+pub const MOSAICS_TOTAL: &str = "dsa110_mosaics_total";
 
 /// Seconds between two observation groups from the correlator: the real-time budget.
 pub const GROUP_CADENCE_S: f64 = 309.0;
@@ -74,6 +95,19 @@ pub const GROUP_CADENCE_S: f64 = 309.0;
 pub const DURATION_BUCKETS_S: &[f64] = &[
     0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 90.0, 120.0, 180.0, 240.0, 309.0, 450.0, 600.0,
     1000.0,
+];
+
+/// Buckets of [`CALIBRATION_SNR`] (QA fails below a median G SNR of 10).
+pub const SNR_BUCKETS: &[f64] = &[3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
+
+/// Buckets of [`IMAGE_NOISE_JY`], Jy/beam (a full DSA-110 group reaches ≈ 1 mJy/beam).
+pub const NOISE_BUCKETS_JY: &[f64] = &[
+    1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 1.0,
+];
+
+/// Buckets of [`IMAGE_DYNAMIC_RANGE`].
+pub const DYNAMIC_RANGE_BUCKETS: &[f64] = &[
+    5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0,
 ];
 
 /// The Prometheus type of a catalogue entry.
@@ -90,6 +124,8 @@ pub enum MetricKind {
 /// One entry of the catalogue.
 #[derive(Debug, Clone, Copy)]
 pub struct MetricSpec {
+    /// Histogram bucket upper bounds (empty for counters and gauges).
+    pub buckets: &'static [f64],
     /// Exact rendered name.
     pub name: &'static str,
     /// Prometheus type.
@@ -103,76 +139,158 @@ pub struct MetricSpec {
 /// Every metric the pipeline exports.
 pub const CATALOGUE: &[MetricSpec] = &[
     MetricSpec {
+        buckets: &[],
         name: QUEUE,
         kind: MetricKind::Gauge,
         help: "Observation groups in the processing queue, per state.",
         label: Some(("state", QueueState::NAMES)),
     },
     MetricSpec {
+        buckets: &[],
         name: DISK_FREE_GB,
         kind: MetricKind::Gauge,
         help: "Free disk space available to the pipeline, in GB (1e9 bytes).",
         label: Some(("path", DiskLabel::NAMES)),
     },
     MetricSpec {
+        buckets: &[],
         name: GROUPS_TOTAL,
         kind: MetricKind::Counter,
         help: "Observation groups that left processing, by outcome.",
         label: Some(("outcome", GroupOutcome::NAMES)),
     },
     MetricSpec {
+        buckets: DURATION_BUCKETS_S,
         name: GROUP_DURATION_SECONDS,
         kind: MetricKind::Histogram,
         help: "Wall-clock time to process one observation group successfully, in seconds.",
         label: None,
     },
     MetricSpec {
+        buckets: DURATION_BUCKETS_S,
         name: STAGE_DURATION_SECONDS,
         kind: MetricKind::Histogram,
         help: "Wall-clock time of one pipeline stage for one group, in seconds.",
         label: Some(("stage", Stage::NAMES)),
     },
     MetricSpec {
+        buckets: &[],
         name: FILES_TOTAL,
         kind: MetricKind::Counter,
         help: "Subband files seen by the watcher, by outcome.",
         label: Some(("outcome", FileOutcome::NAMES)),
     },
     MetricSpec {
+        buckets: &[],
         name: LAST_SUCCESS_TIMESTAMP_SECONDS,
         kind: MetricKind::Gauge,
         help: "Unix time at which the last observation group completed successfully.",
         label: None,
     },
     MetricSpec {
+        buckets: &[],
         name: UP,
         kind: MetricKind::Gauge,
         help: "1 when the component is running and its heartbeat is fresh, else 0.",
         label: Some(("component", Component::NAMES)),
     },
     MetricSpec {
+        buckets: &[],
         name: PAUSED,
         kind: MetricKind::Gauge,
         help: "1 while processing is paused for the given reason, else 0.",
         label: Some(("reason", PauseReason::NAMES)),
     },
     MetricSpec {
+        buckets: &[],
         name: OLDEST_PENDING_AGE_SECONDS,
         kind: MetricKind::Gauge,
         help: "Age of the oldest pending observation group in seconds (0 when none is pending).",
         label: None,
     },
     MetricSpec {
+        buckets: &[],
         name: REALTIME_FACTOR,
         kind: MetricKind::Gauge,
         help: "Processing time of the last completed group divided by the 309 s group cadence.",
         label: None,
     },
     MetricSpec {
+        buckets: &[],
         name: BUILD_INFO,
         kind: MetricKind::Gauge,
         help: "Always 1; the version label carries the build version.",
         label: Some(("version", &[VERSION])),
+    },
+    MetricSpec {
+        buckets: &[],
+        name: MS_FLAGGED_FRACTION,
+        kind: MetricKind::Gauge,
+        help: "Flagged fraction of the last group's visibilities after RFI flagging.",
+        label: None,
+    },
+    MetricSpec {
+        buckets: SNR_BUCKETS,
+        name: CALIBRATION_SNR,
+        kind: MetricKind::Histogram,
+        help: "Median SNR of the gain solutions of each calibration solve.",
+        label: None,
+    },
+    MetricSpec {
+        buckets: &[],
+        name: CALIBRATION_SOLVES_TOTAL,
+        kind: MetricKind::Counter,
+        help: "Calibration solves, by outcome (active: passed QA; failed: error or QA failure).",
+        label: Some(("outcome", SolveOutcome::NAMES)),
+    },
+    MetricSpec {
+        buckets: &[],
+        name: CALIBRATION_NEWEST_VALID_SET_TIMESTAMP_SECONDS,
+        kind: MetricKind::Gauge,
+        help: "Reference time (calibrator transit, Unix s) of the newest calibration set that passed QA.",
+        label: None,
+    },
+    MetricSpec {
+        buckets: &[],
+        name: CALIBRATION_GROUPS_TOTAL,
+        kind: MetricKind::Counter,
+        help: "Groups by calibration outcome (applied: CORRECTED_DATA from a valid set; uncalibrated: none within the validity window).",
+        label: Some(("outcome", CalOutcome::NAMES)),
+    },
+    MetricSpec {
+        buckets: NOISE_BUCKETS_JY,
+        name: IMAGE_NOISE_JY,
+        kind: MetricKind::Histogram,
+        help: "Robust rms (1.4826 x MAD) of each group's residual image, Jy/beam.",
+        label: None,
+    },
+    MetricSpec {
+        buckets: DYNAMIC_RANGE_BUCKETS,
+        name: IMAGE_DYNAMIC_RANGE,
+        kind: MetricKind::Histogram,
+        help: "Peak over robust rms of each group's restored image.",
+        label: None,
+    },
+    MetricSpec {
+        buckets: &[],
+        name: PHOTOMETRY_ROWS_TOTAL,
+        kind: MetricKind::Counter,
+        help: "Forced-photometry measurements written to the photometry table.",
+        label: None,
+    },
+    MetricSpec {
+        buckets: &[],
+        name: VARIABLE_CANDIDATES,
+        kind: MetricKind::Gauge,
+        help: "Sources flagged as variability candidates (ESE, flare or variable) after the last update.",
+        label: None,
+    },
+    MetricSpec {
+        buckets: &[],
+        name: MOSAICS_TOTAL,
+        kind: MetricKind::Counter,
+        help: "Mosaics built, by outcome.",
+        label: Some(("outcome", MosaicOutcome::NAMES)),
     },
 ];
 
@@ -252,13 +370,14 @@ label_enum! {
     GroupOutcome {
         /// Processed successfully.
         Completed => "completed",
-        /// Failed permanently (not retryable, or retry limit reached).
+        /// Ended `failed`, by any path: a stage failed for good (not retryable, or the
+        /// retry limit reached), a `collecting` group timed out with too few subbands, or
+        /// recovery of a dead worker's group reached the retry limit. The counter's
+        /// increase equals the queue's new `failed` rows.
         Failed => "failed",
-        /// An attempt failed and the group was put back for another try.
+        /// An attempt failed (or its worker died) and the group was put back for
+        /// another try.
         Retried => "retried",
-        /// Given up without processing (e.g. a `collecting` group timed out with too few
-        /// subbands).
-        Abandoned => "abandoned",
     }
 }
 
@@ -273,6 +392,48 @@ label_enum! {
         Write => "write",
         /// The whole conversion (load + phase + write).
         Conversion => "conversion",
+        /// RFI flagging of the Measurement Set.
+        Flagging => "flagging",
+        /// Solving a calibration set on a calibrator transit.
+        CalibrationSolve => "calibration_solve",
+        /// Applying the nearest valid calibration set (CORRECTED_DATA).
+        CalibrationApply => "calibration_apply",
+        /// Imaging and deconvolution.
+        Imaging => "imaging",
+        /// Forced photometry and variability statistics.
+        Photometry => "photometry",
+        /// Building a mosaic.
+        Mosaic => "mosaic",
+    }
+}
+
+label_enum! {
+    /// Outcome of a calibration solve, the `outcome` label of [`CALIBRATION_SOLVES_TOTAL`].
+    SolveOutcome {
+        /// Passed QA; the set is active.
+        Active => "active",
+        /// Failed (an error, or QA).
+        Failed => "failed",
+    }
+}
+
+label_enum! {
+    /// Calibration of a group, the `outcome` label of [`CALIBRATION_GROUPS_TOTAL`].
+    CalOutcome {
+        /// A valid set was applied.
+        Applied => "applied",
+        /// No valid set (or it could not be applied): the group went on uncalibrated.
+        Uncalibrated => "uncalibrated",
+    }
+}
+
+label_enum! {
+    /// Outcome of a mosaic, the `outcome` label of [`MOSAICS_TOTAL`].
+    MosaicOutcome {
+        /// Written.
+        Completed => "completed",
+        /// Failed.
+        Failed => "failed",
     }
 }
 
@@ -326,9 +487,10 @@ pub fn describe_metrics() {
         match spec.kind {
             MetricKind::Counter => ::metrics::describe_counter!(spec.name, spec.help),
             MetricKind::Gauge => ::metrics::describe_gauge!(spec.name, spec.help),
-            MetricKind::Histogram => {
+            MetricKind::Histogram if spec.name.ends_with("_seconds") => {
                 ::metrics::describe_histogram!(spec.name, ::metrics::Unit::Seconds, spec.help);
             }
+            MetricKind::Histogram => ::metrics::describe_histogram!(spec.name, spec.help),
         }
     }
 }
@@ -361,6 +523,67 @@ pub fn init_series() {
     }
     set_oldest_pending_age(0.0);
     ::metrics::gauge!(BUILD_INFO, "version" => VERSION).set(1.0);
+    for &o in SolveOutcome::ALL {
+        ::metrics::counter!(CALIBRATION_SOLVES_TOTAL, "outcome" => o.as_str()).increment(0);
+    }
+    for &o in CalOutcome::ALL {
+        ::metrics::counter!(CALIBRATION_GROUPS_TOTAL, "outcome" => o.as_str()).increment(0);
+    }
+    for &o in MosaicOutcome::ALL {
+        ::metrics::counter!(MOSAICS_TOTAL, "outcome" => o.as_str()).increment(0);
+    }
+    ::metrics::counter!(PHOTOMETRY_ROWS_TOTAL).increment(0);
+    let _ = ::metrics::histogram!(CALIBRATION_SNR);
+    let _ = ::metrics::histogram!(IMAGE_NOISE_JY);
+    let _ = ::metrics::histogram!(IMAGE_DYNAMIC_RANGE);
+}
+
+/// Sets the flagged fraction of the last group flagged.
+pub fn set_ms_flagged_fraction(fraction: f64) {
+    ::metrics::gauge!(MS_FLAGGED_FRACTION).set(fraction);
+}
+
+/// Records one calibration solve: its outcome, the median gain SNR when there is one, and
+/// for an active set its reference time (Unix s) when newer than any before.
+pub fn calibration_solved(outcome: SolveOutcome, median_snr: Option<f64>, set_unix_s: Option<f64>) {
+    ::metrics::counter!(CALIBRATION_SOLVES_TOTAL, "outcome" => outcome.as_str()).increment(1);
+    if let Some(snr) = median_snr.filter(|s| s.is_finite()) {
+        ::metrics::histogram!(CALIBRATION_SNR).record(snr);
+    }
+    if let Some(t) = set_unix_s {
+        set_newest_valid_cal_set(t);
+    }
+}
+
+/// Sets the reference time (Unix s) of the newest valid calibration set.
+pub fn set_newest_valid_cal_set(unix_s: f64) {
+    ::metrics::gauge!(CALIBRATION_NEWEST_VALID_SET_TIMESTAMP_SECONDS).set(unix_s);
+}
+
+/// Counts one group by its calibration outcome.
+pub fn group_calibration(outcome: CalOutcome) {
+    ::metrics::counter!(CALIBRATION_GROUPS_TOTAL, "outcome" => outcome.as_str()).increment(1);
+}
+
+/// Records one image's QA.
+pub fn image_qa(noise_jy: f64, dynamic_range: f64) {
+    if noise_jy.is_finite() {
+        ::metrics::histogram!(IMAGE_NOISE_JY).record(noise_jy);
+    }
+    if dynamic_range.is_finite() {
+        ::metrics::histogram!(IMAGE_DYNAMIC_RANGE).record(dynamic_range);
+    }
+}
+
+/// Counts photometry rows written and sets the number of variability candidates.
+pub fn photometry_written(rows: u64, candidates: u64) {
+    ::metrics::counter!(PHOTOMETRY_ROWS_TOTAL).increment(rows);
+    ::metrics::gauge!(VARIABLE_CANDIDATES).set(candidates as f64);
+}
+
+/// Counts one mosaic by outcome.
+pub fn mosaic_built(outcome: MosaicOutcome) {
+    ::metrics::counter!(MOSAICS_TOTAL, "outcome" => outcome.as_str()).increment(1);
 }
 
 /// Sets the number of groups in `state`.
@@ -426,7 +649,7 @@ fn builder() -> Result<PrometheusBuilder, MonitoringError> {
     let mut builder = PrometheusBuilder::new();
     for spec in CATALOGUE.iter().filter(|s| s.kind == MetricKind::Histogram) {
         builder = builder
-            .set_buckets_for_metric(Matcher::Full(spec.name.to_owned()), DURATION_BUCKETS_S)
+            .set_buckets_for_metric(Matcher::Full(spec.name.to_owned()), spec.buckets)
             .map_err(|source| MonitoringError::Recorder { source })?;
     }
     Ok(builder)
@@ -482,7 +705,7 @@ mod tests {
     #[test]
     fn catalogue_names_follow_the_convention() {
         for spec in CATALOGUE {
-            assert!(spec.name.starts_with("dsa110_streaming_"), "{}", spec.name);
+            assert!(spec.name.starts_with("dsa110_"), "{}", spec.name);
             assert!(
                 spec.name
                     .chars()
@@ -497,7 +720,14 @@ mod tests {
                 spec.name
             );
             if spec.kind == MetricKind::Histogram {
-                assert!(spec.name.ends_with("_seconds"), "{}", spec.name);
+                assert!(!spec.buckets.is_empty(), "{} has no buckets", spec.name);
+                assert!(
+                    spec.buckets.windows(2).all(|w| w[0] < w[1]),
+                    "{} buckets not increasing",
+                    spec.name
+                );
+            } else {
+                assert!(spec.buckets.is_empty(), "{}", spec.name);
             }
         }
     }

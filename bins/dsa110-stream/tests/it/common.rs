@@ -50,7 +50,8 @@ pub struct Daemon {
     stderr_path: PathBuf,
 }
 
-/// Options every test daemon gets: short intervals.
+/// Options every test daemon gets: short intervals, and small images (the default
+/// 4096² would dominate every test on tiny groups).
 pub const FAST: &[&str] = &[
     "--poll-interval",
     "0.5",
@@ -58,6 +59,12 @@ pub const FAST: &[&str] = &[
     "0.5",
     "--partial-timeout",
     "6",
+    "--image-size",
+    "256",
+    "--image-scale",
+    "30",
+    "--image-niter",
+    "500",
 ];
 
 impl Daemon {

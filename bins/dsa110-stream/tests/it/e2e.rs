@@ -52,10 +52,12 @@ fn correlator_groups_end_completed_failed_or_partial_and_monitoring_agrees() {
         &partial_subbands,
     ));
     let good_b = write_like_correlator(&sim_config(Scale::Tiny, &input, 927.0, 4, &all_subbands()));
+    // A group of 3 subbands: fewer than --min-subbands (12) when its collection times out.
+    let few = write_like_correlator(&sim_config(Scale::Tiny, &input, 1236.0, 5, &[0, 1, 2]));
 
-    let rows = wait_for("4 groups to finish", Duration::from_secs(50), || {
+    let rows = wait_for("5 groups to finish", Duration::from_secs(80), || {
         let rows = groups(&dirs.db());
-        let done = rows.len() == 4
+        let done = rows.len() == 5
             && rows
                 .iter()
                 .all(|r| r.state == "completed" || r.state == "failed");
@@ -69,19 +71,30 @@ fn correlator_groups_end_completed_failed_or_partial_and_monitoring_agrees() {
         let ms = dirs.output().join(format!("{}.ms", row.group_id));
         assert!(ms.join("table.dat").is_file(), "{} missing", ms.display());
     }
+    // The group with a corrupt sb05: an invalid subband counts as a missing one, so with
+    // 15 good files it is converted as a partial group, sb05 flagged and the file named.
     let victim_name = victim.file_name().unwrap().to_str().unwrap();
     let bad = row_with_file(&rows, victim_name);
-    assert_eq!(bad.state, "failed", "{bad:#?}");
-    let error = bad.error.as_deref().unwrap_or("");
+    assert_eq!(bad.state, "completed", "{bad:#?}\n{}", daemon.stderr());
+    let (excluded, n_missing): (Option<String>, i64) = read_db(&dirs.db())
+        .query_row(
+            "SELECT q.excluded_files, m.n_missing_subbands FROM processing_queue q \
+             JOIN ms_index m USING (group_id) WHERE q.group_id = ?1",
+            [&bad.group_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let excluded = excluded.unwrap_or_default();
     assert!(
-        error.contains(victim_name),
-        "error does not name the file: {error}"
+        excluded.contains(victim_name) && excluded.starts_with("sb05"),
+        "excluded_files does not name the file: {excluded:?}"
     );
-    assert!(
-        !dirs.output().join(format!("{}.ms", bad.group_id)).exists(),
-        "no product for the corrupt group"
-    );
+    assert_eq!(n_missing, 1, "sb05 written flagged");
     assert_eq!(corrupt.len(), 16);
+
+    // Too few subbands at the partial timeout: failed with the reason.
+    let few_row = row_with_file(&rows, few[0].file_name().unwrap().to_str().unwrap());
+    assert_eq!(few_row.state, "failed", "{few_row:#?}");
 
     // The partial group: converted with sb07 flagged (one missing subband in ms_index).
     let partial_row = row_with_file(&rows, partial[0].file_name().unwrap().to_str().unwrap());
@@ -125,7 +138,15 @@ fn correlator_groups_end_completed_failed_or_partial_and_monitoring_agrees() {
     }
     assert_eq!(
         db_counts,
-        vec![("completed".to_owned(), 3), ("failed".to_owned(), 1)]
+        vec![("completed".to_owned(), 4), ("failed".to_owned(), 1)]
+    );
+    // the failed counter equals the failed rows, whatever the path to `failed`
+    assert_eq!(
+        sample(
+            &metrics.body,
+            "dsa110_streaming_groups_total{outcome=\"failed\"}"
+        ),
+        Some(1.0)
     );
     assert_eq!(health["status"], "healthy", "{health:#}");
     assert!(
@@ -141,14 +162,14 @@ fn correlator_groups_end_completed_failed_or_partial_and_monitoring_agrees() {
             &metrics.body,
             "dsa110_streaming_groups_total{outcome=\"completed\"}"
         ),
-        Some(3.0)
+        Some(4.0)
     );
     assert_eq!(
         sample(
             &metrics.body,
             "dsa110_streaming_stage_duration_seconds_count{stage=\"conversion\"}"
         ),
-        Some(3.0)
+        Some(4.0)
     );
     promtool_check(&metrics.body);
     // performance_metrics has the conversion timings of the completed groups.
@@ -159,7 +180,7 @@ fn correlator_groups_end_completed_failed_or_partial_and_monitoring_agrees() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(n_perf, 3);
+    assert_eq!(n_perf, 4);
 
     let status = daemon.sigterm(Duration::from_secs(20));
     assert!(status.success(), "{status}");

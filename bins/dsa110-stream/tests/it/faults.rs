@@ -335,19 +335,31 @@ fn low_disk_pauses_processing_and_it_resumes_by_itself() {
 #[test]
 fn a_database_locked_by_another_process_is_waited_out() {
     let dirs = Dirs::new();
-    let mut daemon = Daemon::start(&dirs, &[]);
+    // a busy timeout of 1 s: the 6 s lock below outlasts it
+    let mut daemon = Daemon::start(&dirs, &["--db-busy-timeout", "1"]);
+    let health = daemon.get("/health").json();
+    assert_eq!(health["status"], "healthy", "{health}");
     // Another writer holds the database exclusively for 6 s while a group arrives.
     let db = dirs.db();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
     let locker = std::thread::spawn(move || {
         let c = rusqlite::Connection::open(&db).unwrap();
         c.execute_batch("BEGIN EXCLUSIVE").unwrap();
         // write something so the lock is a real write lock
         c.execute_batch("UPDATE processing_queue SET last_update = last_update")
             .unwrap();
+        locked_tx.send(()).unwrap();
         std::thread::sleep(Duration::from_secs(6));
         c.execute_batch("COMMIT").unwrap();
     });
-    std::thread::sleep(Duration::from_millis(200));
+    locked_rx.recv().unwrap();
+    // while locked past the busy timeout, /health says so (degraded, with the reason)
+    let degraded = wait_for("/health to report the lock", Duration::from_secs(5), || {
+        let h = daemon.get("/health");
+        let text = h.body.clone();
+        (text.contains("locked by another process")).then_some(h.json())
+    });
+    assert_eq!(degraded["status"], "degraded", "{degraded}");
     write_like_correlator(&sim_config(
         Scale::Tiny,
         &dirs.input(),
@@ -373,5 +385,7 @@ fn a_database_locked_by_another_process_is_waited_out() {
         log.contains("locked by another process"),
         "no warning about the lock:\n{log}"
     );
+    let health = daemon.get("/health").json();
+    assert_eq!(health["status"], "healthy", "after the lock: {health}");
     daemon.stop_ok(Duration::from_secs(20));
 }

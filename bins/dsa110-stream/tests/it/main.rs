@@ -8,3 +8,4 @@ mod e2e;
 mod faults;
 mod parity;
 mod prometheus_server;
+mod science;

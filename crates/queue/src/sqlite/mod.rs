@@ -134,7 +134,7 @@ pub fn partial_group_message(missing: &[SubbandIdx]) -> String {
 
 const GROUP_COLUMNS: &str = "group_id, state, received_at, last_update, expected_subbands, \
      retry_count, error, error_message, checkpoint_path, processing_stage, chunk_minutes, \
-     has_calibrator, calibrators, owner, started_at, finished_at, next_attempt_at";
+     has_calibrator, calibrators, owner, started_at, finished_at, next_attempt_at, excluded_files";
 
 /// A `processing_queue` row before its id and state are parsed.
 struct RawGroup {
@@ -155,6 +155,7 @@ struct RawGroup {
     started_at: Option<f64>,
     finished_at: Option<f64>,
     next_attempt_at: Option<f64>,
+    excluded_files: Option<String>,
 }
 
 impl RawGroup {
@@ -177,6 +178,7 @@ impl RawGroup {
             started_at: r.get(14)?,
             finished_at: r.get(15)?,
             next_attempt_at: r.get(16)?,
+            excluded_files: r.get(17)?,
         })
     }
 
@@ -199,6 +201,7 @@ impl RawGroup {
             started_at: self.started_at,
             finished_at: self.finished_at,
             next_attempt_at: self.next_attempt_at,
+            excluded_files: self.excluded_files,
         })
     }
 }
@@ -1208,6 +1211,12 @@ impl SqliteBackend {
             "has_calibrator = ?2, calibrators = ?3",
             &[&has_calibrator, &calibrators],
         )
+    }
+
+    /// Records the subband files a group is processed without (`None` clears it).
+    pub fn set_excluded_files(&self, group: &GroupId, excluded: Option<&str>) -> Result<()> {
+        const OP: &str = "set_excluded_files";
+        self.update_group(OP, group, "excluded_files = ?2", &[&excluded])
     }
 
     /// Stores the chunk length of a group, minutes.

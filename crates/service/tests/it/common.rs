@@ -182,6 +182,12 @@ pub fn record_every_metric() {
     m::file_seen(m::FileOutcome::Rejected);
     m::set_last_success(1_760_000_000.0);
     m::set_paused(m::PauseReason::Disk, false);
+    m::set_ms_flagged_fraction(0.04);
+    m::calibration_solved(m::SolveOutcome::Active, Some(85.0), Some(1_760_000_000.0));
+    m::group_calibration(m::CalOutcome::Applied);
+    m::image_qa(1.2e-3, 850.0);
+    m::photometry_written(120, 2);
+    m::mosaic_built(m::MosaicOutcome::Completed);
 }
 
 pub use dsa110_test_support::HttpResponse;

@@ -1,0 +1,466 @@
+//! The guide's quick start with the science stages: a calibrator transit and two target
+//! groups two hours later go through `dsa110-stream --enable-calibration-solving
+//! --enable-photometry`; the targets are calibrated with the calibrator's set (waiting
+//! for it behind the fence), imaged, and their sources measured at their true fluxes.
+//! A set that fails QA is never applied.
+
+use std::path::Path;
+use std::time::Duration;
+
+use dsa110_astro::ObsTime;
+use dsa110_calibration::transit::transit_time_jd;
+use dsa110_calibration::{BeamGeometry, Catalog};
+use dsa110_sim::{Scale, SimConfig, SourceSpec};
+
+use crate::common::*;
+
+/// Pointing declination: 3C286's strip.
+const DEC_DEG: f64 = 30.5;
+/// Sidereal degrees per second.
+const SIDEREAL_DEG_S: f64 = 360.985_647_366 / 86_400.0;
+
+/// A small group (24 antennas, 8 integrations, 4 channels per subband) starting at `start`.
+fn group(out: &Path, start: ObsTime, sources: Vec<SourceSpec>) -> SimConfig {
+    let mut cfg = SimConfig::for_scale(Scale::Tiny, out);
+    cfg.start = start;
+    cfg.dec_deg = DEC_DEG;
+    cfg.nants = 24;
+    cfg.ntimes = 8;
+    cfg.nchan_per_sb = 4;
+    cfg.seed = 7; // same seed: the same antennas and gains in every group
+    cfg.jitter_s = 0.0;
+    cfg.sources = sources;
+    cfg
+}
+
+/// Start of a group in which 3C286 transits mid-group.
+fn calibrator_start() -> (ObsTime, SourceSpec) {
+    let cat = Catalog::built_in();
+    let cal = cat.get("3C286").unwrap().clone();
+    let beam = BeamGeometry::dsa110(DEC_DEG.to_radians());
+    let near = ObsTime::from_iso("2025-10-02T00:00:00").unwrap().jd_utc();
+    let transit = transit_time_jd(&cal, near, &beam).unwrap();
+    let half = 4.0 * dsa110_astro::constants::INTEGRATION_TIME_S;
+    let start = ObsTime::from_jd_utc(transit - half / 86_400.0).unwrap();
+    let mut spec = SourceSpec::point("3C286", cal.ra_deg, cal.dec_deg, cal.flux_jy);
+    spec.spectral_index = cal.spectral_index;
+    (start, spec)
+}
+
+fn query_f64(db: &Path, sql: &str) -> Vec<f64> {
+    let c = read_db(db);
+    let mut s = c.prepare(sql).unwrap();
+    s.query_map([], |r| r.get::<_, f64>(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn query_strings(db: &Path, sql: &str) -> Vec<String> {
+    let c = read_db(db);
+    let mut s = c.prepare(sql).unwrap();
+    s.query_map([], |r| r.get::<_, Option<String>>(0))
+        .unwrap()
+        .map(|r| r.unwrap().unwrap_or_default())
+        .collect()
+}
+
+const SCIENCE: &[&str] = &[
+    "--image-size",
+    "1024",
+    "--image-scale",
+    "8",
+    "--image-niter",
+    "2000",
+    "--workers",
+    "2",
+];
+
+#[test]
+fn quick_start_calibrates_images_and_measures_a_target_with_the_calibrator_set() {
+    let dirs = Dirs::new();
+    let (cal_start, cal_src) = calibrator_start();
+    // two target groups two hours later, one group apart; three sources between their
+    // meridians, so both images hold them
+    let t_a = cal_start.plus_seconds(7200.0).unwrap();
+    let t_b = t_a.plus_seconds(309.0).unwrap();
+    let ra_mid = cal_src.ra_deg + (7200.0 + 309.0 / 2.0) * SIDEREAL_DEG_S;
+    let targets = vec![
+        SourceSpec::point("T1", ra_mid, DEC_DEG + 0.10, 3.0),
+        SourceSpec::point("T2", ra_mid + 0.15, DEC_DEG - 0.12, 2.0),
+        SourceSpec::point("T3", ra_mid - 0.2, DEC_DEG + 0.02, 1.5),
+    ];
+    let catalog = dirs.root().join("field.csv");
+    let mut csv = String::from("name,ra_deg,dec_deg,flux_mjy\n");
+    for s in &targets {
+        csv.push_str(&format!(
+            "{},{},{},{}\n",
+            s.name,
+            s.ra_deg,
+            s.dec_deg,
+            s.flux_jy * 1e3
+        ));
+    }
+    std::fs::write(&catalog, csv).unwrap();
+
+    // the calibrator's solve is slowed once it is registered, so that the first target
+    // reaches its apply step while the set is still being solved (the fence)
+    let mut daemon = Daemon::start_with_env(
+        &dirs,
+        &[
+            &[
+                "--enable-calibration-solving",
+                "--enable-photometry",
+                "--photometry-catalog",
+                catalog.to_str().unwrap(),
+            ],
+            SCIENCE,
+        ]
+        .concat(),
+        &[("DSA110_FAULT_SLEEP", "calibration_solve.solving:6")],
+    );
+    let input = dirs.input();
+    write_like_correlator(&group(&input, cal_start, vec![cal_src]));
+    // the targets arrive once the solve is registered (in real time they come two hours
+    // later; a target processed before the solve begins has no set to wait for)
+    wait_for("the solve to begin", Duration::from_secs(60), || {
+        dirs.db().exists().then_some(())?;
+        let n: i64 = read_db(&dirs.db())
+            .query_row("SELECT COUNT(*) FROM caltables", [], |r| r.get(0))
+            .ok()?;
+        (n > 0).then_some(())
+    });
+    write_like_correlator(&group(&input, t_a, targets.clone()));
+    write_like_correlator(&group(&input, t_b, targets.clone()));
+
+    let rows = wait_for("3 groups to finish", Duration::from_secs(240), || {
+        let rows = groups(&dirs.db());
+        (rows.len() == 3
+            && rows
+                .iter()
+                .all(|r| r.state == "completed" || r.state == "failed"))
+        .then_some(rows)
+    });
+    for r in &rows {
+        assert_eq!(r.state, "completed", "{r:#?}\n{}", daemon.stderr());
+    }
+    let db = dirs.db();
+    let (cal_gid, a_gid, b_gid) = (&rows[0].group_id, &rows[1].group_id, &rows[2].group_id);
+
+    // the set: one, active, solved on 3C286 in the calibrator group
+    let sets = query_strings(
+        &db,
+        "SELECT DISTINCT set_name || '|' || status || '|' || calibrator || '|' || group_id FROM caltables",
+    );
+    assert_eq!(sets.len(), 1, "{sets:?}");
+    let set = &sets[0];
+    assert!(set.ends_with(&format!("|active|3C286|{cal_gid}")), "{set}");
+    let set_name = set.split('|').next().unwrap();
+    for kind in ["bcal", "gcal"] {
+        let p = dirs
+            .output()
+            .join("caltables")
+            .join(format!("{set_name}.{kind}"));
+        assert!(p.join("table.dat").is_file(), "{} missing", p.display());
+    }
+    let has_cal = query_strings(
+        &db,
+        "SELECT group_id || ':' || has_calibrator || ':' || COALESCE(calibrators, '') FROM processing_queue ORDER BY group_id",
+    );
+    assert_eq!(
+        has_cal,
+        vec![
+            format!("{cal_gid}:1:3C286"),
+            format!("{a_gid}:0:"),
+            format!("{b_gid}:0:")
+        ]
+    );
+
+    // every group got the set: CORRECTED_DATA written, cal_applied = 1
+    let applied = query_strings(
+        &db,
+        "SELECT group_id || ':' || success || ':' || COALESCE(set_name, '') FROM calibration_applied ORDER BY group_id",
+    );
+    let why = query_strings(&db, "SELECT COALESCE(error, '') FROM calibration_applied");
+    assert_eq!(
+        applied,
+        [cal_gid, a_gid, b_gid]
+            .iter()
+            .map(|g| format!("{g}:1:{set_name}"))
+            .collect::<Vec<_>>(),
+        "{why:?}"
+    );
+    assert_eq!(
+        query_f64(&db, "SELECT CAST(cal_applied AS REAL) FROM ms_index"),
+        vec![1.0; 3]
+    );
+
+    // the fence: a target began its apply step before the solve finished, and waited
+    let solve_done = query_f64(
+        &db,
+        &format!(
+            "SELECT finished_at FROM group_stages WHERE group_id = '{cal_gid}' AND stage = 'calibration_solve'"
+        ),
+    )[0];
+    let apply_started = query_f64(
+        &db,
+        &format!(
+            "SELECT started_at FROM group_stages WHERE group_id = '{a_gid}' AND stage = 'calibration_apply'"
+        ),
+    )[0];
+    assert!(
+        apply_started < solve_done,
+        "the target's apply started at {apply_started}, after the solve ended at {solve_done}"
+    );
+    assert!(
+        daemon
+            .stderr()
+            .contains("waiting for a calibration solve in progress"),
+        "{}",
+        daemon.stderr()
+    );
+
+    // images: every product of every group, with its QA, and the PNG preview
+    let images = query_strings(
+        &db,
+        "SELECT path FROM images WHERE type = 'image' ORDER BY path",
+    );
+    assert_eq!(images.len(), 3, "{images:?}");
+    for g in [cal_gid, a_gid, b_gid] {
+        let base = dirs.output().join("images").join(g);
+        for kind in ["image", "residual", "model", "psf", "pb", "image-pb"] {
+            let p = Path::new(&format!("{}-{kind}.fits", base.display())).to_path_buf();
+            assert!(p.is_file(), "{} missing", p.display());
+        }
+        assert!(Path::new(&format!("{}-image.png", base.display())).is_file());
+    }
+    let noise = query_f64(&db, "SELECT noise_jy FROM images WHERE type = 'image'");
+    assert!(noise.iter().all(|n| *n > 0.0 && *n < 0.5), "{noise:?}");
+
+    // photometry: each target source in both target images, its intrinsic flux (the
+    // image's value over the primary beam) within 5 % of the truth
+    let c = read_db(&db);
+    let mut stmt = c
+        .prepare("SELECT source_id, int_flux_jy, int_flux_err_jy, snr FROM photometry ORDER BY source_id, mjd")
+        .unwrap();
+    let phot: Vec<(String, f64, f64, f64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for s in &targets {
+        let rows: Vec<_> = phot.iter().filter(|p| p.0 == s.name).collect();
+        assert_eq!(
+            rows.len(),
+            2,
+            "{} measured {} times: {phot:?}",
+            s.name,
+            rows.len()
+        );
+        for (_, flux, err, snr) in rows {
+            let rel = (flux - s.flux_jy) / s.flux_jy;
+            eprintln!(
+                "{}: {flux:.4} ± {err:.4} Jy (SNR {snr:.0}), truth {} Jy: {:+.2} %",
+                s.name,
+                s.flux_jy,
+                100.0 * rel
+            );
+            assert!(
+                rel.abs() < 0.02,
+                "{}: {flux:.3} ± {err:.3} Jy (SNR {snr:.0}) vs {} Jy ({:+.1} %)",
+                s.name,
+                s.flux_jy,
+                100.0 * rel
+            );
+        }
+    }
+    let var = query_strings(
+        &db,
+        "SELECT source_id || ':' || n_epochs FROM variability_stats ORDER BY source_id",
+    );
+    assert_eq!(var, vec!["T1:2", "T2:2", "T3:2"]);
+
+    // monitoring
+    let metrics = daemon.get("/metrics").body;
+    assert_eq!(
+        sample(&metrics, "dsa110_calibration_snr_count"),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "dsa110_calibration_groups_total{outcome=\"applied\"}"
+        ),
+        Some(3.0)
+    );
+    assert_eq!(sample(&metrics, "dsa110_image_noise_jy_count"), Some(3.0));
+    assert_eq!(
+        sample(&metrics, "dsa110_photometry_rows_total"),
+        Some(phot.len() as f64)
+    );
+    assert!(sample(&metrics, "dsa110_ms_flagged_fraction").is_some());
+    assert!(
+        sample(
+            &metrics,
+            "dsa110_calibration_newest_valid_set_timestamp_seconds"
+        )
+        .unwrap()
+            > 1.7e9
+    );
+    let health = daemon.get("/health").json();
+    assert!(!health.to_string().contains("uncalibrated"), "{health}");
+    daemon.stop_ok(Duration::from_secs(30));
+}
+
+/// The target field of [`calibrator_start`]'s group (3C286 itself left out of the sky).
+fn field_at(ra_deg: f64) -> Vec<SourceSpec> {
+    vec![
+        SourceSpec::point("T1", ra_deg, DEC_DEG + 0.10, 3.0),
+        SourceSpec::point("T2", ra_deg + 0.15, DEC_DEG - 0.12, 2.0),
+        SourceSpec::point("T3", ra_deg - 0.2, DEC_DEG + 0.02, 1.5),
+    ]
+}
+
+fn write_catalog(path: &Path, sources: &[SourceSpec]) {
+    let mut csv = String::from("name,ra_deg,dec_deg,flux_mjy\n");
+    for s in sources {
+        csv.push_str(&format!(
+            "{},{},{},{}\n",
+            s.name,
+            s.ra_deg,
+            s.dec_deg,
+            s.flux_jy * 1e3
+        ));
+    }
+    std::fs::write(path, csv).unwrap();
+}
+
+#[test]
+fn a_set_that_fails_qa_is_never_applied_and_the_group_goes_on_uncalibrated() {
+    let dirs = Dirs::new();
+    // a "calibrator" where the sky has nothing: its model fits noise and the solve fails
+    let (cal_start, cal_src) = calibrator_start();
+    let catalog = dirs.root().join("calibrators.csv");
+    std::fs::write(
+        &catalog,
+        format!(
+            "name,ra_deg,dec_deg,flux_jy,spectral_index\nGHOST,{},{},5.0,0.0\n",
+            cal_src.ra_deg, cal_src.dec_deg
+        ),
+    )
+    .unwrap();
+    // a target group 14 h later, beyond the 12 h validity of any set of the first
+    let later = cal_start.plus_seconds(14.0 * 3600.0).unwrap();
+    let field = field_at(
+        cal_src.ra_deg + 14.0 * 3600.0 * SIDEREAL_DEG_S + 0.5 * 8.0 * 12.885 * SIDEREAL_DEG_S,
+    );
+    let field_csv = dirs.root().join("field.csv");
+    write_catalog(&field_csv, &field);
+    let mut daemon = Daemon::start(
+        &dirs,
+        &[
+            &[
+                "--enable-calibration-solving",
+                "--calibrator-catalog",
+                catalog.to_str().unwrap(),
+                "--enable-photometry",
+                "--photometry-catalog",
+                field_csv.to_str().unwrap(),
+            ],
+            SCIENCE,
+        ]
+        .concat(),
+    );
+    // the "calibrator" group: the sky holds one faint source away from GHOST
+    let faint = vec![SourceSpec::point(
+        "faint",
+        cal_src.ra_deg + 1.0,
+        DEC_DEG,
+        0.01,
+    )];
+    write_like_correlator(&group(&dirs.input(), cal_start, faint));
+    write_like_correlator(&group(&dirs.input(), later, field.clone()));
+    let rows = wait_for("the groups to finish", Duration::from_secs(120), || {
+        let rows = groups(&dirs.db());
+        (rows.len() == 2
+            && rows
+                .iter()
+                .all(|r| r.state == "completed" || r.state == "failed"))
+        .then_some(rows)
+    });
+    for r in &rows {
+        assert_eq!(r.state, "completed", "{rows:#?}\n{}", daemon.stderr());
+    }
+    let db = dirs.db();
+    let sets = query_strings(
+        &db,
+        "SELECT status || '|' || COALESCE(error, '') FROM caltables",
+    );
+    assert_eq!(sets.len(), 2, "B and G rows of one set: {sets:?}");
+    for s in &sets {
+        // below the SNR threshold: the solve fails (QA, or no solution survives the
+        // per-solution SNR cut), and says why
+        assert!(
+            s.starts_with("failed|") && s.len() > "failed|".len() + 10,
+            "{s}\n{}",
+            daemon.stderr()
+        );
+    }
+    let applied = query_strings(
+        &db,
+        "SELECT success || '|' || COALESCE(set_name, '') || '|' || COALESCE(error, '') FROM calibration_applied",
+    );
+    assert_eq!(applied.len(), 2, "{applied:?}");
+    for a in &applied {
+        assert!(a.starts_with("0||no valid calibration set"), "{applied:?}");
+    }
+    assert_eq!(
+        query_f64(&db, "SELECT CAST(cal_applied AS REAL) FROM ms_index"),
+        vec![0.0, 0.0]
+    );
+    // imaged from DATA all the same; with the antennas' gains uncorrected the sources'
+    // fluxes are far from the truth (the calibrated run above finds them within 2 %)
+    assert_eq!(
+        query_strings(&db, "SELECT type FROM images WHERE type = 'image'").len(),
+        2
+    );
+    let c = read_db(&db);
+    let mut stmt = c
+        .prepare("SELECT source_id, int_flux_jy FROM photometry ORDER BY source_id")
+        .unwrap();
+    let phot: Vec<(String, f64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let worst = field
+        .iter()
+        .map(|s| {
+            phot.iter()
+                .find(|p| p.0 == s.name)
+                .map_or(1.0, |p| ((p.1 - s.flux_jy) / s.flux_jy).abs())
+        })
+        .fold(0.0, f64::max);
+    eprintln!("uncalibrated fluxes: {phot:?}; worst relative error {worst:.2}");
+    assert!(worst > 0.2, "uncalibrated fluxes look calibrated: {phot:?}");
+    let health = daemon.get("/health").json();
+    assert!(health.to_string().contains("uncalibrated"), "{health}");
+    assert_eq!(health["status"], "degraded", "{health}");
+    let metrics = daemon.get("/metrics").body;
+    assert_eq!(
+        sample(
+            &metrics,
+            "dsa110_calibration_solves_total{outcome=\"failed\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "dsa110_calibration_groups_total{outcome=\"uncalibrated\"}"
+        ),
+        Some(2.0)
+    );
+    daemon.stop_ok(Duration::from_secs(30));
+}
