@@ -1,8 +1,18 @@
 //! `dsa110-tools`: developer commands that `cargo xtask` drives — simulate
 //! observation groups, inspect subband files, benchmark the reader, and build
-//! and report the demo. Thin: the work is in the library crates.
+//! and report the demo — and the operators' science commands on single
+//! products: flag, calibrate, image, photometry, lightcurve, mosaic. Thin:
+//! the work is in the library crates.
 
+mod calibrate;
 mod demo;
+mod flag;
+mod image;
+mod lightcurve;
+mod mosaic;
+mod photometry;
+mod plot;
+mod science;
 mod simulate;
 mod validate_group;
 
@@ -49,6 +59,20 @@ enum Cmd {
     /// Validate one file and print a JSON verdict (validate-group's child process).
     #[command(name = validate_group::CHILD_SUBCOMMAND, hide = true)]
     ValidateFileChild(validate_group::ChildArgs),
+    /// Flag RFI in a Measurement Set in place (FLAG) and summarise the flagged
+    /// fractions (exit 2 on a missing or unreadable MS).
+    Flag(flag::FlagArgs),
+    /// Solve bandpass and gains on a calibrator group (--solve --out DIR) or apply
+    /// calibration tables (--apply TABLE...); exit 1 when the solutions fail QA.
+    Calibrate(calibrate::CalibrateArgs),
+    /// Image a Measurement Set (Stokes I, CLEAN) into WSClean-named FITS products.
+    Image(image::ImageArgs),
+    /// Forced photometry of catalogue sources on an image (CSV or JSON).
+    Photometry(photometry::PhotometryArgs),
+    /// A source's light curve from the queue's photometry table (and a PNG plot).
+    Lightcurve(lightcurve::LightcurveArgs),
+    /// Primary-beam-weighted mosaic of images (X-image.fits with X-pb.fits beside).
+    Mosaic(mosaic::MosaicArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +93,12 @@ fn main() -> ExitCode {
         Cmd::DemoReport { dir } => demo::report(&dir),
         Cmd::ValidateGroup(a) => return validate_group::run(&a),
         Cmd::ValidateFileChild(a) => return validate_group::run_child(&a),
+        Cmd::Flag(a) => return science::exit(flag::run(&a)),
+        Cmd::Calibrate(a) => return science::exit(calibrate::run(&a)),
+        Cmd::Image(a) => return science::exit(image::run(&a)),
+        Cmd::Photometry(a) => return science::exit(photometry::run(&a)),
+        Cmd::Lightcurve(a) => return science::exit(lightcurve::run(&a)),
+        Cmd::Mosaic(a) => return science::exit(mosaic::run(&a)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
