@@ -6,8 +6,8 @@
 //! `NAME-image.png`; a JSON summary (beam, rms, peak and where it is,
 //! dynamic range, timings, product paths) on stdout.
 //!
-//! `--scale` reads like WSClean's (`3asec`, `0.5amin`, `0.001deg`, `200masec`),
-//! except that a plain number is in **arcseconds** (WSClean takes degrees).
+//! `--scale` reads like WSClean's `-scale` (`3asec`, `0.5amin`, `0.001deg`,
+//! `200masec`; a plain number is in degrees, as WSClean takes it).
 //! `--weight` reads like WSClean's: `"briggs 0"`, `"briggs -0.5"`, `natural`,
 //! `uniform` (one argument: quote the Briggs form). Without `--column` the
 //! column is CORRECTED_DATA when the MS has one, else DATA (as WSClean
@@ -50,7 +50,8 @@ pub struct ImageArgs {
     /// Image side in pixels (even).
     #[arg(long, default_value_t = 4096)]
     pub size: usize,
-    /// Pixel size: `3asec`, `0.5amin`, `0.001deg`, `200masec`; a plain number is arcsec.
+    /// Pixel size: `3asec`, `0.5amin`, `0.001deg`, `200masec`; a plain number is in
+    /// degrees, as WSClean's -scale.
     #[arg(long, default_value = "3asec", value_parser = parse_scale_arcsec)]
     pub scale: f64,
     /// Weighting: `"briggs R"` (R in [-2, 2]), `natural` or `uniform`.
@@ -76,7 +77,7 @@ pub struct ImageArgs {
     pub no_png: bool,
 }
 
-/// Parse a pixel scale like WSClean, plain numbers in arcseconds; returns arcsec.
+/// Parse a pixel scale like WSClean's `-scale` (a plain number in degrees); returns arcsec.
 pub fn parse_scale_arcsec(s: &str) -> Result<f64, String> {
     let t = s.trim().to_ascii_lowercase();
     let units: [(&str, f64); 7] = [
@@ -91,10 +92,10 @@ pub fn parse_scale_arcsec(s: &str) -> Result<f64, String> {
     let (number, factor) = units
         .iter()
         .find_map(|(u, f)| t.strip_suffix(u).map(|n| (n.trim(), *f)))
-        .unwrap_or((t.as_str(), 1.0));
+        .unwrap_or((t.as_str(), 3600.0));
     let v: f64 = number.parse().map_err(|_| {
         format!(
-            "{s:?} is not a pixel scale (e.g. 3asec, 0.5amin, 0.001deg; a plain number is arcsec)"
+            "{s:?} is not a pixel scale (e.g. 3asec, 0.5amin, 0.001deg; a plain number is degrees)"
         )
     })?;
     let arcsec = v * factor;
@@ -106,24 +107,7 @@ pub fn parse_scale_arcsec(s: &str) -> Result<f64, String> {
 
 /// Parse a weighting like WSClean: `briggs R`, `natural`, `uniform`.
 pub fn parse_weight(s: &str) -> Result<Weighting, String> {
-    let words: Vec<String> = s.split_whitespace().map(str::to_ascii_lowercase).collect();
-    match words.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["natural"] => Ok(Weighting::Natural),
-        ["uniform"] => Ok(Weighting::Uniform),
-        ["briggs", r] => {
-            let robust: f64 = r
-                .parse()
-                .map_err(|_| format!("briggs robustness {r:?} is not a number"))?;
-            if !(-2.0..=2.0).contains(&robust) {
-                return Err(format!("briggs robustness {robust} is outside [-2, 2]"));
-            }
-            Ok(Weighting::Briggs { robust })
-        }
-        ["briggs"] => Err("briggs needs a robustness: --weight \"briggs 0\"".into()),
-        _ => Err(format!(
-            "{s:?} is not a weighting: \"briggs R\", natural or uniform"
-        )),
-    }
+    s.parse()
 }
 
 /// `image`.
@@ -237,7 +221,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scales_read_like_wsclean_with_plain_arcsec() {
+    fn scales_read_like_wsclean_with_plain_degrees() {
         let check = |s: &str, want: f64| {
             let got = parse_scale_arcsec(s).unwrap();
             assert!((got - want).abs() < 1e-9 * want, "{s}: {got} != {want}");
@@ -246,7 +230,7 @@ mod tests {
         check("0.5amin", 30.0);
         check("0.001deg", 3.6);
         check("200masec", 0.2);
-        check("2.5", 2.5);
+        check("0.001", 3.6);
         check(" 4arcsec ", 4.0);
         check("1ARCMIN", 60.0);
         for bad in ["", "asec", "-3asec", "0", "3 parsecs", "nan", "inf"] {

@@ -23,6 +23,34 @@ pub enum Weighting {
     },
 }
 
+impl std::str::FromStr for Weighting {
+    type Err = String;
+
+    /// Parses WSClean's `-weight` argument: `briggs R` (R in −2…2), `natural` or
+    /// `uniform` (case-insensitive; one string, so the Briggs form is quoted on a
+    /// command line). The error says what is wrong, in words.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let words: Vec<String> = s.split_whitespace().map(str::to_ascii_lowercase).collect();
+        match words.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            ["natural"] => Ok(Weighting::Natural),
+            ["uniform"] => Ok(Weighting::Uniform),
+            ["briggs", r] => {
+                let robust: f64 = r
+                    .parse()
+                    .map_err(|_| format!("briggs robustness {r:?} is not a number"))?;
+                if !(-2.0..=2.0).contains(&robust) {
+                    return Err(format!("briggs robustness {robust} is outside [-2, 2]"));
+                }
+                Ok(Weighting::Briggs { robust })
+            }
+            ["briggs"] => Err("briggs needs a robustness, e.g. \"briggs 0\"".into()),
+            _ => Err(format!(
+                "{s:?} is not a weighting: \"briggs R\", natural or uniform"
+            )),
+        }
+    }
+}
+
 impl Weighting {
     /// Short name for FITS HISTORY / JSON.
     pub fn describe(&self) -> String {

@@ -116,7 +116,9 @@ impl ScienceParams {
             }
             p.size = c.image_size;
             p.scale_arcsec = positive("--image-scale", c.image_scale_arcsec)?;
-            p.weighting = parse_weighting(&c.image_weight)
+            p.weighting = c
+                .image_weight
+                .parse::<Weighting>()
                 .map_err(|why| bad("--image-weight", format!("{:?}: {why}", c.image_weight)))?;
             p.clean.niter = c.image_niter;
             if !(c.image_threshold_jy.is_finite() && c.image_threshold_jy >= 0.0) {
@@ -315,29 +317,6 @@ fn remove_if_exists(path: &Path) -> Result<(), StageError> {
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// Parses WSClean's `-weight` argument: `briggs R` (R in −2…2), `natural`, `uniform`.
-///
-/// # Errors
-/// What is wrong, in words.
-pub fn parse_weighting(text: &str) -> Result<Weighting, String> {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    match words.as_slice() {
-        [w] if w.eq_ignore_ascii_case("natural") => Ok(Weighting::Natural),
-        [w] if w.eq_ignore_ascii_case("uniform") => Ok(Weighting::Uniform),
-        [w, r] if w.eq_ignore_ascii_case("briggs") => {
-            let robust: f64 = r
-                .parse()
-                .map_err(|e| format!("robustness {r:?} is not a number: {e}"))?;
-            if (-2.0..=2.0).contains(&robust) {
-                Ok(Weighting::Briggs { robust })
-            } else {
-                Err(format!("robustness {robust} is not in -2..=2"))
-            }
-        }
-        _ => Err("expected \"briggs R\", \"natural\" or \"uniform\"".to_owned()),
-    }
 }
 
 /// Poll period of the calibration fence.
