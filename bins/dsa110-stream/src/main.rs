@@ -136,6 +136,10 @@ struct Args {
     /// Retries of a group after a retryable failure (with exponential backoff).
     #[arg(long, default_value_t = 3)]
     retry_limit: u32,
+    /// Seconds before the first retry of a failed group; the wait doubles with each
+    /// retry (at most an hour).
+    #[arg(long, default_value_t = 60.0)]
+    retry_backoff: f64,
     /// Output free space (GB = 1e9 bytes) below which processing pauses (health degraded).
     #[arg(long, default_value_t = 10.0)]
     disk_pause_gb: f64,
@@ -269,6 +273,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         min_subbands: args.min_subbands,
         partial_timeout_s: args.partial_timeout,
         retry_limit: args.retry_limit,
+        retry_backoff_s: args.retry_backoff,
         disk_pause_gb: args.disk_pause_gb,
         disk_critical_gb: args.disk_critical_gb,
         stop_timeout_s: args.stop_timeout,

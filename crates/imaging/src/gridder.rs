@@ -355,6 +355,43 @@ impl Gridder {
         img
     }
 
+    /// Ends (exclusive, relative to `vband.0`) of up to `nbands` contiguous row
+    /// bands holding about equal numbers of plane `p`'s visibilities (counted at
+    /// each row's centre channel, a kernel's width of rows around it).
+    fn balanced_bands(&self, vis: &ImagingVis, p: usize, nbands: usize) -> Vec<usize> {
+        let nrows = self.vband.1 - self.vband.0;
+        let sup = self.kernel.support;
+        let mut count = vec![0u64; nrows + 1];
+        let half = self.nu as f64 / 2.0;
+        for uvw in &vis.uvw_m {
+            let (c0, c1) = self.chan_range(vis, uvw[2], p);
+            if c0 >= c1 {
+                continue;
+            }
+            let f = vis.freq_hz[(c0 + c1) / 2];
+            let gv = uvw[1] * f / C_M_S * self.cell * self.nu as f64 + half;
+            let row = (gv - sup as f64 / 2.0).floor() as i64 - self.vband.0 as i64;
+            let row = row.clamp(0, nrows as i64 - 1) as usize;
+            count[row] += (c1 - c0) as u64;
+        }
+        let total: u64 = count.iter().sum();
+        if total == 0 || nbands <= 1 || nrows <= 1 {
+            return vec![nrows];
+        }
+        let per = total.div_ceil(nbands as u64).max(1);
+        let mut bounds = Vec::with_capacity(nbands + 1);
+        let mut acc = 0u64;
+        for (r, c) in count.iter().take(nrows).enumerate() {
+            acc += c;
+            if acc >= per && r + 1 < nrows {
+                bounds.push(r + 1);
+                acc = 0;
+            }
+        }
+        bounds.push(nrows);
+        bounds
+    }
+
     /// Grid plane `p` into the band buffer (rows `vband`), zeroing it first.
     fn grid_plane(
         &self,
@@ -370,67 +407,79 @@ impl Gridder {
         let nchan = vis.nchan();
         grid.par_iter_mut()
             .for_each(|g| *g = Complex32::new(0.0, 0.0));
-        let band_rows = ((self.vband.1 - self.vband.0) / 24).max(sup + 1);
-        grid.par_chunks_mut(band_rows * nu)
-            .enumerate()
-            .for_each(|(bi, band)| {
-                let r0 = vlo + (bi * band_rows) as i64;
-                let r1 = r0 + (band.len() / nu) as i64;
-                let mut ku = vec![0f32; sup];
-                let mut kv = vec![0f32; sup];
-                for (r, uvw) in vis.uvw_m.iter().enumerate() {
-                    let (c0, c1) = self.chan_range(vis, uvw[2], p);
-                    if c0 >= c1 {
+        // Bands of grid rows gridded in parallel, each by one thread over every
+        // visibility that touches it. The rows are split by the number of
+        // visibilities landing in them, not evenly: a compact array's short
+        // baselines crowd a few rows, and even bands would leave one thread with
+        // nearly all the work.
+        let nrows = self.vband.1 - self.vband.0;
+        let bounds = self.balanced_bands(vis, p, 8 * rayon::current_num_threads().max(1));
+        let mut bands: Vec<(i64, &mut [Complex32])> = Vec::with_capacity(bounds.len());
+        let mut rest: &mut [Complex32] = &mut grid[..nrows * nu];
+        let mut start = 0usize;
+        for &end in &bounds {
+            let (band, tail) = std::mem::take(&mut rest).split_at_mut((end - start) * nu);
+            bands.push((vlo + start as i64, band));
+            rest = tail;
+            start = end;
+        }
+        bands.into_par_iter().for_each(|(r0, band)| {
+            let r1 = r0 + (band.len() / nu) as i64;
+            let mut ku = vec![0f32; sup];
+            let mut kv = vec![0f32; sup];
+            for (r, uvw) in vis.uvw_m.iter().enumerate() {
+                let (c0, c1) = self.chan_range(vis, uvw[2], p);
+                if c0 >= c1 {
+                    continue;
+                }
+                let s0 = vis.freq_hz[c0] / C_M_S * self.cell * nu as f64;
+                let s1 = vis.freq_hz[c1 - 1] / C_M_S * self.cell * nu as f64;
+                let (va, vb) = (uvw[1] * s0, uvw[1] * s1);
+                let vmin = va.min(vb) + nu as f64 / 2.0 - sup as f64;
+                let vmax = va.max(vb) + nu as f64 / 2.0 + sup as f64;
+                if vmax < r0 as f64 || vmin > r1 as f64 {
+                    continue;
+                }
+                for c in c0..c1 {
+                    let i = r * nchan + c;
+                    let w8 = wt[i];
+                    if w8 == 0.0 {
                         continue;
                     }
-                    let s0 = vis.freq_hz[c0] / C_M_S * self.cell * nu as f64;
-                    let s1 = vis.freq_hz[c1 - 1] / C_M_S * self.cell * nu as f64;
-                    let (va, vb) = (uvw[1] * s0, uvw[1] * s1);
-                    let vmin = va.min(vb) + nu as f64 / 2.0 - sup as f64;
-                    let vmax = va.max(vb) + nu as f64 / 2.0 + sup as f64;
-                    if vmax < r0 as f64 || vmin > r1 as f64 {
+                    let f = vis.freq_hz[c];
+                    let Some((gu, gv)) = self.uv_pos(uvw, f) else {
+                        continue;
+                    };
+                    let iv0 = self.kernel.weights(gv, &mut kv);
+                    if iv0 + sup as i64 <= r0 || iv0 >= r1 {
                         continue;
                     }
-                    for c in c0..c1 {
-                        let i = r * nchan + c;
-                        let w8 = wt[i];
-                        if w8 == 0.0 {
+                    let mut val = match data {
+                        Some(d) => d[i] * w8,
+                        None => Complex32::new(w8, 0.0),
+                    };
+                    if let Some(wp) = self.w {
+                        let wl = uvw[2] * f / C_M_S;
+                        let t = (wl - (wp.w0 + p as f64 * wp.dw)) / wp.dw;
+                        let kw = self.kernel.eval(t);
+                        let ph = Complex64::from_polar(kw, -2.0 * PI * wl * wp.nshift);
+                        val *= Complex32::new(ph.re as f32, ph.im as f32);
+                    }
+                    let iu0 = self.kernel.weights(gu, &mut ku) as usize;
+                    for (a, kva) in kv.iter().enumerate() {
+                        let row = iv0 + a as i64;
+                        if row < r0 || row >= r1 {
                             continue;
                         }
-                        let f = vis.freq_hz[c];
-                        let Some((gu, gv)) = self.uv_pos(uvw, f) else {
-                            continue;
-                        };
-                        let iv0 = self.kernel.weights(gv, &mut kv);
-                        if iv0 + sup as i64 <= r0 || iv0 >= r1 {
-                            continue;
-                        }
-                        let mut val = match data {
-                            Some(d) => d[i] * w8,
-                            None => Complex32::new(w8, 0.0),
-                        };
-                        if let Some(wp) = self.w {
-                            let wl = uvw[2] * f / C_M_S;
-                            let t = (wl - (wp.w0 + p as f64 * wp.dw)) / wp.dw;
-                            let kw = self.kernel.eval(t);
-                            let ph = Complex64::from_polar(kw, -2.0 * PI * wl * wp.nshift);
-                            val *= Complex32::new(ph.re as f32, ph.im as f32);
-                        }
-                        let iu0 = self.kernel.weights(gu, &mut ku) as usize;
-                        for (a, kva) in kv.iter().enumerate() {
-                            let row = iv0 + a as i64;
-                            if row < r0 || row >= r1 {
-                                continue;
-                            }
-                            let v = val * *kva;
-                            let off = (row - r0) as usize * nu + iu0;
-                            for (d, k) in band[off..off + sup].iter_mut().zip(ku.iter()) {
-                                *d += v * *k;
-                            }
+                        let v = val * *kva;
+                        let off = (row - r0) as usize * nu + iu0;
+                        for (d, k) in band[off..off + sup].iter_mut().zip(ku.iter()) {
+                            *d += v * *k;
                         }
                     }
                 }
-            });
+            }
+        });
     }
 
     /// `resid_k −= Σ_pix model · exp(+2πi(u l + v m + w(n−1)))` for every

@@ -45,6 +45,8 @@ pub struct DaemonConfig {
     pub partial_timeout_s: f64,
     /// Retries of a group after a retryable failure (`--retry-limit`).
     pub retry_limit: u32,
+    /// Seconds before the first retry, doubling each time (`--retry-backoff`).
+    pub retry_backoff_s: f64,
     /// Output free space below which processing pauses, GB (`--disk-pause-gb`).
     pub disk_pause_gb: f64,
     /// Output free space below which health is unhealthy, GB (`--disk-critical-gb`).
@@ -174,6 +176,8 @@ pub struct DaemonParams {
     pub partial_timeout_s: f64,
     /// Retry limit.
     pub retry_limit: u32,
+    /// First retry delay (s), doubling with each retry.
+    pub retry_backoff_s: f64,
     /// Disk thresholds.
     pub disk_policy: DiskPolicy,
     /// Grace period for the current group after SIGTERM.
@@ -366,6 +370,7 @@ impl DaemonParams {
             poll_interval: Duration::from_secs_f64(poll),
             partial_timeout_s,
             retry_limit: cfg.retry_limit,
+            retry_backoff_s: seconds("--retry-backoff", cfg.retry_backoff_s, 0.0)?,
             disk_policy: DiskPolicy {
                 pause_below_gb: cfg.disk_pause_gb,
                 unhealthy_below_gb: cfg.disk_critical_gb,
@@ -478,6 +483,7 @@ mod tests {
             min_subbands: 12,
             partial_timeout_s: 900.0,
             retry_limit: 3,
+            retry_backoff_s: 60.0,
             disk_pause_gb: 10.0,
             disk_critical_gb: 5.0,
             stop_timeout_s: 300.0,
@@ -497,7 +503,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = base(dir.path());
         edit(&mut cfg);
-        let e = DaemonParams::new(cfg).unwrap_err();
+        let Err(e) = DaemonParams::new(cfg) else {
+            panic!("{option} ({needle}) accepted");
+        };
         let text = e.to_string();
         assert!(text.contains(option), "{text}");
         assert!(text.contains(needle), "{text}");
@@ -539,7 +547,14 @@ mod tests {
             "--cal-validity-hours",
             "0",
         );
-        check_rejected(|c| c.science.mosaic_overlap = 12, "--mosaic-overlap", "12");
+        check_rejected(
+            |c| {
+                c.science.enable_photometry = true;
+                c.science.mosaic_overlap = 12;
+            },
+            "--mosaic-overlap",
+            "12",
+        );
         check_rejected(|c| c.expected_subbands = 17, "--expected-subbands", "17");
         check_rejected(|c| c.min_subbands = 0, "--min-subbands", "0");
         check_rejected(|c| c.chunk_duration_min = -1.0, "--chunk-duration", "-1");

@@ -246,6 +246,9 @@ pub struct ConversionReport {
     pub eop: (Eop, EopStatus),
 }
 
+/// Space reserved for an MS beyond its visibilities (subtables, table headers).
+const MS_OVERHEAD_BYTES: u64 = 4 << 20;
+
 /// Convert one group (see the module docs). Blocking; run it on a blocking thread.
 pub fn convert_group(
     input: &GroupInput,
@@ -340,6 +343,18 @@ pub fn convert_group(
     let final_name = format!("{}.ms", input.group_id);
     crate::temporaries::remove_dead(&params.output_dir, Some(&final_name), true);
     let tmp_path = crate::temporaries::temporary_path(&params.output_dir, &final_name);
+    // the space the MS will take (the inputs' visibilities, flags and weights, missing
+    // subbands included, plus subtables), reserved before casacore writes a byte
+    let per_file = metas.iter().map(|(_, m)| m.file_bytes).sum::<u64>() / metas.len().max(1) as u64;
+    let estimate =
+        per_file * u64::from(params.expected_subbands.max(1)) / 4 * 5 + MS_OVERHEAD_BYTES;
+    crate::temporaries::reserve_space(&params.output_dir, &final_name, estimate).map_err(
+        |source| ConvertError::Io {
+            op: "reserving space for",
+            path: final_path.clone(),
+            source,
+        },
+    )?;
 
     let result = write_ms(
         &gid,

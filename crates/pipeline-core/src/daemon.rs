@@ -442,6 +442,7 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
     // Workers.
     let retry = RetryPolicy {
         retry_limit: params.retry_limit,
+        backoff_s: params.retry_backoff_s,
         ..RetryPolicy::default()
     };
     let mut stages = default_stages();

@@ -20,6 +20,29 @@ pub fn temporary_path(dir: &Path, final_name: &str) -> PathBuf {
     ))
 }
 
+/// Checks that `bytes` can still be written in `dir` before a product is written there, by
+/// reserving them: a temporary file (named as [`temporary_path`] names it, so a crash
+/// leaves nothing a clean-up would not remove) is allocated with `fallocate` and removed
+/// at once. A full disk is then an ordinary error carrying the OS's own message ("No
+/// space left on device") before casacore starts writing — casacore aborts the process
+/// when a write fails deep in its storage managers. A filesystem without `fallocate`
+/// counts as having the space.
+///
+/// # Errors
+/// The OS's error when the space is not there (or the file cannot be created).
+pub fn reserve_space(dir: &Path, final_name: &str, bytes: u64) -> std::io::Result<()> {
+    let path = temporary_path(dir, &format!("{final_name}.reserve"));
+    let file = std::fs::File::create(&path)?;
+    let res = rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, bytes);
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    match res {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => Ok(()),
+        Err(e) => Err(std::io::Error::from(e)),
+    }
+}
+
 /// A temporary product name, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Temporary {

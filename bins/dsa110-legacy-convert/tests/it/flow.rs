@@ -39,17 +39,23 @@ fn converts_good_groups_fails_the_corrupt_one_and_reruns_are_no_ops() -> TestRes
             }
         });
         if i == 3 {
-            let f = g
-                .files
-                .iter()
-                .find(|f| f.to_string_lossy().ends_with("_sb05.hdf5"))
-                .unwrap();
-            let len = std::fs::metadata(f)?.len();
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(f)?
-                .set_len(len / 2)?;
-            corrupt = Some(f.clone());
+            // five truncated files: 11 valid subbands, fewer than --min-subbands (12), so
+            // the group cannot be processed as a partial one and fails naming the files
+            for sb in ["05", "06", "08", "09", "10"] {
+                let f = g
+                    .files
+                    .iter()
+                    .find(|f| f.to_string_lossy().ends_with(&format!("_sb{sb}.hdf5")))
+                    .unwrap();
+                let len = std::fs::metadata(f)?.len();
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(f)?
+                    .set_len(len / 2)?;
+                if sb == "05" {
+                    corrupt = Some(f.clone());
+                }
+            }
         }
     }
     let corrupt = corrupt.unwrap();
@@ -112,10 +118,12 @@ fn converts_good_groups_fails_the_corrupt_one_and_reruns_are_no_ops() -> TestRes
         "SELECT error FROM processing_queue WHERE state='failed'",
     );
     assert!(
-        failed_error.contains(&corrupt.display().to_string()),
-        "the error names the corrupt file: {failed_error}"
+        failed_error.contains(&corrupt.display().to_string())
+            && failed_error.contains("_sb10.hdf5")
+            && failed_error.contains("fewer than the minimum of 12"),
+        "the error names the corrupt files and the minimum: {failed_error}"
     );
-    assert_eq!(sqlite(&db, "SELECT COUNT(*) FROM invalid_files"), "1");
+    assert_eq!(sqlite(&db, "SELECT COUNT(*) FROM invalid_files"), "5");
     // the partial group's missing subband is a flagged window
     assert_eq!(
         sqlite(

@@ -1,5 +1,6 @@
-//! Options: bad values exit non-zero naming the option; stages that do not exist yet are
-//! refused; the hidden validator mode gives verdicts.
+//! Options: bad values exit non-zero naming the option (the science stages' options and
+//! catalogues included, checked before anything starts); the hidden validator mode gives
+//! verdicts.
 
 use std::process::{Command, Output};
 
@@ -38,26 +39,57 @@ fn check_rejected(args: &[&str], needles: &[&str]) {
 }
 
 #[test]
-fn stages_that_do_not_exist_are_refused() {
+fn science_options_are_checked_before_anything_starts() {
+    // photometry measures the images
     check_rejected(
-        &["--enable-calibration-solving"],
-        &[
-            "--enable-calibration-solving",
-            "calibration is not built yet",
-        ],
+        &["--enable-photometry", "--no-imaging"],
+        &["--enable-photometry", "--no-imaging"],
     );
+    // catalogues: a missing file and a bad row are named
     check_rejected(
-        &["--enable-photometry"],
-        &["--enable-photometry", "photometry is not built yet"],
+        &["--calibrator-catalog", "/nonexistent/cals.csv"],
+        &["--calibrator-catalog", "/nonexistent/cals.csv"],
     );
-    // The guide's quick-start line as written: refused, not silently half-run.
+    let dir = tempfile::tempdir().unwrap();
+    let cals = dir.path().join("cals.csv");
+    std::fs::write(
+        &cals,
+        "name,ra_deg,dec_deg,flux_jy,spectral_index\n3C286,202.78,30.51,14.6,-0.5\nBAD,abc,30,1,0\n",
+    )
+    .unwrap();
+    check_rejected(
+        &["--calibrator-catalog", cals.to_str().unwrap()],
+        &["--calibrator-catalog", "cals.csv", "3", "ra_deg"],
+    );
+    let field = dir.path().join("field.csv");
+    std::fs::write(
+        &field,
+        "name,ra_deg,dec_deg,flux_mjy\nA,10,20,5\nB,11,95,5\n",
+    )
+    .unwrap();
     check_rejected(
         &[
-            "--enable-calibration-solving",
             "--enable-photometry",
-            "--monitoring",
+            "--photometry-catalog",
+            field.to_str().unwrap(),
         ],
-        &["calibration is not built yet"],
+        &["--photometry-catalog", "field.csv", "dec_deg"],
+    );
+    check_rejected(
+        &["--image-weight", "briggs 9"],
+        &["--image-weight", "briggs 9"],
+    );
+    check_rejected(&["--image-size", "7"], &["--image-size"]);
+    check_rejected(&["--cal-validity-hours", "0"], &["--cal-validity-hours"]);
+    check_rejected(
+        &[
+            "--enable-photometry",
+            "--mosaic-size",
+            "4",
+            "--mosaic-overlap",
+            "4",
+        ],
+        &["--mosaic-overlap"],
     );
 }
 

@@ -8,12 +8,8 @@ use dsa110_sim::Scale;
 
 use crate::common::*;
 
-/// The one lint `promtool check metrics` may report (the guide fixes the `_gb` name).
-const ALLOWED_PROMTOOL_LINT: &str =
-    "dsa110_streaming_disk_free_gb metric names should not contain abbreviated units";
-
 fn promtool_check(text: &str) {
-    dsa110_test_support::promtool_check_metrics(text, &[ALLOWED_PROMTOOL_LINT]);
+    dsa110_test_support::promtool_check_metrics(text, dsa110_test_support::PROMTOOL_ALLOWED_LINTS);
 }
 
 #[test]

@@ -8,6 +8,11 @@ use dsa110_sim::Scale;
 
 use crate::common::*;
 
+/// The fault tests below aim at the conversion of a Small group; the later stages (an
+/// image of a Small group takes ~25 s on this machine) are off so that the waits measure
+/// the fault handling, not the imaging.
+const CONVERSION_ONLY: &[&str] = &["--no-flagging", "--no-imaging"];
+
 fn small_group(dirs: &Dirs) -> Vec<std::path::PathBuf> {
     // small: 16 × 16 MB, converts in about a second on this machine; the test freezes
     // the daemon mid-conversion rather than relying on that second.
@@ -83,7 +88,7 @@ fn freeze_mid_conversion(daemon: &Daemon, dirs: &Dirs, min_bytes: u64) -> Frozen
 fn sigterm_mid_group_stops_cleanly_and_releases_the_group() {
     let dirs = Dirs::new();
     // --stop-timeout 0: the group in progress is abandoned at once (released).
-    let mut daemon = Daemon::start(&dirs, &["--stop-timeout", "0"]);
+    let mut daemon = Daemon::start(&dirs, &[&["--stop-timeout", "0"], CONVERSION_ONLY].concat());
     small_group(&dirs);
     let frozen = freeze_mid_conversion(&daemon, &dirs, 1 << 20);
     daemon.signal("TERM");
@@ -115,7 +120,7 @@ fn sigterm_mid_group_stops_cleanly_and_releases_the_group() {
     );
 
     // A restart converts it.
-    let mut again = Daemon::start(&dirs, &[]);
+    let mut again = Daemon::start(&dirs, CONVERSION_ONLY);
     wait_for(
         "the released group to complete",
         Duration::from_secs(30),
@@ -140,7 +145,7 @@ fn sigterm_mid_group_stops_cleanly_and_releases_the_group() {
 #[test]
 fn kill9_mid_group_then_restart_completes_the_group() {
     let dirs = Dirs::new();
-    let mut daemon = Daemon::start(&dirs, &[]);
+    let mut daemon = Daemon::start(&dirs, CONVERSION_ONLY);
     small_group(&dirs);
     let frozen = freeze_mid_conversion(&daemon, &dirs, 1 << 20);
     daemon.kill9();
@@ -165,7 +170,7 @@ fn kill9_mid_group_then_restart_completes_the_group() {
     assert_eq!(g.state, "in_progress", "{g:#?}");
     assert_eq!(g.retry_count, 0, "{g:#?}");
 
-    let mut restarted = Daemon::start(&dirs, &[]);
+    let mut restarted = Daemon::start(&dirs, CONVERSION_ONLY);
     let done = wait_for(
         "the killed group to complete",
         Duration::from_secs(30),
@@ -211,7 +216,7 @@ fn kill9_between_publish_and_record_completes_on_restart() {
     let dirs = Dirs::new();
     let mut daemon = Daemon::start_with_env(
         &dirs,
-        &[],
+        CONVERSION_ONLY,
         &[("DSA110_FAULT_POINT", "after_publish:conversion")],
     );
     small_group(&dirs);
@@ -243,7 +248,7 @@ fn kill9_between_publish_and_record_completes_on_restart() {
         "not recorded yet"
     );
 
-    let mut restarted = Daemon::start(&dirs, &[]);
+    let mut restarted = Daemon::start(&dirs, CONVERSION_ONLY);
     let done = wait_for("the group to complete", Duration::from_secs(60), || {
         groups(&dirs.db())
             .into_iter()
@@ -382,10 +387,117 @@ fn a_database_locked_by_another_process_is_waited_out() {
     assert!(daemon.is_running(), "daemon died:\n{}", daemon.stderr());
     let log = daemon.stderr();
     assert!(
-        log.contains("locked by another process"),
+        log.contains("queue database busy") || log.contains("locked by another process"),
         "no warning about the lock:\n{log}"
     );
     let health = daemon.get("/health").json();
     assert_eq!(health["status"], "healthy", "after the lock: {health}");
+    daemon.stop_ok(Duration::from_secs(20));
+}
+
+/// A tmpfs mounted on a directory for the length of a test (the tests run as root, as
+/// CI does); unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs needs root: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self(dir.to_path_buf())
+    }
+
+    fn resize(&self, size: &str) {
+        let out = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_full_output_disk_fails_the_attempt_with_the_os_message_and_the_daemon_stays_up() {
+    let dirs = Dirs::new();
+    // an output filesystem too small for the group's MS, disk thresholds at 0 so that the
+    // disk guard does not pause first: the write itself meets the full disk
+    let fs = Tmpfs::mount(&dirs.output(), "1m");
+    let mut daemon = Daemon::start(
+        &dirs,
+        &[
+            "--disk-pause-gb",
+            "0",
+            "--disk-critical-gb",
+            "0",
+            "--retry-backoff",
+            "1",
+            "--retry-limit",
+            "10",
+        ],
+    );
+    write_like_correlator(&sim_config(
+        Scale::Tiny,
+        &dirs.input(),
+        0.0,
+        41,
+        &all_subbands(),
+    ));
+    let error = wait_for(
+        "an attempt to fail on the full disk",
+        Duration::from_secs(60),
+        || {
+            groups(&dirs.db())
+                .into_iter()
+                .find_map(|r| r.error.filter(|e| e.contains("No space left on device")))
+        },
+    );
+    assert!(
+        error.contains(".ms"),
+        "the error names the product: {error}"
+    );
+    assert!(daemon.is_running(), "daemon died:\n{}", daemon.stderr());
+    assert!(
+        temporaries(&dirs.output()).is_empty(),
+        "temporary product left on the full disk: {:?}",
+        std::fs::read_dir(dirs.output())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect::<Vec<_>>()
+    );
+    // space freed: the next attempt completes the group
+    fs.resize("200m");
+    wait_for(
+        "the group to complete once space is freed",
+        Duration::from_secs(60),
+        || {
+            groups(&dirs.db())
+                .into_iter()
+                .find(|r| r.state == "completed")
+        },
+    );
+    assert!(daemon.is_running(), "daemon died:\n{}", daemon.stderr());
     daemon.stop_ok(Duration::from_secs(20));
 }

@@ -117,12 +117,15 @@ fn quick_start_calibrates_images_and_measures_a_target_with_the_calibrator_set()
             SCIENCE,
         ]
         .concat(),
-        &[("DSA110_FAULT_SLEEP", "calibration_solve.solving:6")],
+        &[("DSA110_FAULT_SLEEP", "calibration_solve.solving:12")],
     );
     let input = dirs.input();
+    // the targets are simulated in advance and delivered once the solve is registered
+    // (in real time they come two hours later; a target processed before the solve
+    // begins has no set to wait for)
+    let staged_a = write_staged(&group(&dirs.staging(), t_a, targets.clone()));
+    let staged_b = write_staged(&group(&dirs.staging(), t_b, targets.clone()));
     write_like_correlator(&group(&input, cal_start, vec![cal_src]));
-    // the targets arrive once the solve is registered (in real time they come two hours
-    // later; a target processed before the solve begins has no set to wait for)
     wait_for("the solve to begin", Duration::from_secs(60), || {
         dirs.db().exists().then_some(())?;
         let n: i64 = read_db(&dirs.db())
@@ -130,8 +133,8 @@ fn quick_start_calibrates_images_and_measures_a_target_with_the_calibrator_set()
             .ok()?;
         (n > 0).then_some(())
     });
-    write_like_correlator(&group(&input, t_a, targets.clone()));
-    write_like_correlator(&group(&input, t_b, targets.clone()));
+    deliver(&staged_a, &input);
+    deliver(&staged_b, &input);
 
     let rows = wait_for("3 groups to finish", Duration::from_secs(240), || {
         let rows = groups(&dirs.db());
@@ -150,11 +153,11 @@ fn quick_start_calibrates_images_and_measures_a_target_with_the_calibrator_set()
     // the set: one, active, solved on 3C286 in the calibrator group
     let sets = query_strings(
         &db,
-        "SELECT DISTINCT set_name || '|' || status || '|' || calibrator || '|' || group_id FROM caltables",
+        "SELECT DISTINCT set_name || '|' || status || '|' || calibrator || '|' || group_id || '|' || COALESCE(error, '') FROM caltables",
     );
     assert_eq!(sets.len(), 1, "{sets:?}");
     let set = &sets[0];
-    assert!(set.ends_with(&format!("|active|3C286|{cal_gid}")), "{set}");
+    assert!(set.ends_with(&format!("|active|3C286|{cal_gid}|")), "{set}");
     let set_name = set.split('|').next().unwrap();
     for kind in ["bcal", "gcal"] {
         let p = dirs
@@ -210,7 +213,8 @@ fn quick_start_calibrates_images_and_measures_a_target_with_the_calibrator_set()
     )[0];
     assert!(
         apply_started < solve_done,
-        "the target's apply started at {apply_started}, after the solve ended at {solve_done}"
+        "the target's apply started at {apply_started}, after the solve ended at {solve_done}\n{}",
+        daemon.stderr()
     );
     assert!(
         daemon

@@ -11,7 +11,7 @@
 //! tries it again.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use dsa110_calibration::{
@@ -417,7 +417,44 @@ impl Stage for CalApplyStage {
             );
         };
         let paths: Vec<PathBuf> = set.tables.iter().map(|t| t.path.clone()).collect();
-        match apply_tables(ms, &paths) {
+        // CORRECTED_DATA is as large as DATA (most of the MS): reserve it before casacore
+        // writes, so that a full disk is an error with the OS's message, not an abort
+        if let (Some(size), Some(dir), Some(name)) = (rec.size_bytes, ms.parent(), ms.file_name()) {
+            crate::temporaries::reserve_space(dir, &name.to_string_lossy(), size / 10 * 7)
+                .map_err(|source| StageError::Io {
+                    op: "reserving space for CORRECTED_DATA in",
+                    path: ms.to_path_buf(),
+                    source,
+                })?;
+        }
+        // a set whose tables are gone cannot be applied, now or later: retired from use
+        let missing: Vec<String> = paths
+            .iter()
+            .filter(|p| !p.join("table.dat").is_file())
+            .map(|p| p.display().to_string())
+            .collect();
+        if !missing.is_empty() {
+            let why = format!(
+                "calibration set {}: table(s) missing or not a table: {}",
+                set.set_name,
+                missing.join(", ")
+            );
+            with_retry("fail_solve", DB_GIVE_UP_AFTER, || {
+                ctx.queue.fail_solve(
+                    &set.set_name,
+                    &format!("cannot be applied: {why}"),
+                    now_unix_s(),
+                )
+            })?;
+            return uncalibrated(Some(set.set_name), paths, why);
+        }
+        // one apply at a time in this process: workers applying the same set would open
+        // its tables concurrently, and casacore's table locks then fail one of them
+        let applied = {
+            let _one = APPLY_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+            apply_tables(ms, &paths)
+        };
+        match applied {
             Ok(report) => {
                 tracing::info!(
                     ms = %ms.display(),
@@ -440,18 +477,18 @@ impl Stage for CalApplyStage {
                     None,
                 )))
             }
-            Err(e)
-                if e.is_retryable()
-                    && !matches!(e, CalError::Ms { ref path, .. } if path != ms) =>
-            {
+            // I/O and casacore errors (a lock, a busy disk) are worth another attempt, a
+            // couple of times; after that the set is taken as unreadable (below)
+            Err(e) if e.is_retryable() && work.group.retry_count < APPLY_ATTEMPTS => {
                 Err(StageError::Calibration {
                     what: format!("applying {} to {}", set.set_name, ms.display()),
                     source: Box::new(e),
                 })
             }
             Err(e) => {
-                // a table that cannot be read or does not fit: the set is retired from
-                // use (failed, with the reason) and the group goes on uncalibrated
+                // tables that do not fit the data (windows, antennas, shapes): the set is
+                // retired from use (failed, with the reason), the group goes on
+                // uncalibrated
                 let err = StageError::Calibration {
                     what: format!("applying {} to {}", set.set_name, ms.display()),
                     source: Box::new(e),
@@ -469,6 +506,12 @@ impl Stage for CalApplyStage {
         }
     }
 }
+
+/// Attempts of a group at applying a set before a retryable failure counts as the set's.
+const APPLY_ATTEMPTS: u32 = 2;
+
+/// Serialises applications within the process (see [`CalApplyStage`]).
+static APPLY_LOCK: Mutex<()> = Mutex::new(());
 
 fn applied_record(
     ms: &Path,
