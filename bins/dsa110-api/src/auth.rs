@@ -98,9 +98,8 @@ impl Tokens {
     /// The caller's role from `Authorization: Bearer <token>`: 401 when absent,
     /// malformed or unknown.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<(Role, [u8; 32]), ApiError> {
-        let unauthorized = |m: &str| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m.to_string())
-        };
+        let unauthorized =
+            |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m.to_string());
         let value = headers
             .get(axum::http::header::AUTHORIZATION)
             .ok_or_else(|| unauthorized("this request needs Authorization: Bearer <token>"))?;
@@ -154,10 +153,22 @@ mod tests {
     fn roles_and_errors() {
         let t = Tokens::new(&["w1".into(), "w2".into()], &["r1".into()]);
         assert!(t.require_write(&headers("Bearer w2")).is_ok());
-        assert_eq!(t.require_write(&headers("Bearer r1")).unwrap_err().status, StatusCode::FORBIDDEN);
-        assert_eq!(t.require_write(&headers("Bearer nope")).unwrap_err().status, StatusCode::UNAUTHORIZED);
-        assert_eq!(t.require_write(&HeaderMap::new()).unwrap_err().status, StatusCode::UNAUTHORIZED);
-        assert_eq!(t.require_write(&headers("Basic w1")).unwrap_err().status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            t.require_write(&headers("Bearer r1")).unwrap_err().status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            t.require_write(&headers("Bearer nope")).unwrap_err().status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            t.require_write(&HeaderMap::new()).unwrap_err().status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            t.require_write(&headers("Basic w1")).unwrap_err().status,
+            StatusCode::UNAUTHORIZED
+        );
         assert_eq!(t.authenticate(&headers("Bearer r1")).unwrap().0, Role::Read);
         assert!(!format!("{t:?}").contains("w1"));
         assert_eq!(split_list(" a, ,b,"), vec!["a", "b"]);

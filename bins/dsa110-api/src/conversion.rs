@@ -9,9 +9,7 @@ use axum::extract::{Path as UrlPath, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use dsa110_queue::{
-    EnqueueOutcome, GroupId, GroupRecord, GroupState, NewJob, Queue, QueueError,
-};
+use dsa110_queue::{EnqueueOutcome, GroupId, GroupRecord, GroupState, NewJob, Queue, QueueError};
 use serde_json::{json, Value};
 
 use crate::auth::token_name;
@@ -25,7 +23,10 @@ pub const MAX_GROUPS_PER_REQUEST: usize = 500;
 /// Parses a group id from the URL or a body; 422 naming `what` when malformed.
 pub fn parse_group_id(what: &str, s: &str) -> Result<GroupId, ApiError> {
     GroupId::parse(s).map_err(|_| {
-        ApiError::invalid(what, format!("expected a group id YYYY-MM-DDTHH:MM:SS, got {s:?}"))
+        ApiError::invalid(
+            what,
+            format!("expected a group id YYYY-MM-DDTHH:MM:SS, got {s:?}"),
+        )
     })
 }
 
@@ -127,8 +128,10 @@ pub async fn groups(
 ) -> Result<Json<Value>, ApiError> {
     let p = Params::parse(raw.as_deref())?;
     let (limit, offset) = p.page()?;
-    let state: Option<GroupState> =
-        p.parsed("state", "collecting, pending, in_progress, completed, failed")?;
+    let state: Option<GroupState> = p.parsed(
+        "state",
+        "collecting, pending, in_progress, completed, failed",
+    )?;
     s.db(move |q| {
         let (_, total) = q.list_groups(state, 1, 0)?;
         // The queue pages oldest first: take the page from the other end.
@@ -149,7 +152,9 @@ pub async fn groups(
             v["finished_at"] = json!(g.finished_at.and_then(iso));
             out.push(v);
         }
-        Ok(Json(json!({"groups": out, "total": total, "limit": limit, "offset": offset})))
+        Ok(Json(
+            json!({"groups": out, "total": total, "limit": limit, "offset": offset}),
+        ))
     })
     .await
 }
@@ -207,7 +212,11 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(
 ) -> Result<T, ApiError> {
     if let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("");
-        if !ct.trim().to_ascii_lowercase().starts_with("application/json") {
+        if !ct
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+        {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -239,7 +248,10 @@ fn check_output_dir(requested: &str, root: Option<&Path>) -> Result<PathBuf, Api
         if !p.starts_with(root) {
             return Err(ApiError::invalid(
                 "output_dir",
-                format!("{requested:?} is outside the output directory {}", root.display()),
+                format!(
+                    "{requested:?} is outside the output directory {}",
+                    root.display()
+                ),
             ));
         }
     }
@@ -294,7 +306,10 @@ async fn convert_inner(s: AppState, headers: HeaderMap, body: Bytes) -> Result<R
         .transpose()?;
     if let Some(p) = req.priority {
         if !(-100..=100).contains(&p) {
-            return Err(ApiError::invalid("priority", "expected an integer from -100 to 100"));
+            return Err(ApiError::invalid(
+                "priority",
+                "expected an integer from -100 to 100",
+            ));
         }
     }
     let force = req.force.unwrap_or(false);

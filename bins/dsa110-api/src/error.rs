@@ -39,8 +39,12 @@ impl ApiError {
     /// 422 naming the parameter.
     pub fn invalid(parameter: &str, message: impl Into<String>) -> Self {
         let message = format!("invalid parameter {parameter:?}: {}", message.into());
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter", message)
-            .with("parameter", parameter)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_parameter",
+            message,
+        )
+        .with("parameter", parameter)
     }
 
     /// 404 for a thing that does not exist.
@@ -66,7 +70,11 @@ impl ApiError {
         }
         match e {
             QueueError::Open { .. } | QueueError::Io { .. } | QueueError::Schema { .. } => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", message)
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    message,
+                )
             }
             _ if e.is_retryable() => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "database_busy", message)

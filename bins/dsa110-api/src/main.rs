@@ -84,7 +84,10 @@ fn tokens(env_var: &str, file: Option<&PathBuf>) -> Result<Vec<String>> {
         .map(|v| split_list(&v))
         .unwrap_or_default();
     if let Some(f) = file {
-        out.extend(read_token_file(f).with_context(|| format!("cannot read token file {}", f.display()))?);
+        out.extend(
+            read_token_file(f)
+                .with_context(|| format!("cannot read token file {}", f.display()))?,
+        );
     }
     Ok(out)
 }
@@ -109,7 +112,9 @@ fn run(args: Args) -> Result<()> {
     let token_set = Tokens::new(&write, &read);
     let (nw, nr) = token_set.counts();
     if nw == 0 {
-        tracing::warn!("no write tokens (DSA110_API_TOKENS / --token-file): every write will be refused");
+        tracing::warn!(
+            "no write tokens (DSA110_API_TOKENS / --token-file): every write will be refused"
+        );
     }
     if args.require_read_token && nw + nr == 0 {
         bail!("--require-read-token needs at least one token");

@@ -29,7 +29,10 @@ impl Params {
 
     /// A non-empty string value.
     pub fn str(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|s| !s.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     /// An unsigned integer in `[min, max]`, or `default` when absent.
@@ -85,25 +88,26 @@ impl Params {
     pub fn mjd(&self, name: &str) -> Result<Option<f64>, ApiError> {
         match self.str(name) {
             None => Ok(None),
-            Some(s) => parse_time_mjd(s)
-                .map(Some)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        name,
-                        format!("expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or an MJD, got {s:?}"),
-                    )
-                }),
+            Some(s) => parse_time_mjd(s).map(Some).ok_or_else(|| {
+                ApiError::invalid(
+                    name,
+                    format!("expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or an MJD, got {s:?}"),
+                )
+            }),
         }
     }
 
     /// A value of a closed set (`FromStr`), named in the error.
-    pub fn parsed<T: std::str::FromStr>(&self, name: &str, allowed: &str) -> Result<Option<T>, ApiError> {
+    pub fn parsed<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        allowed: &str,
+    ) -> Result<Option<T>, ApiError> {
         match self.str(name) {
             None => Ok(None),
-            Some(s) => s
-                .parse::<T>()
-                .map(Some)
-                .map_err(|_| ApiError::invalid(name, format!("expected one of {allowed}, got {s:?}"))),
+            Some(s) => s.parse::<T>().map(Some).map_err(|_| {
+                ApiError::invalid(name, format!("expected one of {allowed}, got {s:?}"))
+            }),
         }
     }
 }
@@ -164,7 +168,13 @@ mod tests {
         let p = Params::parse(Some("limit=0&complete_only=maybe&x=%zz")).unwrap();
         let e = p.page().unwrap_err();
         assert_eq!(e.body()["parameter"], "limit");
-        assert_eq!(p.bool("complete_only", false).unwrap_err().body()["parameter"], "complete_only");
-        assert_eq!(Params::parse(Some("limit=5")).unwrap().page().unwrap(), (5, 0));
+        assert_eq!(
+            p.bool("complete_only", false).unwrap_err().body()["parameter"],
+            "complete_only"
+        );
+        assert_eq!(
+            Params::parse(Some("limit=5")).unwrap().page().unwrap(),
+            (5, 0)
+        );
     }
 }

@@ -8,9 +8,7 @@ use axum::extract::{Path as UrlPath, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use dsa110_queue::{
-    CalStatus, ImageRecord, ImageType, JobState, MosaicStatus, NewJob, QueueError,
-};
+use dsa110_queue::{CalStatus, ImageRecord, ImageType, JobState, MosaicStatus, NewJob, QueueError};
 use serde_json::{json, Value};
 
 use crate::auth::token_name;
@@ -22,7 +20,10 @@ use crate::state::{now_unix_s, AppState};
 fn parse_id(what: &str, s: &str) -> Result<i64, ApiError> {
     match s.parse::<i64>() {
         Ok(v) if v > 0 => Ok(v),
-        _ => Err(ApiError::invalid(what, format!("expected a positive integer, got {s:?}"))),
+        _ => Err(ApiError::invalid(
+            what,
+            format!("expected a positive integer, got {s:?}"),
+        )),
     }
 }
 
@@ -47,7 +48,10 @@ fn job_json(j: &dsa110_queue::JobRecord) -> Value {
 }
 
 /// `GET /api/v1/jobs?state=&limit=&offset=`.
-pub async fn list_jobs(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Value>, ApiError> {
+pub async fn list_jobs(
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
     let p = Params::parse(raw.as_deref())?;
     let (limit, offset) = p.page()?;
     let state: Option<JobState> =
@@ -63,10 +67,15 @@ pub async fn list_jobs(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Re
 }
 
 /// `GET /api/v1/jobs/{id}`.
-pub async fn get_job(State(s): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_job(
+    State(s): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id("id", &id)?;
     s.db(move |q| {
-        let j = q.job(id)?.ok_or_else(|| ApiError::not_found("job", &id.to_string()))?;
+        let j = q
+            .job(id)?
+            .ok_or_else(|| ApiError::not_found("job", &id.to_string()))?;
         Ok(Json(job_json(&j)))
     })
     .await
@@ -94,21 +103,31 @@ pub async fn cancel_job(
 }
 
 /// `GET /api/v1/cal/sets?status=&limit=&offset=`.
-pub async fn list_cal_sets(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Value>, ApiError> {
+pub async fn list_cal_sets(
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
     let p = Params::parse(raw.as_deref())?;
     let (limit, offset) = p.page()?;
     let status: Option<CalStatus> = p.parsed("status", "solving, active, failed, retired")?;
     s.db(move |q| {
         let (sets, total) = q.list_cal_sets(status, limit, offset)?;
-        Ok(Json(json!({"sets": sets, "total": total, "limit": limit, "offset": offset})))
+        Ok(Json(
+            json!({"sets": sets, "total": total, "limit": limit, "offset": offset}),
+        ))
     })
     .await
 }
 
 /// `GET /api/v1/cal/sets/{name}`: the set, its tables (with QA) and validity.
-pub async fn get_cal_set(State(s): State<AppState>, UrlPath(name): UrlPath<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_cal_set(
+    State(s): State<AppState>,
+    UrlPath(name): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
     s.db(move |q| {
-        let set = q.cal_set(&name)?.ok_or_else(|| ApiError::not_found("calibration set", &name))?;
+        let set = q
+            .cal_set(&name)?
+            .ok_or_else(|| ApiError::not_found("calibration set", &name))?;
         let mut v = json!(set);
         v["tables"] = json!(set
             .tables
@@ -129,10 +148,16 @@ pub async fn get_cal_set(State(s): State<AppState>, UrlPath(name): UrlPath<Strin
 }
 
 /// `GET /api/v1/cal/applied?ms_path=…` or `?group_id=…`: which set each MS got.
-pub async fn cal_applied(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Value>, ApiError> {
+pub async fn cal_applied(
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
     let p = Params::parse(raw.as_deref())?;
     let ms_path = p.str("ms_path").map(PathBuf::from);
-    let group = p.str("group_id").map(|g| parse_group_id("group_id", g)).transpose()?;
+    let group = p
+        .str("group_id")
+        .map(|g| parse_group_id("group_id", g))
+        .transpose()?;
     if ms_path.is_none() && group.is_none() {
         return Err(ApiError::invalid("ms_path", "give ms_path or group_id"));
     }
@@ -158,11 +183,16 @@ fn image_json(i: &ImageRecord) -> Value {
 }
 
 /// `GET /api/v1/images?type=&limit=&offset=`.
-pub async fn list_images(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Value>, ApiError> {
+pub async fn list_images(
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
     let p = Params::parse(raw.as_deref())?;
     let (limit, offset) = p.page()?;
-    let kind: Option<ImageType> =
-        p.parsed("type", "image, residual, model, psf, dirty, pb, image-pb, png")?;
+    let kind: Option<ImageType> = p.parsed(
+        "type",
+        "image, residual, model, psf, dirty, pb, image-pb, png",
+    )?;
     s.db(move |q| {
         let (images, total) = q.list_images(kind, limit, offset)?;
         Ok(Json(json!({
@@ -174,7 +204,10 @@ pub async fn list_images(State(s): State<AppState>, RawQuery(raw): RawQuery) -> 
 }
 
 /// `GET /api/v1/imaging/groups/{group_id}/images`.
-pub async fn group_images(State(s): State<AppState>, UrlPath(g): UrlPath<String>) -> Result<Json<Value>, ApiError> {
+pub async fn group_images(
+    State(s): State<AppState>,
+    UrlPath(g): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_group_id("group_id", &g)?;
     s.db(move |q| {
         if q.group(&id)?.is_none() {
@@ -191,10 +224,15 @@ pub async fn group_images(State(s): State<AppState>, UrlPath(g): UrlPath<String>
 }
 
 /// `GET /api/v1/images/{id}`.
-pub async fn get_image(State(s): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_image(
+    State(s): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id("id", &id)?;
     s.db(move |q| {
-        let i = q.image(id)?.ok_or_else(|| ApiError::not_found("image", &id.to_string()))?;
+        let i = q
+            .image(id)?
+            .ok_or_else(|| ApiError::not_found("image", &id.to_string()))?;
         let photometry = q.photometry_for_image(&i.path)?;
         let mut v = image_json(&i);
         v["n_photometry"] = json!(photometry.len());
@@ -209,17 +247,26 @@ async fn read_product(root: Option<&Path>, path: &Path) -> Result<Vec<u8>, ApiEr
         ApiError::new(
             StatusCode::NOT_FOUND,
             "file_missing",
-            format!("the file {} recorded in the database is not on disk", path.display()),
+            format!(
+                "the file {} recorded in the database is not on disk",
+                path.display()
+            ),
         )
     };
     let real = tokio::fs::canonicalize(path).await.map_err(|_| gone())?;
     if let Some(root) = root {
-        let root = tokio::fs::canonicalize(root).await.unwrap_or_else(|_| root.to_path_buf());
+        let root = tokio::fs::canonicalize(root)
+            .await
+            .unwrap_or_else(|_| root.to_path_buf());
         if !real.starts_with(&root) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "outside_output_dir",
-                format!("{} is outside the output directory {}", path.display(), root.display()),
+                format!(
+                    "{} is outside the output directory {}",
+                    path.display(),
+                    root.display()
+                ),
             ));
         }
     }
@@ -233,7 +280,13 @@ fn file_response(bytes: Vec<u8>, content_type: &'static str, filename: Option<&s
     if let Some(name) = filename {
         let safe: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "._-:+".contains(c) { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-:+".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
             r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
@@ -249,10 +302,16 @@ fn has_ext(p: &Path, exts: &[&str]) -> bool {
 }
 
 /// `GET /api/v1/images/{id}/fits`: the FITS file.
-pub async fn image_fits(State(s): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Response, ApiError> {
+pub async fn image_fits(
+    State(s): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
     let id = parse_id("id", &id)?;
     let img = s
-        .db(move |q| q.image(id)?.ok_or_else(|| ApiError::not_found("image", &id.to_string())))
+        .db(move |q| {
+            q.image(id)?
+                .ok_or_else(|| ApiError::not_found("image", &id.to_string()))
+        })
         .await?;
     if !has_ext(&img.path, &["fits", "fit", "fts"]) {
         return Err(ApiError::new(
@@ -262,17 +321,26 @@ pub async fn image_fits(State(s): State<AppState>, UrlPath(id): UrlPath<String>)
         ));
     }
     let bytes = read_product(s.params.output_dir.as_deref(), &img.path).await?;
-    let name = img.path.file_name().and_then(|n| n.to_str()).map(str::to_string);
+    let name = img
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string);
     Ok(file_response(bytes, "application/fits", name.as_deref()))
 }
 
 /// `GET /api/v1/images/{id}/png`: the PNG preview written beside the image
 /// (the record itself when it is a PNG, `<name>.png`, or the group's PNG product).
-pub async fn image_png(State(s): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Response, ApiError> {
+pub async fn image_png(
+    State(s): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
     let id = parse_id("id", &id)?;
     let candidates = s
         .db(move |q| {
-            let img = q.image(id)?.ok_or_else(|| ApiError::not_found("image", &id.to_string()))?;
+            let img = q
+                .image(id)?
+                .ok_or_else(|| ApiError::not_found("image", &id.to_string()))?;
             let mut c = Vec::new();
             if img.image_type == ImageType::Png || has_ext(&img.path, &["png"]) {
                 c.push(img.path.clone());
@@ -305,21 +373,32 @@ pub async fn image_png(State(s): State<AppState>, UrlPath(id): UrlPath<String>) 
 }
 
 /// `GET /api/mosaic/list?status=&limit=&offset=`.
-pub async fn list_mosaics(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Value>, ApiError> {
+pub async fn list_mosaics(
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
     let p = Params::parse(raw.as_deref())?;
     let (limit, offset) = p.page()?;
-    let status: Option<MosaicStatus> = p.parsed("status", "planned, building, completed, failed")?;
+    let status: Option<MosaicStatus> =
+        p.parsed("status", "planned, building, completed, failed")?;
     s.db(move |q| {
         let (mosaics, total) = q.list_mosaics(status, limit, offset)?;
-        Ok(Json(json!({"mosaics": mosaics, "total": total, "limit": limit, "offset": offset})))
+        Ok(Json(
+            json!({"mosaics": mosaics, "total": total, "limit": limit, "offset": offset}),
+        ))
     })
     .await
 }
 
 /// `GET /api/mosaic/{name}`: the mosaic, its status and member images.
-pub async fn get_mosaic(State(s): State<AppState>, UrlPath(name): UrlPath<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_mosaic(
+    State(s): State<AppState>,
+    UrlPath(name): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
     s.db(move |q| {
-        let m = q.mosaic(&name)?.ok_or_else(|| ApiError::not_found("mosaic", &name))?;
+        let m = q
+            .mosaic(&name)?
+            .ok_or_else(|| ApiError::not_found("mosaic", &name))?;
         let images = q.mosaic_images(&name)?;
         let mut v = json!(m);
         v["images"] = json!(images);
@@ -340,40 +419,69 @@ struct MosaicRequest {
 }
 
 /// `POST /api/mosaic/create`: records a `mosaic` job for a time range.
-pub async fn create_mosaic(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn create_mosaic(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let token = authorize_write(&s, &headers)?;
     let req: MosaicRequest = parse_body(&headers, &body)?;
-    let start = crate::params::parse_time_mjd(&req.start)
-        .ok_or_else(|| ApiError::invalid("start", "expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or an MJD"))?;
-    let end = crate::params::parse_time_mjd(&req.end)
-        .ok_or_else(|| ApiError::invalid("end", "expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or an MJD"))?;
+    let start = crate::params::parse_time_mjd(&req.start).ok_or_else(|| {
+        ApiError::invalid(
+            "start",
+            "expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or an MJD",
+        )
+    })?;
+    let end = crate::params::parse_time_mjd(&req.end).ok_or_else(|| {
+        ApiError::invalid("end", "expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or an MJD")
+    })?;
     if end <= start {
         return Err(ApiError::invalid("end", "end must be after start"));
     }
     if let Some(d) = req.dec_strip_deg {
         if !(d.is_finite() && (-90.0..=90.0).contains(&d)) {
-            return Err(ApiError::invalid("dec_strip_deg", "expected degrees from -90 to 90"));
+            return Err(ApiError::invalid(
+                "dec_strip_deg",
+                "expected degrees from -90 to 90",
+            ));
         }
     }
     if let Some(n) = &req.name {
         if n.is_empty() || n.len() > 200 || n.chars().any(|c| c.is_control() || c == '/') {
-            return Err(ApiError::invalid("name", "expected 1-200 characters without '/'"));
+            return Err(ApiError::invalid(
+                "name",
+                "expected 1-200 characters without '/'",
+            ));
         }
     }
     let params = json!({"start_mjd": start, "end_mjd": end, "dec_strip_deg": req.dec_strip_deg, "name": req.name}).to_string();
     let by = token_name(&token);
     s.db(move |q| {
         let id = q.create_job(
-            &NewJob { kind: "mosaic", group_ids: &[], params_json: Some(&params), requested_by: Some(&by) },
+            &NewJob {
+                kind: "mosaic",
+                group_ids: &[],
+                params_json: Some(&params),
+                requested_by: Some(&by),
+            },
             now_unix_s(),
         )?;
-        Ok((StatusCode::ACCEPTED, Json(json!({"job_id": id, "status": "queued", "job_url": format!("/api/v1/jobs/{id}")}))).into_response())
+        Ok((
+            StatusCode::ACCEPTED,
+            Json(
+                json!({"job_id": id, "status": "queued", "job_url": format!("/api/v1/jobs/{id}")}),
+            ),
+        )
+            .into_response())
     })
     .await
 }
 
 /// `GET /api/v1/sources?search=&limit=&offset=`.
-pub async fn list_sources(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Value>, ApiError> {
+pub async fn list_sources(
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
     let p = Params::parse(raw.as_deref())?;
     let (limit, offset) = p.page()?;
     let search = p.str("search").map(str::to_string);
@@ -382,13 +490,18 @@ pub async fn list_sources(State(s): State<AppState>, RawQuery(raw): RawQuery) ->
     }
     s.db(move |q| {
         let (sources, total) = q.list_sources(search.as_deref(), limit, offset)?;
-        Ok(Json(json!({"sources": sources, "total": total, "limit": limit, "offset": offset})))
+        Ok(Json(
+            json!({"sources": sources, "total": total, "limit": limit, "offset": offset}),
+        ))
     })
     .await
 }
 
 /// `GET /api/v1/sources/{id}`.
-pub async fn get_source(State(s): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_source(
+    State(s): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
     s.db(move |q| {
         let rows = q.photometry_for_source(&id, None, None)?;
         let Some(last) = rows.last() else {
@@ -434,7 +547,10 @@ fn date_range(p: &Params) -> Result<(Option<f64>, Option<f64>), ApiError> {
     }
     if let (Some(a), Some(b)) = (start, end) {
         if a > b {
-            return Err(ApiError::invalid("end_date", "end_date is before start_date"));
+            return Err(ApiError::invalid(
+                "end_date",
+                "end_date is before start_date",
+            ));
         }
     }
     Ok((start, end))
@@ -455,20 +571,22 @@ pub async fn lightcurve(
         let rows = q.photometry_for_source(&id, start, end)?;
         let points: Vec<Value> = rows
             .iter()
-            .map(|r| json!({
-                "mjd": r.mjd,
-                "time": iso(crate::params::mjd_to_unix(r.mjd)),
-                "flux_jy": r.norm_flux_jy.or(r.peak_flux_jy),
-                "flux_err_jy": r.norm_flux_err_jy.or(r.peak_flux_err_jy),
-                "peak_flux_jy": r.peak_flux_jy,
-                "peak_flux_err_jy": r.peak_flux_err_jy,
-                "norm_flux_jy": r.norm_flux_jy,
-                "norm_flux_err_jy": r.norm_flux_err_jy,
-                "snr": r.snr,
-                "image_path": r.image_path,
-                "group_id": r.group_id,
-                "flags": r.flags,
-            }))
+            .map(|r| {
+                json!({
+                    "mjd": r.mjd,
+                    "time": iso(crate::params::mjd_to_unix(r.mjd)),
+                    "flux_jy": r.norm_flux_jy.or(r.peak_flux_jy),
+                    "flux_err_jy": r.norm_flux_err_jy.or(r.peak_flux_err_jy),
+                    "peak_flux_jy": r.peak_flux_jy,
+                    "peak_flux_err_jy": r.peak_flux_err_jy,
+                    "norm_flux_jy": r.norm_flux_jy,
+                    "norm_flux_err_jy": r.norm_flux_err_jy,
+                    "snr": r.snr,
+                    "image_path": r.image_path,
+                    "group_id": r.group_id,
+                    "flags": r.flags,
+                })
+            })
             .collect();
         Ok(Json(json!({
             "source_id": id,
@@ -482,22 +600,32 @@ pub async fn lightcurve(
 }
 
 /// `GET /api/v1/sources/{id}/variability`.
-pub async fn variability(State(s): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
+pub async fn variability(
+    State(s): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
     s.db(move |q| {
-        let v = q.variability(&id)?.ok_or_else(|| ApiError::not_found("variability of source", &id))?;
+        let v = q
+            .variability(&id)?
+            .ok_or_else(|| ApiError::not_found("variability of source", &id))?;
         Ok(Json(json!(v)))
     })
     .await
 }
 
 /// `GET /api/v1/sources/variability?candidates_only=&limit=&offset=`.
-pub async fn list_variability(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Value>, ApiError> {
+pub async fn list_variability(
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
     let p = Params::parse(raw.as_deref())?;
     let (limit, offset) = p.page()?;
     let candidates = p.bool("candidates_only", false)?;
     s.db(move |q| {
         let (rows, total) = q.list_variability(candidates, limit, offset)?;
-        Ok(Json(json!({"variability": rows, "total": total, "limit": limit, "offset": offset})))
+        Ok(Json(
+            json!({"variability": rows, "total": total, "limit": limit, "offset": offset}),
+        ))
     })
     .await
 }
@@ -548,7 +676,10 @@ pub async fn export_csv(
             csv_field(r.snr),
             csv_field(r.pb),
             r.flags.map(|f| f.to_string()).unwrap_or_default(),
-            r.group_id.as_ref().map(|g| g.to_string()).unwrap_or_default(),
+            r.group_id
+                .as_ref()
+                .map(|g| g.to_string())
+                .unwrap_or_default(),
             csv_text(&r.image_path.to_string_lossy()),
         ];
         out.push_str(&fields.join(","));
@@ -557,7 +688,13 @@ pub async fn export_csv(
     let mut r = file_response(out.into_bytes(), "text/csv; charset=utf-8", None);
     let fname: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-+".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{fname}.csv\"")) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);

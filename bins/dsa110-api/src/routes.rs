@@ -55,95 +55,431 @@ const JSON: &str = "application/json";
 
 macro_rules! route {
     ($m:literal, $p:literal, $tag:literal, $s:literal, $q:expr, $b:expr, $a:expr, $prod:expr) => {
-        RouteDoc { method: $m, path: $p, tag: $tag, summary: $s, query: $q, body: $b, access: $a, produces: $prod }
+        RouteDoc {
+            method: $m,
+            path: $p,
+            tag: $tag,
+            summary: $s,
+            query: $q,
+            body: $b,
+            access: $a,
+            produces: $prod,
+        }
     };
 }
 
 /// Every route the server answers.
 pub const ROUTES: &[RouteDoc] = &[
-    route!("GET", "/", "dashboard", "Web dashboard (HTML)", &[], None, Access::Open, "text/html"),
-    route!("GET", "/api/docs", "meta", "API documentation page (HTML, renders /api/openapi.json)", &[], None, Access::Open, "text/html"),
-    route!("GET", "/api/openapi.json", "meta", "This OpenAPI 3 document", &[], None, Access::Open, JSON),
-    route!("GET", "/metrics", "meta", "Prometheus metrics: request counts and latencies, queue counts", &[], None, Access::Open, "text/plain"),
-    route!("GET", "/api/v1/health", "meta", "Health: database and disk checks (503 when unhealthy)", &[], None, Access::Open, JSON),
-    route!("GET", "/api/v1/conversion/pending", "conversion", "List pending subband groups", &[
-        ("limit", "integer", "page size, 1-1000 (default 50)"),
-        ("offset", "integer", "groups to skip (default 0)"),
-        ("complete_only", "boolean", "only groups with all expected subbands"),
-        ("include_files", "boolean", "list each group's files"),
-        ("since_hours", "number", "only groups first seen in the last N hours"),
-    ], None, Access::Read, JSON),
-    route!("GET", "/api/v1/conversion/stats", "conversion", "Get conversion statistics", &[], None, Access::Read, JSON),
-    route!("POST", "/api/v1/conversion/convert", "conversion", "Trigger conversion (auth needed): records a convert job and marks the groups pending",
-        &[], Some(r#"{"type":"object","required":["group_ids"],"additionalProperties":false,"properties":{"group_ids":{"type":"array","items":{"type":"string","example":"2025-10-02T00:05:18"}},"output_dir":{"type":"string"},"priority":{"type":"integer","minimum":-100,"maximum":100},"force":{"type":"boolean","description":"re-convert completed groups"}}}"#),
-        Access::Write, JSON),
-    route!("GET", "/api/v1/groups", "conversion", "Groups of the queue (any state), newest first, with their stage timings", &[
-        ("state", "string", "collecting, pending, in_progress, completed or failed"),
-        ("limit", "integer", "page size, 1-1000 (default 50)"),
-        ("offset", "integer", "groups to skip (default 0)"),
-    ], None, Access::Read, JSON),
-    route!("GET", "/api/v1/conversion/status/{group_id}", "conversion", "Get group conversion status (404 when unknown)", &[], None, Access::Read, JSON),
-    route!("GET", "/api/v1/conversion/hdf5-index", "conversion", "Query raw HDF5 file index by observation time", &[
-        ("start", "string", "start: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or MJD"),
-        ("end", "string", "end: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or MJD"),
-        ("limit", "integer", "page size, 1-1000 (default 50)"),
-        ("offset", "integer", "rows to skip (default 0)"),
-    ], None, Access::Read, JSON),
-    route!("GET", "/api/v1/jobs", "jobs", "List on-demand jobs, newest first", &[
-        ("state", "string", "queued, running, completed, failed or cancelled"),
-        ("limit", "integer", "page size, 1-1000 (default 50)"),
-        ("offset", "integer", "rows to skip (default 0)"),
-    ], None, Access::Read, JSON),
-    route!("GET", "/api/v1/jobs/{id}", "jobs", "One job: state, groups, result, error, times", &[], None, Access::Read, JSON),
-    route!("POST", "/api/v1/jobs/{id}/cancel", "jobs", "Cancel a queued job (auth needed)", &[], None, Access::Write, JSON),
-    route!("GET", "/api/v1/cal/sets", "calibration", "Calibration sets with validity windows", &[
-        ("status", "string", "solving, active, failed or retired"),
-        ("limit", "integer", "page size, 1-1000 (default 50)"),
-        ("offset", "integer", "rows to skip (default 0)"),
-    ], None, Access::Read, JSON),
-    route!("GET", "/api/v1/cal/sets/{name}", "calibration", "One calibration set: tables, QA, validity", &[], None, Access::Read, JSON),
-    route!("GET", "/api/v1/cal/applied", "calibration", "Which calibration set each Measurement Set got", &[
-        ("ms_path", "string", "a Measurement Set path"),
-        ("group_id", "string", "or a group id"),
-    ], None, Access::Read, JSON),
-    route!("GET", "/api/v1/images", "imaging", "Image products with QA, newest first", &[
-        ("type", "string", "image, residual, model, psf, dirty, pb, image-pb or png"),
-        ("limit", "integer", "page size, 1-1000 (default 50)"),
-        ("offset", "integer", "rows to skip (default 0)"),
-    ], None, Access::Read, JSON),
-    route!("GET", "/api/v1/images/{id}", "imaging", "One image with its QA", &[], None, Access::Read, JSON),
-    route!("GET", "/api/v1/images/{id}/fits", "imaging", "Download the FITS file", &[], None, Access::Read, "application/fits"),
-    route!("GET", "/api/v1/images/{id}/png", "imaging", "PNG preview", &[], None, Access::Read, "image/png"),
-    route!("GET", "/api/v1/imaging/groups/{group_id}/images", "imaging", "A group's image products", &[], None, Access::Read, JSON),
-    route!("GET", "/api/mosaic/list", "mosaics", "List mosaics", &[
-        ("status", "string", "planned, building, completed or failed"),
-        ("limit", "integer", "page size, 1-1000 (default 50)"),
-        ("offset", "integer", "rows to skip (default 0)"),
-    ], None, Access::Read, JSON),
-    route!("POST", "/api/mosaic/create", "mosaics", "Request a mosaic for a time range (auth needed): records a mosaic job",
-        &[], Some(r#"{"type":"object","required":["start","end"],"additionalProperties":false,"properties":{"start":{"type":"string"},"end":{"type":"string"},"dec_strip_deg":{"type":"number"},"name":{"type":"string"}}}"#),
-        Access::Write, JSON),
-    route!("GET", "/api/mosaic/{name}", "mosaics", "One mosaic: status and member images", &[], None, Access::Read, JSON),
-    route!("GET", "/api/v1/sources", "sources", "Sources with photometry", &[
-        ("search", "string", "case-insensitive substring of the source id"),
-        ("limit", "integer", "page size, 1-1000 (default 50)"),
-        ("offset", "integer", "rows to skip (default 0)"),
-    ], None, Access::Read, JSON),
-    route!("GET", "/api/v1/sources/{id}", "sources", "One source", &[], None, Access::Read, JSON),
-    route!("GET", "/api/v1/sources/{id}/lightcurve", "sources", "A source's light curve", &[
-        ("start_date", "string", "YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or MJD"),
-        ("end_date", "string", "YYYY-MM-DD (whole day), YYYY-MM-DDTHH:MM:SS or MJD"),
-    ], None, Access::Read, JSON),
-    route!("GET", "/api/v1/sources/{id}/variability", "sources", "A source's variability statistics", &[], None, Access::Read, JSON),
-    route!("GET", "/api/v1/sources/{id}/export.csv", "sources", "A source's light curve as CSV", &[
-        ("start_date", "string", "YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or MJD"),
-        ("end_date", "string", "YYYY-MM-DD (whole day), YYYY-MM-DDTHH:MM:SS or MJD"),
-    ], None, Access::Read, "text/csv"),
-    route!("GET", "/api/v1/variability", "sources", "Variability statistics of all sources", &[
-        ("candidates_only", "boolean", "only variable/ESE candidates"),
-        ("limit", "integer", "page size, 1-1000 (default 50)"),
-        ("offset", "integer", "rows to skip (default 0)"),
-    ], None, Access::Read, JSON),
+    route!(
+        "GET",
+        "/",
+        "dashboard",
+        "Web dashboard (HTML)",
+        &[],
+        None,
+        Access::Open,
+        "text/html"
+    ),
+    route!(
+        "GET",
+        "/api/docs",
+        "meta",
+        "API documentation page (HTML, renders /api/openapi.json)",
+        &[],
+        None,
+        Access::Open,
+        "text/html"
+    ),
+    route!(
+        "GET",
+        "/api/openapi.json",
+        "meta",
+        "This OpenAPI 3 document",
+        &[],
+        None,
+        Access::Open,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/metrics",
+        "meta",
+        "Prometheus metrics: request counts and latencies, queue counts",
+        &[],
+        None,
+        Access::Open,
+        "text/plain"
+    ),
+    route!(
+        "GET",
+        "/api/v1/health",
+        "meta",
+        "Health: database and disk checks (503 when unhealthy)",
+        &[],
+        None,
+        Access::Open,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/conversion/pending",
+        "conversion",
+        "List pending subband groups",
+        &[
+            ("limit", "integer", "page size, 1-1000 (default 50)"),
+            ("offset", "integer", "groups to skip (default 0)"),
+            (
+                "complete_only",
+                "boolean",
+                "only groups with all expected subbands"
+            ),
+            ("include_files", "boolean", "list each group's files"),
+            (
+                "since_hours",
+                "number",
+                "only groups first seen in the last N hours"
+            ),
+        ],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/conversion/stats",
+        "conversion",
+        "Get conversion statistics",
+        &[],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "POST",
+        "/api/v1/conversion/convert",
+        "conversion",
+        "Trigger conversion (auth needed): records a convert job and marks the groups pending",
+        &[],
+        Some(
+            r#"{"type":"object","required":["group_ids"],"additionalProperties":false,"properties":{"group_ids":{"type":"array","items":{"type":"string","example":"2025-10-02T00:05:18"}},"output_dir":{"type":"string"},"priority":{"type":"integer","minimum":-100,"maximum":100},"force":{"type":"boolean","description":"re-convert completed groups"}}}"#
+        ),
+        Access::Write,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/groups",
+        "conversion",
+        "Groups of the queue (any state), newest first, with their stage timings",
+        &[
+            (
+                "state",
+                "string",
+                "collecting, pending, in_progress, completed or failed"
+            ),
+            ("limit", "integer", "page size, 1-1000 (default 50)"),
+            ("offset", "integer", "groups to skip (default 0)"),
+        ],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/conversion/status/{group_id}",
+        "conversion",
+        "Get group conversion status (404 when unknown)",
+        &[],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/conversion/hdf5-index",
+        "conversion",
+        "Query raw HDF5 file index by observation time",
+        &[
+            (
+                "start",
+                "string",
+                "start: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or MJD"
+            ),
+            (
+                "end",
+                "string",
+                "end: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or MJD"
+            ),
+            ("limit", "integer", "page size, 1-1000 (default 50)"),
+            ("offset", "integer", "rows to skip (default 0)"),
+        ],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/jobs",
+        "jobs",
+        "List on-demand jobs, newest first",
+        &[
+            (
+                "state",
+                "string",
+                "queued, running, completed, failed or cancelled"
+            ),
+            ("limit", "integer", "page size, 1-1000 (default 50)"),
+            ("offset", "integer", "rows to skip (default 0)"),
+        ],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/jobs/{id}",
+        "jobs",
+        "One job: state, groups, result, error, times",
+        &[],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "POST",
+        "/api/v1/jobs/{id}/cancel",
+        "jobs",
+        "Cancel a queued job (auth needed)",
+        &[],
+        None,
+        Access::Write,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/cal/sets",
+        "calibration",
+        "Calibration sets with validity windows",
+        &[
+            ("status", "string", "solving, active, failed or retired"),
+            ("limit", "integer", "page size, 1-1000 (default 50)"),
+            ("offset", "integer", "rows to skip (default 0)"),
+        ],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/cal/sets/{name}",
+        "calibration",
+        "One calibration set: tables, QA, validity",
+        &[],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/cal/applied",
+        "calibration",
+        "Which calibration set each Measurement Set got",
+        &[
+            ("ms_path", "string", "a Measurement Set path"),
+            ("group_id", "string", "or a group id"),
+        ],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/images",
+        "imaging",
+        "Image products with QA, newest first",
+        &[
+            (
+                "type",
+                "string",
+                "image, residual, model, psf, dirty, pb, image-pb or png"
+            ),
+            ("limit", "integer", "page size, 1-1000 (default 50)"),
+            ("offset", "integer", "rows to skip (default 0)"),
+        ],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/images/{id}",
+        "imaging",
+        "One image with its QA",
+        &[],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/images/{id}/fits",
+        "imaging",
+        "Download the FITS file",
+        &[],
+        None,
+        Access::Read,
+        "application/fits"
+    ),
+    route!(
+        "GET",
+        "/api/v1/images/{id}/png",
+        "imaging",
+        "PNG preview",
+        &[],
+        None,
+        Access::Read,
+        "image/png"
+    ),
+    route!(
+        "GET",
+        "/api/v1/imaging/groups/{group_id}/images",
+        "imaging",
+        "A group's image products",
+        &[],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/mosaic/list",
+        "mosaics",
+        "List mosaics",
+        &[
+            ("status", "string", "planned, building, completed or failed"),
+            ("limit", "integer", "page size, 1-1000 (default 50)"),
+            ("offset", "integer", "rows to skip (default 0)"),
+        ],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "POST",
+        "/api/mosaic/create",
+        "mosaics",
+        "Request a mosaic for a time range (auth needed): records a mosaic job",
+        &[],
+        Some(
+            r#"{"type":"object","required":["start","end"],"additionalProperties":false,"properties":{"start":{"type":"string"},"end":{"type":"string"},"dec_strip_deg":{"type":"number"},"name":{"type":"string"}}}"#
+        ),
+        Access::Write,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/mosaic/{name}",
+        "mosaics",
+        "One mosaic: status and member images",
+        &[],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/sources",
+        "sources",
+        "Sources with photometry",
+        &[
+            (
+                "search",
+                "string",
+                "case-insensitive substring of the source id"
+            ),
+            ("limit", "integer", "page size, 1-1000 (default 50)"),
+            ("offset", "integer", "rows to skip (default 0)"),
+        ],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/sources/{id}",
+        "sources",
+        "One source",
+        &[],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/sources/{id}/lightcurve",
+        "sources",
+        "A source's light curve",
+        &[
+            (
+                "start_date",
+                "string",
+                "YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or MJD"
+            ),
+            (
+                "end_date",
+                "string",
+                "YYYY-MM-DD (whole day), YYYY-MM-DDTHH:MM:SS or MJD"
+            ),
+        ],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/sources/{id}/variability",
+        "sources",
+        "A source's variability statistics",
+        &[],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
+        "/api/v1/sources/{id}/export.csv",
+        "sources",
+        "A source's light curve as CSV",
+        &[
+            (
+                "start_date",
+                "string",
+                "YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or MJD"
+            ),
+            (
+                "end_date",
+                "string",
+                "YYYY-MM-DD (whole day), YYYY-MM-DDTHH:MM:SS or MJD"
+            ),
+        ],
+        None,
+        Access::Read,
+        "text/csv"
+    ),
+    route!(
+        "GET",
+        "/api/v1/variability",
+        "sources",
+        "Variability statistics of all sources",
+        &[
+            ("candidates_only", "boolean", "only variable/ESE candidates"),
+            ("limit", "integer", "page size, 1-1000 (default 50)"),
+            ("offset", "integer", "rows to skip (default 0)"),
+        ],
+        None,
+        Access::Read,
+        JSON
+    ),
 ];
 
 fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
@@ -212,7 +548,11 @@ async fn no_route(req: Request) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "no_route",
-        format!("no route {} {} (see /api/openapi.json)", req.method(), req.uri().path()),
+        format!(
+            "no route {} {} (see /api/openapi.json)",
+            req.method(),
+            req.uri().path()
+        ),
     )
 }
 
@@ -244,13 +584,22 @@ async fn around(State(s): State<AppState>, req: Request, next: Next) -> Response
     let mut resp = if method == Method::OPTIONS && origin.is_some() {
         let mut r = StatusCode::NO_CONTENT.into_response();
         let h = r.headers_mut();
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
-        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type"));
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
         r
     } else {
-        let needs_read_token = s.params.require_read_token
-            && route.as_deref().map(access_of) == Some(Access::Read);
+        let needs_read_token =
+            s.params.require_read_token && route.as_deref().map(access_of) == Some(Access::Read);
         match needs_read_token
             .then(|| s.params.tokens.authenticate(req.headers()))
             .transpose()
@@ -264,7 +613,10 @@ async fn around(State(s): State<AppState>, req: Request, next: Next) -> Response
         resp = ensure_json_error(resp).await;
     }
     let h = resp.headers_mut();
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     h.insert(
@@ -339,13 +691,20 @@ pub fn openapi_document() -> Value {
             json!({"name": n, "in": "query", "required": false, "description": d, "schema": {"type": t}})
         }));
         let mut responses = serde_json::Map::new();
-        let ok = if r.method == "POST" && r.body.is_some() { "202" } else { "200" };
+        let ok = if r.method == "POST" && r.body.is_some() {
+            "202"
+        } else {
+            "200"
+        };
         let content = if r.produces == JSON {
             json!({"application/json": {"schema": {"type": "object"}}})
         } else {
             json!({r.produces: {"schema": {"type": "string"}}})
         };
-        responses.insert(ok.into(), json!({"description": "success", "content": content}));
+        responses.insert(
+            ok.into(),
+            json!({"description": "success", "content": content}),
+        );
         let err = json!({"$ref": "#/components/responses/Error"});
         for code in ["404", "422"] {
             responses.insert(code.into(), err.clone());
@@ -367,16 +726,15 @@ pub fn openapi_document() -> Value {
         });
         if let Some(schema) = r.body {
             let schema: Value = serde_json::from_str(schema).unwrap_or(json!({"type": "object"}));
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema}}});
+            op["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": schema}}});
         }
         match r.access {
             Access::Write => op["security"] = json!([{"bearer": []}]),
             Access::Read => op["security"] = json!([{}, {"bearer": []}]),
             Access::Open => op["security"] = json!([]),
         }
-        let entry = paths
-            .entry(r.path.to_string())
-            .or_insert_with(|| json!({}));
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
         entry[r.method.to_lowercase()] = op;
     }
     json!({
@@ -411,8 +769,17 @@ mod tests {
     fn every_route_has_a_handler_and_an_openapi_entry() {
         let doc = openapi_document();
         for r in ROUTES {
-            assert!(handler(r.method, r.path).is_some(), "{} {}", r.method, r.path);
-            assert!(doc["paths"][r.path][r.method.to_lowercase()].is_object(), "{}", r.path);
+            assert!(
+                handler(r.method, r.path).is_some(),
+                "{} {}",
+                r.method,
+                r.path
+            );
+            assert!(
+                doc["paths"][r.path][r.method.to_lowercase()].is_object(),
+                "{}",
+                r.path
+            );
         }
         assert_eq!(doc["openapi"], "3.0.3");
     }

@@ -90,7 +90,9 @@ impl WriteLimiter {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                format!("more than {per_minute} writes in a minute with this token; retry in {wait} s"),
+                format!(
+                    "more than {per_minute} writes in a minute with this token; retry in {wait} s"
+                ),
             )
             .with("retry_after_s", wait));
         }
@@ -180,19 +182,35 @@ impl Metrics {
                 "dsa110_api_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(out, "dsa110_api_request_duration_seconds_sum{{route=\"{r}\"}} {}", h.sum_s);
-            let _ = writeln!(out, "dsa110_api_request_duration_seconds_count{{route=\"{r}\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "dsa110_api_request_duration_seconds_sum{{route=\"{r}\"}} {}",
+                h.sum_s
+            );
+            let _ = writeln!(
+                out,
+                "dsa110_api_request_duration_seconds_count{{route=\"{r}\"}} {}",
+                h.count
+            );
         }
-        let _ = writeln!(out, "# HELP dsa110_api_writes_refused_total Write requests refused, by reason.");
+        let _ = writeln!(
+            out,
+            "# HELP dsa110_api_writes_refused_total Write requests refused, by reason."
+        );
         let _ = writeln!(out, "# TYPE dsa110_api_writes_refused_total counter");
         for reason in ["unauthorized", "forbidden", "rate_limited"] {
             let n = m.refused.get(reason).copied().unwrap_or(0);
-            let _ = writeln!(out, "dsa110_api_writes_refused_total{{reason=\"{reason}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "dsa110_api_writes_refused_total{{reason=\"{reason}\"}} {n}"
+            );
         }
     }
 }
 
 /// Escapes a Prometheus label value.
 pub fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

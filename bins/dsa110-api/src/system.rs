@@ -99,7 +99,10 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
     let mut out = String::new();
     s.metrics.render(&mut out);
     let up = counts.is_ok();
-    let _ = writeln!(out, "# HELP dsa110_api_database_up Whether the last read of the queue database succeeded.");
+    let _ = writeln!(
+        out,
+        "# HELP dsa110_api_database_up Whether the last read of the queue database succeeded."
+    );
     let _ = writeln!(out, "# TYPE dsa110_api_database_up gauge");
     let _ = writeln!(out, "dsa110_api_database_up {}", u8::from(up));
     if let Ok((groups, jobs, age)) = counts {
@@ -107,7 +110,11 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
         let _ = writeln!(out, "# TYPE dsa110_streaming_queue gauge");
         for st in GroupState::ALL {
             let n = groups.get(&st).copied().unwrap_or(0);
-            let _ = writeln!(out, "dsa110_streaming_queue{{state=\"{}\"}} {n}", escape(st.as_str()));
+            let _ = writeln!(
+                out,
+                "dsa110_streaming_queue{{state=\"{}\"}} {n}",
+                escape(st.as_str())
+            );
         }
         let _ = writeln!(out, "# HELP dsa110_api_jobs On-demand jobs in each state.");
         let _ = writeln!(out, "# TYPE dsa110_api_jobs gauge");
@@ -116,7 +123,11 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
         }
         let _ = writeln!(out, "# HELP dsa110_api_oldest_pending_age_seconds Age of the longest-waiting pending group (0 when none).");
         let _ = writeln!(out, "# TYPE dsa110_api_oldest_pending_age_seconds gauge");
-        let _ = writeln!(out, "dsa110_api_oldest_pending_age_seconds {}", age.unwrap_or(0.0).max(0.0));
+        let _ = writeln!(
+            out,
+            "dsa110_api_oldest_pending_age_seconds {}",
+            age.unwrap_or(0.0).max(0.0)
+        );
     }
     let mut r = out.into_response();
     r.headers_mut().insert(
