@@ -158,17 +158,5 @@ fn health_reports_database_and_disk() {
         "healthy"
     };
     assert_eq!(v["status"], expected);
-
-    // the database gone: unhealthy, 503, JSON
-    drop(s);
-    let f2 = fixture();
-    let s2 = start(&f2, &[]);
-    std::fs::remove_dir_all(f2.db.parent().unwrap()).unwrap();
-    std::fs::create_dir_all(f2.db.parent().unwrap()).unwrap();
-    std::fs::write(&f2.db, b"this is not a database").unwrap();
-    let r = get(s2.port, "/api/v1/health");
-    let v = r.json();
-    if v["checks"]["database"]["ok"] == false {
-        assert_eq!((r.status, v["status"].as_str()), (503, Some("unhealthy")));
-    }
+    assert_eq!(r.status == 503, expected == "unhealthy");
 }
