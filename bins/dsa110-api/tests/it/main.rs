@@ -8,4 +8,5 @@ mod errors;
 mod fuzz;
 mod guide;
 mod openapi;
+mod ops;
 mod products;
