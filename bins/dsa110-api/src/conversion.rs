@@ -74,7 +74,7 @@ pub async fn pending(
         let mut rows = Vec::new();
         let mut total_waiting = 0u64;
         for state in [GroupState::Pending, GroupState::Collecting] {
-            let (groups, total) = q.list_groups(Some(state), u32::MAX, 0)?;
+            let (groups, total) = q.list_groups_ordered(Some(state), false, u32::MAX, 0)?;
             total_waiting += total;
             rows.extend(groups);
         }
@@ -133,16 +133,7 @@ pub async fn groups(
         "collecting, pending, in_progress, completed, failed",
     )?;
     s.db(move |q| {
-        let (_, total) = q.list_groups(state, 1, 0)?;
-        // The queue pages oldest first: take the page from the other end.
-        let end = total.saturating_sub(u64::from(offset));
-        let start = end.saturating_sub(u64::from(limit));
-        let (mut rows, _) = q.list_groups(
-            state,
-            u32::try_from(end - start).unwrap_or(limit),
-            u32::try_from(start).unwrap_or(u32::MAX),
-        )?;
-        rows.reverse();
+        let (rows, total) = q.list_groups_ordered(state, true, limit, offset)?;
         let mut out = Vec::new();
         for g in &rows {
             let mut v = group_summary(q, g, false)?;
@@ -166,7 +157,7 @@ pub async fn stats(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     s.db(move |q| {
         let counts = q.counts_by_state()?;
         let today = q.conversion_stats(day_start)?;
-        let (oldest, _) = q.list_groups(Some(GroupState::Pending), 1, 0)?;
+        let (oldest, _) = q.list_groups_ordered(Some(GroupState::Pending), false, 1, 0)?;
         let age = q.oldest_pending_age_s(now)?;
         let count = |st: GroupState| counts.get(&st).copied().unwrap_or(0);
         Ok(Json(json!({

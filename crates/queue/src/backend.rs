@@ -182,6 +182,15 @@ pub trait QueueBackend: Send + Sync + std::fmt::Debug {
     /// See [`Queue::conversion_stats`](crate::Queue::conversion_stats).
     fn conversion_stats(&self, since_unix_s: f64) -> Result<ConversionStats>;
 
+    /// See [`Queue::list_groups_ordered`](crate::Queue::list_groups_ordered).
+    fn list_groups_ordered(
+        &self,
+        state: Option<GroupState>,
+        newest_first: bool,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<GroupRecord>, u64)>;
+
     /// See [`Queue::ms_for_group`](crate::Queue::ms_for_group).
     fn ms_for_group(&self, group: &GroupId) -> Result<Vec<MsRecord>>;
 
@@ -581,6 +590,16 @@ impl QueueBackend for SqliteBackend {
 
     fn conversion_stats(&self, since_unix_s: f64) -> Result<ConversionStats> {
         SqliteBackend::conversion_stats(self, since_unix_s)
+    }
+
+    fn list_groups_ordered(
+        &self,
+        state: Option<GroupState>,
+        newest_first: bool,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<GroupRecord>, u64)> {
+        SqliteBackend::list_groups_ordered(self, state, newest_first, limit, offset)
     }
 
     fn record_ms(&self, rec: &MsRecord) -> Result<()> {

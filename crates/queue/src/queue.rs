@@ -349,6 +349,19 @@ impl Queue {
         self.backend.conversion_stats(since_unix_s)
     }
 
+    /// A page of groups (optionally in one state) by `group_id`, oldest or newest
+    /// first, and the total matching; the state filter uses the state index.
+    pub fn list_groups_ordered(
+        &self,
+        state: Option<GroupState>,
+        newest_first: bool,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<GroupRecord>, u64)> {
+        self.backend
+            .list_groups_ordered(state, newest_first, limit, offset)
+    }
+
     /// Inserts or replaces one Measurement Set in `ms_index`.
     pub fn record_ms(&self, rec: &MsRecord) -> Result<()> {
         self.backend.record_ms(rec)

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use rusqlite::{params, Row};
 
-use super::{At, SqliteBackend};
+use super::{At, RawGroup, SqliteBackend, GROUP_COLUMNS};
 use crate::error::{QueueError, Result};
-use crate::records::{ConversionStats, Hdf5FileRecord};
-use crate::types::{GroupId, SubbandIdx};
+use crate::records::{ConversionStats, GroupRecord, Hdf5FileRecord};
+use crate::types::{GroupId, GroupState, SubbandIdx};
 
 const HDF5_COLUMNS: &str = "path, filename, group_id, subband_num, timestamp_iso, timestamp_mjd, \
      file_size_bytes, modified_time, indexed_at, stored, ra_deg, dec_deg, obs_date, obs_time";
@@ -89,6 +89,67 @@ impl RawHdf5 {
 }
 
 impl SqliteBackend {
+    /// A page of groups (optionally in one state) by `group_id`, oldest or newest
+    /// first, and the total matching. Unlike `list_groups` the state filter is a
+    /// plain equality, so SQLite uses the state index (the API's large-queue path).
+    pub fn list_groups_ordered(
+        &self,
+        state: Option<GroupState>,
+        newest_first: bool,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<GroupRecord>, u64)> {
+        const OP: &str = "list_groups_ordered";
+        let order = if newest_first { "DESC" } else { "ASC" };
+        self.read(OP, |tx| {
+            let (total, rows) = match state {
+                Some(st) => {
+                    let total: i64 = tx
+                        .query_row(
+                            "SELECT COUNT(*) FROM processing_queue WHERE state = ?1",
+                            [st.as_str()],
+                            |r| r.get(0),
+                        )
+                        .at(self, OP)?;
+                    let mut stmt = tx
+                        .prepare(&format!(
+                            "SELECT {GROUP_COLUMNS} FROM processing_queue WHERE state = ?1 \
+                             ORDER BY group_id {order} LIMIT ?2 OFFSET ?3"
+                        ))
+                        .at(self, OP)?;
+                    let rows = stmt
+                        .query_map(params![st.as_str(), limit, offset], RawGroup::from_row)
+                        .at(self, OP)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                        .at(self, OP)?;
+                    (total, rows)
+                }
+                None => {
+                    let total: i64 = tx
+                        .query_row("SELECT COUNT(*) FROM processing_queue", [], |r| r.get(0))
+                        .at(self, OP)?;
+                    let mut stmt = tx
+                        .prepare(&format!(
+                            "SELECT {GROUP_COLUMNS} FROM processing_queue \
+                             ORDER BY group_id {order} LIMIT ?1 OFFSET ?2"
+                        ))
+                        .at(self, OP)?;
+                    let rows = stmt
+                        .query_map(params![limit, offset], RawGroup::from_row)
+                        .at(self, OP)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                        .at(self, OP)?;
+                    (total, rows)
+                }
+            };
+            let groups = rows
+                .into_iter()
+                .map(RawGroup::parse)
+                .collect::<Result<Vec<_>>>()?;
+            Ok((groups, u64::try_from(total).unwrap_or(0)))
+        })
+    }
+
     /// A page of the raw-file index whose `timestamp_mjd` lies within
     /// `[start_mjd, end_mjd]` (either bound optional; rows without a timestamp
     /// only when neither bound is given), by timestamp then path, and the total.

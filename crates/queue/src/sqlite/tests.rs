@@ -1170,3 +1170,41 @@ fn conversion_stats_count_finished_groups_since() {
     assert_eq!((later.completed_since, later.failed_since), (0, 1));
     assert_eq!(later.mean_total_time_s, None);
 }
+
+#[test]
+fn list_groups_ordered_pages_both_ways_and_matches_list_groups() {
+    let (_d, q) = fresh();
+    let a = fill(&q, T0, 16, 16, T0);
+    let b = fill(&q, T0 + 300.0, 3, 16, T0);
+    let c = fill(&q, T0 + 600.0, 16, 16, T0);
+    let (newest, n) = q.list_groups_ordered(None, true, 2, 0).unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(
+        newest
+            .iter()
+            .map(|g| g.group_id.clone())
+            .collect::<Vec<_>>(),
+        vec![c.clone(), b.clone()]
+    );
+    let (rest, _) = q.list_groups_ordered(None, true, 2, 2).unwrap();
+    assert_eq!(rest[0].group_id, a);
+    let (pending, n) = q
+        .list_groups_ordered(Some(GroupState::Pending), false, 10, 0)
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        pending
+            .iter()
+            .map(|g| g.group_id.clone())
+            .collect::<Vec<_>>(),
+        vec![a, c]
+    );
+    assert_eq!(
+        q.list_groups(Some(GroupState::Pending), 10, 0).unwrap(),
+        (pending, 2)
+    );
+    let (collecting, n) = q
+        .list_groups_ordered(Some(GroupState::Collecting), true, 10, 0)
+        .unwrap();
+    assert_eq!((collecting[0].group_id.clone(), n), (b, 1));
+}
