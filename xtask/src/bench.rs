@@ -119,7 +119,7 @@ pub fn run(which: &str, args: &[String]) -> Result<()> {
         "stream" => stream(reps),
         "ms-access" => ms_access(),
         other => {
-            bail!("unknown benchmark {other:?}: expected ingest, convert, stream or ms-access")
+            bail!("unknown benchmark {other:?}: expected ingest, convert, stream, ms-access or api")
         }
     }
 }

@@ -12,7 +12,9 @@
 //!    of `fits`, SQLite of `queue`, tokio/axum/the exporter of the service layer;
 //! 4. the fallback converter links no HTTP server, file watcher or Prometheus exporter:
 //!    `cargo tree -p dsa110-legacy-convert -e normal` (features resolved for that
-//!    binary alone) holds none of [`FALLBACK_FORBIDDEN`].
+//!    binary alone) holds none of [`FALLBACK_FORBIDDEN`];
+//! 5. the API links no native format library and no crate that does the pipeline's
+//!    work: `cargo tree -p dsa110-api -e normal` holds none of [`API_FORBIDDEN`].
 
 use std::collections::BTreeMap;
 
@@ -38,6 +40,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("dsa110-stream", 3),
     ("dsa110-legacy-convert", 3),
     ("dsa110-tools", 3),
+    ("dsa110-api", 3),
     ("xtask", 3),
 ];
 
@@ -69,15 +72,37 @@ const OWNED: &[(&str, &[&str])] = &[
             "dsa110-stream",
             "dsa110-legacy-convert",
             "dsa110-tools",
+            "dsa110-api",
         ],
     ),
-    ("axum", &["dsa110-service", "dsa110-stream"]),
+    ("axum", &["dsa110-service", "dsa110-stream", "dsa110-api"]),
     ("metrics-exporter-prometheus", &["dsa110-service"]),
     ("notify", &["dsa110-pipeline-core"]),
 ];
 
 /// What the fallback converter must not link.
 const FALLBACK_FORBIDDEN: &[&str] = &["axum", "notify", "metrics-exporter-prometheus", "hyper"];
+
+/// What the API must not link: no native HDF5/casacore/cfitsio, and none of the
+/// crates that bring them or that do the pipeline's work (it only records jobs).
+const API_FORBIDDEN: &[&str] = &[
+    "hdf5",
+    "hdf5-metno",
+    "hdf5-metno-sys",
+    "hdf5-sys",
+    "rubbl_casatables",
+    "rubbl_core",
+    "fitsio",
+    "fitsio-sys",
+    "dsa110-pipeline-core",
+    "dsa110-ms-writer",
+    "dsa110-hdf5-ingest",
+    "dsa110-sim",
+    "dsa110-calibration",
+    "dsa110-imaging",
+    "dsa110-photometry",
+    "dsa110-fits",
+];
 
 /// One declared dependency of a workspace package.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,11 +121,13 @@ pub fn run() -> Result<()> {
     let graph = workspace_graph()?;
     let mut problems = check_graph(&graph);
     problems.extend(check_fallback_tree()?);
+    problems.extend(check_api_tree()?);
     if problems.is_empty() {
         util::step(&format!(
-            "dependency rules hold for {} workspace packages; dsa110-legacy-convert links none of {}",
+            "dependency rules hold for {} workspace packages; dsa110-legacy-convert links none of {}; dsa110-api links none of {}",
             graph.len(),
-            FALLBACK_FORBIDDEN.join(", ")
+            FALLBACK_FORBIDDEN.join(", "),
+            API_FORBIDDEN.join(", ")
         ));
         return Ok(());
     }
@@ -182,22 +209,22 @@ pub fn check_graph(graph: &Graph) -> Vec<String> {
 }
 
 fn check_fallback_tree() -> Result<Vec<String>> {
-    let text = util::output(
+    Ok(forbidden_in_tree(&normal_tree("dsa110-legacy-convert")?))
+}
+
+fn check_api_tree() -> Result<Vec<String>> {
+    Ok(api_forbidden_in_tree(&normal_tree("dsa110-api")?))
+}
+
+/// `cargo tree -p <package> -e normal`, one package name and version a line.
+fn normal_tree(package: &str) -> Result<String> {
+    util::output(
         util::cmd(util::cargo())
             .args([
-                "tree",
-                "-p",
-                "dsa110-legacy-convert",
-                "-e",
-                "normal",
-                "--prefix",
-                "none",
-                "--format",
-                "{p}",
+                "tree", "-p", package, "-e", "normal", "--prefix", "none", "--format", "{p}",
             ])
             .current_dir(util::workspace_root()),
-    )?;
-    Ok(forbidden_in_tree(&text))
+    )
 }
 
 /// Lines of a `cargo tree --prefix none --format {p}` listing that name a crate the
@@ -208,6 +235,20 @@ pub fn forbidden_in_tree(tree: &str) -> Vec<String> {
         .filter_map(|l| l.split_whitespace().next())
         .filter(|name| FALLBACK_FORBIDDEN.contains(name))
         .map(|name| format!("dsa110-legacy-convert links {name} (cargo tree -p dsa110-legacy-convert -e normal)"))
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Lines of a `cargo tree --prefix none --format {p}` listing of `dsa110-api` that
+/// name a crate the API must not link.
+pub fn api_forbidden_in_tree(tree: &str) -> Vec<String> {
+    let mut found: Vec<String> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| API_FORBIDDEN.contains(name))
+        .map(|name| format!("dsa110-api links {name} (cargo tree -p dsa110-api -e normal): the API reads the database and files only"))
         .collect();
     found.sort();
     found.dedup();
@@ -233,7 +274,7 @@ mod tests {
         assert!(graph.contains_key("dsa110-pipeline-core"), "{graph:?}");
         assert_eq!(check_graph(&graph), Vec::<String>::new());
 
-        let breaks: [(&str, Dep, &str); 6] = [
+        let breaks: [(&str, Dep, &str); 7] = [
             // a science crate reaching up to the orchestration layer
             (
                 "dsa110-imaging",
@@ -262,6 +303,8 @@ mod tests {
             ("dsa110-legacy-convert", dep("axum", None), "which only"),
             // tokio in a science crate
             ("dsa110-calibration", dep("tokio", None), "which only"),
+            // the API talking SQL itself instead of through the queue crate
+            ("dsa110-api", dep("rusqlite", None), "which only"),
         ];
         for (pkg, d, needle) in breaks {
             let mut g = graph.clone();
@@ -288,6 +331,25 @@ mod tests {
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].contains("axum") && found[1].contains("notify"));
         assert!(forbidden_in_tree("dsa110-legacy-convert v0.1.0\ntokio v1\n").is_empty());
+    }
+
+    #[test]
+    fn the_api_tree_check_finds_native_and_pipeline_crates() {
+        let tree = "dsa110-api v0.1.0\ndsa110-queue v0.1.0\naxum v0.8.9\ndsa110-imaging v0.1.0\nhdf5-metno v0.15\nfitsio v0.21\n";
+        let found = api_forbidden_in_tree(tree);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found.iter().any(|f| f.contains("hdf5-metno")));
+        assert!(found.iter().any(|f| f.contains("dsa110-imaging")));
+        assert!(
+            api_forbidden_in_tree("dsa110-api v0.1.0\ndsa110-queue v0.1.0\naxum v0.8.9\n")
+                .is_empty()
+        );
+    }
+
+    /// The real API binary links no native format library and no pipeline crate.
+    #[test]
+    fn the_api_links_no_native_library() {
+        assert_eq!(check_api_tree().unwrap(), Vec::<String>::new());
     }
 
     /// The real fallback binary, features resolved for it alone.

@@ -4,6 +4,7 @@
 //! `setup` first (idempotent: it only installs what is missing).
 
 mod bench;
+mod bench_api;
 mod demo;
 mod deps;
 mod setup;
@@ -43,7 +44,7 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Benchmarks: `ingest`, `convert`, `stream` or `ms-access`.
+    /// Benchmarks: `ingest`, `convert`, `stream`, `ms-access` or `api`.
     Bench {
         /// Which benchmark.
         which: String,
@@ -66,6 +67,10 @@ fn main() -> Result<()> {
             let mut full = vec!["simulate".to_string()];
             full.extend(args);
             util::run(util::cmd(&tools).args(&full))
+        }
+        Cmd::Bench { which, args } if which == "api" => {
+            let _ = args;
+            bench_api::run()
         }
         Cmd::Bench { which, args } => {
             setup::ensure()?;

@@ -10,7 +10,8 @@ use crate::util::{self, step};
 
 /// Debian packages: the build needs libhdf5-dev, libcfitsio-dev and
 /// pkg-config; the tests use WSClean, AOFlagger, casacore-tools,
-/// promtool/prometheus, sqlite3 and systemd-analyze.
+/// promtool/prometheus, sqlite3, systemd-analyze, curl (the guide's commands) and
+/// headless Chromium (the dashboard test of dsa110-api).
 const APT_PACKAGES: &[&str] = &[
     "pkg-config",
     "libhdf5-dev",
@@ -22,6 +23,8 @@ const APT_PACKAGES: &[&str] = &[
     "prometheus",
     "sqlite3",
     "systemd",
+    "curl",
+    "chromium",
 ];
 
 /// PyPI packages of the interop venv (the independent reference tools), pinned.

@@ -13,9 +13,9 @@ use crate::products::{
     SourceSummary, VariabilityRecord,
 };
 use crate::records::{
-    AcquiredGroup, EnqueueOutcome, FailOutcome, Failure, GroupRecord, Hdf5FileRecord, LateFile,
-    MsRecord, PartialOutcome, PerformanceRecord, Recovered, RegisterOutcome, RetryPolicy,
-    SubbandFile,
+    AcquiredGroup, ConversionStats, EnqueueOutcome, FailOutcome, Failure, GroupRecord,
+    Hdf5FileRecord, LateFile, MsRecord, PartialOutcome, PerformanceRecord, Recovered,
+    RegisterOutcome, RetryPolicy, SubbandFile,
 };
 use crate::sqlite::QueueOptions;
 use crate::stages::{StageDone, StageRecord};
@@ -169,6 +169,27 @@ pub trait QueueBackend: Send + Sync + std::fmt::Debug {
 
     /// See [`Queue::record_ms`](crate::Queue::record_ms).
     fn record_ms(&self, rec: &MsRecord) -> Result<()>;
+
+    /// See [`Queue::hdf5_files_between`](crate::Queue::hdf5_files_between).
+    fn hdf5_files_between(
+        &self,
+        start_mjd: Option<f64>,
+        end_mjd: Option<f64>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<Hdf5FileRecord>, u64)>;
+
+    /// See [`Queue::conversion_stats`](crate::Queue::conversion_stats).
+    fn conversion_stats(&self, since_unix_s: f64) -> Result<ConversionStats>;
+
+    /// See [`Queue::list_groups_ordered`](crate::Queue::list_groups_ordered).
+    fn list_groups_ordered(
+        &self,
+        state: Option<GroupState>,
+        newest_first: bool,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<GroupRecord>, u64)>;
 
     /// See [`Queue::ms_for_group`](crate::Queue::ms_for_group).
     fn ms_for_group(&self, group: &GroupId) -> Result<Vec<MsRecord>>;
@@ -555,6 +576,30 @@ impl QueueBackend for SqliteBackend {
 
     fn record_hdf5_file(&self, rec: &Hdf5FileRecord) -> Result<()> {
         SqliteBackend::record_hdf5_file(self, rec)
+    }
+
+    fn hdf5_files_between(
+        &self,
+        start_mjd: Option<f64>,
+        end_mjd: Option<f64>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<Hdf5FileRecord>, u64)> {
+        SqliteBackend::hdf5_files_between(self, start_mjd, end_mjd, limit, offset)
+    }
+
+    fn conversion_stats(&self, since_unix_s: f64) -> Result<ConversionStats> {
+        SqliteBackend::conversion_stats(self, since_unix_s)
+    }
+
+    fn list_groups_ordered(
+        &self,
+        state: Option<GroupState>,
+        newest_first: bool,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<GroupRecord>, u64)> {
+        SqliteBackend::list_groups_ordered(self, state, newest_first, limit, offset)
     }
 
     fn record_ms(&self, rec: &MsRecord) -> Result<()> {

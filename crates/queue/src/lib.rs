@@ -63,9 +63,9 @@ pub use products::{
 };
 pub use queue::Queue;
 pub use records::{
-    AcquiredGroup, EnqueueOutcome, FailOutcome, Failure, GroupRecord, Hdf5FileRecord, LateFile,
-    MsRecord, PartialOutcome, PerformanceRecord, Recovered, RegisterOutcome, RetryPolicy,
-    StaleReason, SubbandFile,
+    AcquiredGroup, ConversionStats, EnqueueOutcome, FailOutcome, Failure, GroupRecord,
+    Hdf5FileRecord, LateFile, MsRecord, PartialOutcome, PerformanceRecord, Recovered,
+    RegisterOutcome, RetryPolicy, StaleReason, SubbandFile,
 };
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{

@@ -14,9 +14,9 @@ use crate::products::{
     SourceSummary, VariabilityRecord,
 };
 use crate::records::{
-    AcquiredGroup, EnqueueOutcome, FailOutcome, Failure, GroupRecord, Hdf5FileRecord, LateFile,
-    MsRecord, PartialOutcome, PerformanceRecord, Recovered, RegisterOutcome, RetryPolicy,
-    SubbandFile,
+    AcquiredGroup, ConversionStats, EnqueueOutcome, FailOutcome, Failure, GroupRecord,
+    Hdf5FileRecord, LateFile, MsRecord, PartialOutcome, PerformanceRecord, Recovered,
+    RegisterOutcome, RetryPolicy, SubbandFile,
 };
 use crate::sqlite::QueueOptions;
 use crate::stages::{StageDone, StageRecord};
@@ -328,6 +328,38 @@ impl Queue {
     /// Inserts or replaces one raw file in the `hdf5_files` index.
     pub fn record_hdf5_file(&self, rec: &Hdf5FileRecord) -> Result<()> {
         self.backend.record_hdf5_file(rec)
+    }
+
+    /// A page of the raw-file index with `timestamp_mjd` in `[start_mjd, end_mjd]`
+    /// (either bound optional), by timestamp, and the total matching.
+    pub fn hdf5_files_between(
+        &self,
+        start_mjd: Option<f64>,
+        end_mjd: Option<f64>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<Hdf5FileRecord>, u64)> {
+        self.backend
+            .hdf5_files_between(start_mjd, end_mjd, limit, offset)
+    }
+
+    /// Groups finished (`completed`, `failed`) at or after `since_unix_s` and the
+    /// mean conversion time recorded since then (the API's "today" figures).
+    pub fn conversion_stats(&self, since_unix_s: f64) -> Result<ConversionStats> {
+        self.backend.conversion_stats(since_unix_s)
+    }
+
+    /// A page of groups (optionally in one state) by `group_id`, oldest or newest
+    /// first, and the total matching; the state filter uses the state index.
+    pub fn list_groups_ordered(
+        &self,
+        state: Option<GroupState>,
+        newest_first: bool,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<GroupRecord>, u64)> {
+        self.backend
+            .list_groups_ordered(state, newest_first, limit, offset)
     }
 
     /// Inserts or replaces one Measurement Set in `ms_index`.

@@ -328,6 +328,19 @@ pub struct MsRecord {
     pub status: String,
 }
 
+/// Conversion figures since a time, for [`crate::Queue::conversion_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ConversionStats {
+    /// Groups that reached `completed` since then.
+    pub completed_since: u64,
+    /// Groups that reached `failed` since then.
+    pub failed_since: u64,
+    /// Mean `performance_metrics.total_time` of conversions recorded since then, s.
+    pub mean_total_time_s: Option<f64>,
+    /// How many conversions that mean is over.
+    pub timed_conversions: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

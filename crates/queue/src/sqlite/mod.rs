@@ -1642,6 +1642,7 @@ fn build_pool(
         })
 }
 
+mod api;
 mod registry;
 mod stages;
 

@@ -1087,3 +1087,124 @@ fn non_utf8_path_is_an_error_not_a_panic() {
     let err = q.register_file(p, sb(0), T0, 16, T0).unwrap_err();
     assert!(matches!(err, QueueError::NonUtf8Path(_)));
 }
+
+#[test]
+fn hdf5_files_between_pages_by_time_range() {
+    let (_d, q) = fresh();
+    for (i, mjd) in [(0u8, 60950.1), (1, 60950.2), (2, 60950.3)] {
+        q.record_hdf5_file(&Hdf5FileRecord {
+            path: format!("/in/f{i}_sb{i:02}.hdf5").into(),
+            filename: format!("f{i}_sb{i:02}.hdf5"),
+            group_id: Some(gid("2025-10-02T00:12:00")),
+            subband: Some(sb(i)),
+            timestamp_iso: None,
+            timestamp_mjd: Some(mjd),
+            file_size_bytes: Some(10),
+            modified_time: None,
+            indexed_at: T0,
+            stored: true,
+            ra_deg: None,
+            dec_deg: None,
+            obs_date: None,
+            obs_time: None,
+        })
+        .unwrap();
+    }
+    let (all, n) = q.hdf5_files_between(None, None, 10, 0).unwrap();
+    assert_eq!((all.len(), n), (3, 3));
+    assert_eq!(all[0].subband, Some(sb(0)));
+    let (some, n) = q
+        .hdf5_files_between(Some(60950.15), Some(60950.35), 1, 1)
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(some.len(), 1);
+    assert_eq!(some[0].filename, "f2_sb02.hdf5");
+    let (none, n) = q.hdf5_files_between(Some(60951.0), None, 10, 0).unwrap();
+    assert!(none.is_empty() && n == 0);
+}
+
+#[test]
+fn conversion_stats_count_finished_groups_since() {
+    let (_d, q) = fresh();
+    let empty = q.conversion_stats(0.0).unwrap();
+    assert_eq!(
+        (
+            empty.completed_since,
+            empty.failed_since,
+            empty.mean_total_time_s
+        ),
+        (0, 0, None)
+    );
+    let a = fill(&q, T0, 16, 16, T0);
+    let b = fill(&q, T0 + 300.0, 16, 16, T0);
+    let acquired = q.acquire_next(OWNER, T0 + 10.0).unwrap().unwrap();
+    assert_eq!(acquired.group_id, a);
+    q.complete(&a, OWNER, T0 + 20.0).unwrap();
+    q.acquire_next(OWNER, T0 + 30.0).unwrap().unwrap();
+    let no_retry = RetryPolicy {
+        retry_limit: 0,
+        ..RetryPolicy::default()
+    };
+    let failure = Failure {
+        error: "corrupt_file",
+        message: "bad",
+        retryable: false,
+    };
+    q.fail(&b, OWNER, &failure, &no_retry, T0 + 40.0).unwrap();
+    for (g, t) in [(&a, 4.0), (&b, 8.0)] {
+        q.record_performance(&PerformanceRecord {
+            group_id: g.clone(),
+            load_time_s: None,
+            phase_time_s: None,
+            write_time_s: None,
+            total_time_s: Some(t),
+            writer_type: None,
+            recorded_at: T0 + 20.0,
+        })
+        .unwrap();
+    }
+    let s = q.conversion_stats(T0).unwrap();
+    assert_eq!((s.completed_since, s.failed_since), (1, 1));
+    assert_eq!((s.mean_total_time_s, s.timed_conversions), (Some(6.0), 2));
+    let later = q.conversion_stats(T0 + 25.0).unwrap();
+    assert_eq!((later.completed_since, later.failed_since), (0, 1));
+    assert_eq!(later.mean_total_time_s, None);
+}
+
+#[test]
+fn list_groups_ordered_pages_both_ways_and_matches_list_groups() {
+    let (_d, q) = fresh();
+    let a = fill(&q, T0, 16, 16, T0);
+    let b = fill(&q, T0 + 300.0, 3, 16, T0);
+    let c = fill(&q, T0 + 600.0, 16, 16, T0);
+    let (newest, n) = q.list_groups_ordered(None, true, 2, 0).unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(
+        newest
+            .iter()
+            .map(|g| g.group_id.clone())
+            .collect::<Vec<_>>(),
+        vec![c.clone(), b.clone()]
+    );
+    let (rest, _) = q.list_groups_ordered(None, true, 2, 2).unwrap();
+    assert_eq!(rest[0].group_id, a);
+    let (pending, n) = q
+        .list_groups_ordered(Some(GroupState::Pending), false, 10, 0)
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        pending
+            .iter()
+            .map(|g| g.group_id.clone())
+            .collect::<Vec<_>>(),
+        vec![a, c]
+    );
+    assert_eq!(
+        q.list_groups(Some(GroupState::Pending), 10, 0).unwrap(),
+        (pending, 2)
+    );
+    let (collecting, n) = q
+        .list_groups_ordered(Some(GroupState::Collecting), true, 10, 0)
+        .unwrap();
+    assert_eq!((collecting[0].group_id.clone(), n), (b, 1));
+}

@@ -1,0 +1,162 @@
+//! Calibration sets, images (FITS and PNG files), mosaics, sources and light curves.
+
+use crate::common::*;
+
+#[test]
+fn calibration_images_and_mosaics() {
+    let f = fixture();
+    let s = start(&f, &[]);
+    let sets = get(s.port, "/api/v1/cal/sets").json();
+    assert_eq!(sets["total"], 1);
+    assert_eq!(sets["sets"][0]["set_name"], CAL_SET);
+    assert_eq!(sets["sets"][0]["status"], "active");
+    let set = get(s.port, &format!("/api/v1/cal/sets/{CAL_SET}")).json();
+    assert_eq!(set["valid_start_mjd"], 60949.75);
+    assert_eq!(set["tables"].as_array().unwrap().len(), 2);
+    assert_eq!(set["tables"][0]["table_type"], "B");
+    assert_eq!(set["tables"][1]["qa"]["snr_median"], 42.0);
+    let ms = f.output.join(format!("{COMPLETED}.ms"));
+    let applied = get(
+        s.port,
+        &format!("/api/v1/cal/applied?ms_path={}", ms.display()),
+    )
+    .json();
+    assert_eq!(applied["applied"][0]["set_name"], CAL_SET);
+    let by_group = get(s.port, &format!("/api/v1/cal/applied?group_id={COMPLETED}")).json();
+    assert_eq!(by_group["total"], 1);
+    assert_eq!(
+        get(s.port, "/api/v1/cal/sets?status=failed").json()["total"],
+        0
+    );
+
+    let images = get(s.port, "/api/v1/images?limit=1").json();
+    assert_eq!(images["total"], 2);
+    assert_eq!(images["images"].as_array().unwrap().len(), 1);
+    assert_eq!(images["images"][0]["id"], f.image_id, "newest first");
+    let img = get(s.port, &format!("/api/v1/images/{}", f.image_id)).json();
+    assert_eq!(img["noise_jy"], 0.0012);
+    assert_eq!(img["dynamic_range"], 350.0);
+    let fits = get(s.port, &format!("/api/v1/images/{}/fits", f.image_id));
+    assert_eq!(fits.status, 200);
+    assert_eq!(fits.header("content-type"), Some("application/fits"));
+    assert!(fits
+        .header("content-disposition")
+        .unwrap()
+        .contains(".fits"));
+    assert_eq!(fits.body, tiny_fits());
+    let png = get(s.port, &format!("/api/v1/images/{}/png", f.image_id));
+    assert_eq!(
+        (png.status, png.header("content-type")),
+        (200, Some("image/png"))
+    );
+    assert_eq!(png.body, PNG_1X1);
+    // a file outside --output-dir is refused, even though it exists
+    assert!(f.outside_file.exists());
+    let r = get(
+        s.port,
+        &format!("/api/v1/images/{}/fits", f.outside_image_id),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (403, Some("outside_output_dir"))
+    );
+    let r = get(
+        s.port,
+        &format!("/api/v1/images/{}/png", f.outside_image_id),
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+    let g = get(
+        s.port,
+        &format!("/api/v1/imaging/groups/{COMPLETED}/images"),
+    )
+    .json();
+    assert_eq!(g["total"], 2);
+
+    let mosaics = get(s.port, "/api/mosaic/list").json();
+    assert_eq!(mosaics["mosaics"][0]["name"], MOSAIC);
+    let m = get(s.port, &format!("/api/mosaic/{MOSAIC}")).json();
+    assert_eq!(m["status"], "completed");
+    assert_eq!(m["images"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn sources_lightcurves_and_csv() {
+    let f = fixture();
+    let s = start(&f, &[]);
+    let list = get(s.port, "/api/v1/sources?search=0123&limit=10&offset=0").json();
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["sources"][0]["source_id"], SOURCE);
+    assert_eq!(list["sources"][0]["n_measurements"], 5);
+    assert_eq!(
+        get(s.port, "/api/v1/sources?search=nothing").json()["total"],
+        0
+    );
+    assert_eq!(
+        get(s.port, "/api/v1/sources?offset=1").json()["sources"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    let enc = SOURCE.replace('+', "%2B");
+    let one = get(s.port, &format!("/api/v1/sources/{enc}")).json();
+    assert_eq!(one["n_measurements"], 5);
+    assert_eq!(one["variability"]["eta"], 3.1);
+    let lc = get(s.port, &format!("/api/v1/sources/{enc}/lightcurve")).json();
+    assert_eq!(lc["points"].as_array().unwrap().len(), 5);
+    assert_eq!(lc["points"][0]["mjd"], 60950.0);
+    assert_eq!(lc["points"][4]["flux_jy"], 0.54);
+    // 60950 = 2025-10-02; 60952 = 2025-10-04 (a bare end date includes the day)
+    let part = get(
+        s.port,
+        &format!("/api/v1/sources/{enc}/lightcurve?start_date=2025-10-03&end_date=2025-10-04"),
+    )
+    .json();
+    let mjds: Vec<f64> = part["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["mjd"].as_f64().unwrap())
+        .collect();
+    assert_eq!(mjds, vec![60951.0, 60952.0]);
+    let var = get(s.port, &format!("/api/v1/sources/{enc}/variability")).json();
+    assert_eq!(var["n_epochs"], 5);
+    let all = get(s.port, "/api/v1/variability").json();
+    assert_eq!(all["total"], 1);
+
+    let csv = get(s.port, &format!("/api/v1/sources/{enc}/export.csv"));
+    assert_eq!(csv.status, 200);
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    let text = csv.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6);
+    assert!(lines[0].starts_with("source_id,mjd,peak_flux_jy"));
+    assert!(
+        lines[1].starts_with("J0123+4567,60950,0.5,0.002"),
+        "{}",
+        lines[1]
+    );
+}
+
+#[test]
+fn health_reports_database_and_disk() {
+    let f = fixture();
+    let s = start(&f, &[]);
+    let r = get(s.port, "/api/v1/health");
+    let v = r.json();
+    assert!(r.status == 200 || r.status == 503);
+    assert_eq!(v["checks"]["database"]["ok"], true);
+    assert_eq!(v["checks"]["database"]["queue"]["pending"], 1);
+    assert!(v["checks"]["disk"]["output_free_gb"].as_f64().unwrap() > 0.0);
+    let free = v["checks"]["disk"]["output_free_gb"].as_f64().unwrap();
+    let expected = if free < 5.0 {
+        "unhealthy"
+    } else if free < 10.0 {
+        "degraded"
+    } else {
+        "healthy"
+    };
+    assert_eq!(v["status"], expected);
+    assert_eq!(r.status == 503, expected == "unhealthy");
+}
