@@ -478,6 +478,12 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
         stop_timeout: params.stop_timeout,
         output_dir: params.output_dir.clone(),
     });
+    // on-demand jobs from dsa110-api
+    let jobs_task = tokio::spawn(crate::jobs::run_jobs(
+        queue.clone(),
+        params.poll_interval,
+        stop_rx.clone(),
+    ));
     let mut workers = tokio::task::JoinSet::new();
     for n in 1..=params.workers {
         workers.spawn(run_worker(Arc::clone(&shared), n, stop_rx.clone()));
@@ -542,6 +548,9 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
         );
     }
     liveness.set_worker_running(false);
+    if let Err(e) = jobs_task.await {
+        tracing::error!("job task failed: {e}");
+    }
     if let Err(e) = watcher.await {
         tracing::error!("watcher task failed: {e}");
     }

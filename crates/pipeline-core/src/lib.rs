@@ -35,6 +35,8 @@ pub mod convert;
 pub mod daemon;
 pub mod error;
 pub mod intake;
+#[cfg(feature = "daemon")]
+pub mod jobs;
 pub mod legacy;
 pub mod process;
 pub mod runner;

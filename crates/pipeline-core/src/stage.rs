@@ -294,6 +294,13 @@ impl Stage for ConversionStage {
         let mut params = (*ctx.convert).clone();
         params.expected_subbands = group.expected_subbands;
         remove_orphan_product(ctx, group)?;
+        // a group whose MS is recorded runs the conversion again only when it was
+        // re-queued on purpose (dsa110-api's convert with "force"): the new MS replaces
+        // the old one
+        if !ctx.queue.ms_for_group(&group.group_id)?.is_empty() {
+            tracing::info!("converting again: the new MS replaces the recorded one");
+            params.overwrite = true;
+        }
         let report = convert_group(&input, &params)?;
         let t = report.timings;
         let now = now_unix_s();

@@ -324,3 +324,77 @@ fn health_warns_when_no_earth_orientation_table_covers_today() {
     assert!(!h["reasons"].to_string().contains("IERS"), "{h}");
     daemon.stop_ok(Duration::from_secs(20));
 }
+
+/// A conversion triggered through the jobs table (as `dsa110-api`'s POST
+/// /conversion/convert records it, "force" for a completed group): the daemon takes the
+/// job, the group is converted again (a new MS replaces the old), and the job ends
+/// `completed` with the group's outcome.
+#[test]
+fn a_convert_job_is_executed_and_its_state_recorded() {
+    use dsa110_queue::{GroupId, JobState, NewJob, Queue};
+    let dirs = Dirs::new();
+    let mut daemon = Daemon::start(&dirs, &["--no-imaging"]);
+    write_like_correlator(&sim_config(
+        Scale::Tiny,
+        &dirs.input(),
+        0.0,
+        51,
+        &all_subbands(),
+    ));
+    let row = wait_for("the group to complete", Duration::from_secs(60), || {
+        groups(&dirs.db())
+            .into_iter()
+            .find(|r| r.state == "completed")
+    });
+    let ms = dirs.output().join(format!("{}.ms", row.group_id));
+    let before = std::fs::metadata(ms.join("table.dat"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    // what the API does for {"group_ids": [...], "force": true}
+    let q = Queue::open(dirs.db()).unwrap();
+    let gid = GroupId::parse(&row.group_id).unwrap();
+    let id = q
+        .create_job(
+            &NewJob {
+                kind: "convert",
+                group_ids: std::slice::from_ref(&gid),
+                params_json: Some(r#"{"force":true}"#),
+                requested_by: Some("test"),
+            },
+            1.0e9,
+        )
+        .unwrap();
+    q.enqueue_group_for_conversion(&gid, 1.0e9).unwrap();
+    let job = wait_for("the job to finish", Duration::from_secs(60), || {
+        q.job(id)
+            .unwrap()
+            .filter(|j| matches!(j.state, JobState::Completed | JobState::Failed))
+    });
+    assert_eq!(
+        job.state,
+        JobState::Completed,
+        "{job:#?}\n{}",
+        daemon.stderr()
+    );
+    assert!(
+        job.result_json
+            .as_deref()
+            .unwrap_or("")
+            .contains("completed"),
+        "{job:#?}"
+    );
+    let after = std::fs::metadata(ms.join("table.dat"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert!(after > before, "the MS was not written again");
+    assert_eq!(
+        groups(&dirs.db())
+            .iter()
+            .filter(|r| r.state == "completed")
+            .count(),
+        1
+    );
+    daemon.stop_ok(Duration::from_secs(20));
+}
