@@ -53,8 +53,16 @@ pub fn run_daemon(exe: &Path, dir: &Path, port: u16) -> Result<Seen> {
         .args(["--enable-calibration-solving", "--enable-photometry"])
         .arg("--photometry-catalog")
         .arg(dir.join("field.csv"))
-        // the demo's groups are small: a 1024² image of 6" pixels covers the field
-        .args(["--image-size", "1024", "--image-scale", "6"])
+        // the demo's groups are small: a 1024² image of 6" pixels covers the field, and
+        // a few thousand CLEAN components model its sources
+        .args([
+            "--image-size",
+            "1024",
+            "--image-scale",
+            "6",
+            "--image-niter",
+            "5000",
+        ])
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

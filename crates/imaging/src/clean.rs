@@ -83,6 +83,10 @@ fn median(v: &mut [f32]) -> f32 {
     *m
 }
 
+/// A major cycle whose exact residual peaks higher than this many times the peak it
+/// started from is taken as divergence and undone.
+const DIVERGENCE_FACTOR: f64 = 1.1;
+
 /// Run CLEAN. `dirty` is the dirty image normalised to Jy/beam (divided by
 /// `sumw`), `psf` has peak 1 at (n/2, n/2).
 #[allow(clippy::too_many_arguments)]
@@ -152,6 +156,9 @@ pub fn clean(
             }
         }
         let half = (n / 2) as i64;
+        // kept to undo a major cycle that made things worse (divergence)
+        let model_before = model.clone();
+        let n_iter_before = n_iter;
         while n_iter < p.niter {
             let mut best = 0usize;
             let mut bv = 0.0f64;
@@ -180,11 +187,27 @@ pub fn clean(
         // major cycle: exact residual from the visibilities
         let mut resid_vis: Vec<Complex32> = vis.vis.clone();
         g.subtract_model(vis, &model, &mut resid_vis);
-        residual = g.grid_image(vis, Some(&resid_vis), wt);
-        for r in residual.iter_mut() {
+        let mut new_residual = g.grid_image(vis, Some(&resid_vis), wt);
+        for r in new_residual.iter_mut() {
             *r /= sumw;
         }
         n_major += 1;
+        // Divergence: the exact residual's peak grew past the peak this cycle started
+        // from (the minor cycle's PSF subtraction and the visibilities disagree, e.g.
+        // a poorly sampled PSF whose sidelobes CLEAN keeps feeding). Undo the cycle and
+        // stop, as WSClean does, rather than amplify the error.
+        let new_peak = abs_peak(&new_residual, mask.as_deref()).1;
+        if !(new_peak <= DIVERGENCE_FACTOR * peak) {
+            tracing::warn!(
+                major = n_major,
+                "CLEAN diverged (residual peak {new_peak:.3e} Jy/beam after the major cycle, \
+                 {peak:.3e} before): that cycle undone, CLEAN stopped"
+            );
+            model = model_before;
+            n_iter = n_iter_before;
+            break;
+        }
+        residual = new_residual;
         tracing::info!(
             major = n_major,
             iterations = n_iter,
