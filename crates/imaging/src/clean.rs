@@ -197,7 +197,7 @@ pub fn clean(
         // a poorly sampled PSF whose sidelobes CLEAN keeps feeding). Undo the cycle and
         // stop, as WSClean does, rather than amplify the error.
         let new_peak = abs_peak(&new_residual, mask.as_deref()).1;
-        if !(new_peak <= DIVERGENCE_FACTOR * peak) {
+        if new_peak.is_nan() || new_peak > DIVERGENCE_FACTOR * peak {
             tracing::warn!(
                 major = n_major,
                 "CLEAN diverged (residual peak {new_peak:.3e} Jy/beam after the major cycle, \
