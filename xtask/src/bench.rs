@@ -118,8 +118,23 @@ pub fn run(which: &str, args: &[String]) -> Result<()> {
         "convert" => convert(reps),
         "stream" => stream(reps),
         "ms-access" => ms_access(),
+        "photometry" => ignored_tests(
+            "forced photometry of 1000 sources on a 4096² image and a 12-image 4096² mosaic, \
+             photutils on the same image (times and peak RSS)",
+            "dsa110-photometry",
+            "perf_",
+        ),
+        "calibrate" => ignored_tests(
+            "flag + solve + write tables + apply on a full-scale calibrator group \
+             (ours only: the CASA side of issue 10's benchmark is not built)",
+            "dsa110-calibration",
+            "full_group_flag_solve_apply_timing",
+        ),
         other => {
-            bail!("unknown benchmark {other:?}: expected ingest, convert, stream, ms-access or api")
+            bail!(
+                "unknown benchmark {other:?}: expected ingest, convert, stream, ms-access, \
+                 photometry, calibrate or api"
+            )
         }
     }
 }
@@ -138,6 +153,27 @@ fn ms_access() -> Result<()> {
                 "--test",
                 "it",
                 "full_group_streams_in_bounded_memory",
+                "--",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("DSA110_PYTHON", crate::setup::python()),
+    )
+}
+
+/// Runs a crate's ignored (on-demand) measurement tests matching `filter`, printing
+/// their figures.
+fn ignored_tests(what: &str, package: &str, filter: &str) -> Result<()> {
+    util::step(what);
+    util::run(
+        util::cmd(util::cargo())
+            .args([
+                "test",
+                "-p",
+                package,
+                "--test",
+                "it",
+                filter,
                 "--",
                 "--ignored",
                 "--nocapture",

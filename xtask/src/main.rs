@@ -44,7 +44,8 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Benchmarks: `ingest`, `convert`, `stream`, `ms-access` or `api`.
+    /// Benchmarks: `ingest`, `convert`, `stream`, `ms-access`, `photometry`, `calibrate`
+    /// or `api`.
     Bench {
         /// Which benchmark.
         which: String,
