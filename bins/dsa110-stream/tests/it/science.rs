@@ -113,6 +113,11 @@ fn quick_start_calibrates_images_and_measures_a_target_with_the_calibrator_set()
                 "--enable-photometry",
                 "--photometry-catalog",
                 catalog.to_str().unwrap(),
+                // mosaics of 2 images overlapping by 1: the 3 images make 2
+                "--mosaic-size",
+                "2",
+                "--mosaic-overlap",
+                "1",
             ],
             SCIENCE,
         ]
@@ -283,6 +288,30 @@ fn quick_start_calibrates_images_and_measures_a_target_with_the_calibrator_set()
         "SELECT source_id || ':' || n_epochs FROM variability_stats ORDER BY source_id",
     );
     assert_eq!(var, vec!["T1:2", "T2:2", "T3:2"]);
+
+    // mosaics of the declination strip, each primary-beam weighted over its 2 images
+    let mosaics = query_strings(
+        &db,
+        "SELECT status || '|' || n_images || '|' || COALESCE(path, '') FROM mosaics ORDER BY start_mjd",
+    );
+    assert_eq!(mosaics.len(), 2, "{mosaics:?}\n{}", daemon.stderr());
+    for m in &mosaics {
+        let parts: Vec<&str> = m.split('|').collect();
+        assert_eq!(&parts[..2], &["completed", "2"], "{m}");
+        let fits = Path::new(parts[2]);
+        assert!(fits.is_file(), "{m}");
+        let base = parts[2].strip_suffix(".fits").unwrap();
+        for extra in ["-weight.fits", "-noise.fits"] {
+            assert!(
+                Path::new(&format!("{base}{extra}")).is_file(),
+                "{base}{extra}"
+            );
+        }
+    }
+    assert_eq!(
+        query_f64(&db, "SELECT CAST(COUNT(*) AS REAL) FROM mosaic_images")[0],
+        4.0
+    );
 
     // monitoring
     let metrics = daemon.get("/metrics").body;
