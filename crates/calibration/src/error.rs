@@ -68,9 +68,10 @@ pub enum CalError {
         /// What differs.
         detail: String,
     },
-    /// A Measurement Set or calibration table could not be read or written.
+    /// A Measurement Set or calibration table could not be read or written. The
+    /// message leaves the path to the cause, which names it (each cause once).
     #[cfg(feature = "ms")]
-    #[error("measurement set or calibration table {path}")]
+    #[error("measurement set or calibration table")]
     Ms {
         /// The MS or table.
         path: PathBuf,

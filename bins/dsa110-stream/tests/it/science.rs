@@ -497,3 +497,98 @@ fn a_set_that_fails_qa_is_never_applied_and_the_group_goes_on_uncalibrated() {
     );
     daemon.stop_ok(Duration::from_secs(30));
 }
+
+#[test]
+fn a_corrupt_calibration_table_is_named_never_applied_and_the_daemon_goes_on() {
+    let dirs = Dirs::new();
+    let (cal_start, cal_src) = calibrator_start();
+    let target_start = cal_start.plus_seconds(3600.0).unwrap();
+    let ra = cal_src.ra_deg + (3600.0 + 0.5 * 8.0 * 12.885) * SIDEREAL_DEG_S;
+    let field = field_at(ra);
+    let staged = write_staged(&group(&dirs.staging(), target_start, field));
+    let mut daemon = Daemon::start(
+        &dirs,
+        &[
+            &["--enable-calibration-solving", "--retry-backoff", "0.2"],
+            SCIENCE,
+        ]
+        .concat(),
+    );
+    write_like_correlator(&group(&dirs.input(), cal_start, vec![cal_src]));
+    let set = wait_for("the set to be active", Duration::from_secs(120), || {
+        dirs.db().exists().then_some(())?;
+        query_strings(
+            &dirs.db(),
+            "SELECT DISTINCT set_name FROM caltables WHERE status = 'active'",
+        )
+        .into_iter()
+        .next()
+    });
+    // the bandpass table's main file is damaged on disk
+    let table_dat = dirs
+        .output()
+        .join("caltables")
+        .join(format!("{set}.bcal"))
+        .join("table.dat");
+    std::fs::write(&table_dat, b"not a casacore table").unwrap();
+    deliver(&staged, &dirs.input());
+    wait_for("the target to finish", Duration::from_secs(120), || {
+        let rows = groups(&dirs.db());
+        (rows.len() == 2
+            && rows
+                .iter()
+                .all(|r| r.state == "completed" || r.state == "failed"))
+        .then_some(())
+    });
+    let db = dirs.db();
+    let rows = groups(&db);
+    assert!(
+        rows.iter().all(|r| r.state == "completed"),
+        "{rows:#?}\n{}",
+        daemon.stderr()
+    );
+    // the set is retired with the reason, naming the table and keeping casacore's words
+    let sets = query_strings(
+        &db,
+        "SELECT DISTINCT status || '|' || COALESCE(error, '') FROM caltables",
+    );
+    assert_eq!(sets.len(), 1, "{sets:?}");
+    let why = &sets[0];
+    assert!(why.starts_with("failed|cannot be applied"), "{why}");
+    let bcal = table_dat.parent().unwrap().display().to_string();
+    assert!(why.contains(&bcal), "the table is not named: {why}");
+    // each cause once: the table is named once by our layers, casacore's own message
+    // (which names its file) kept
+    assert_eq!(why.matches(&format!("{bcal}: ")).count(), 1, "{why}");
+    assert!(
+        why.contains("no magic value found"),
+        "casacore's message lost: {why}"
+    );
+    let parts: Vec<&str> = why.split(": ").collect();
+    for (i, p) in parts.iter().enumerate() {
+        assert!(
+            !parts[i + 1..].contains(p),
+            "cause repeated in {why:?}: {p:?}"
+        );
+    }
+    eprintln!("set error: {why}");
+    // the target went on uncalibrated; nothing was applied from the damaged set to it
+    let target = &rows[1].group_id;
+    let applied = query_strings(
+        &db,
+        &format!(
+            "SELECT success || '|' || COALESCE(error, '') FROM calibration_applied WHERE group_id = '{target}'"
+        ),
+    );
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert!(applied[0].starts_with("0|"), "{applied:?}");
+    assert_eq!(
+        query_f64(
+            &db,
+            &format!("SELECT CAST(cal_applied AS REAL) FROM ms_index WHERE group_id = '{target}'")
+        ),
+        vec![0.0]
+    );
+    assert!(daemon.is_running());
+    daemon.stop_ok(Duration::from_secs(30));
+}
