@@ -207,3 +207,76 @@ fn bad_arguments_exit_non_zero_naming_the_option() -> TestResult {
     assert!(stderr(&o).contains("--input-dir"), "{}", stderr(&o));
     Ok(())
 }
+
+/// The fallback converter on a full output disk (a 1 MB tmpfs; the tests run as root, as
+/// CI does): the attempt fails with the OS's message, the process ends normally (no
+/// casacore abort), nothing temporary is left, and once space is freed the retry
+/// completes the group.
+#[test]
+fn a_full_output_disk_is_an_error_with_the_os_message_not_an_abort() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let input = tmp.path().join("incoming");
+    let output = tmp.path().join("ms");
+    let db = tmp.path().join("state/db/pipeline.sqlite3");
+    std::fs::create_dir_all(&input)?;
+    std::fs::create_dir_all(&output)?;
+    let mount = |args: &[&str]| {
+        let out = std::process::Command::new("mount")
+            .args(args)
+            .arg(&output)
+            .output();
+        let out = out.expect("run mount");
+        assert!(
+            out.status.success(),
+            "mount {args:?} (needs root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    mount(&["-t", "tmpfs", "-o", "size=1m", "tmpfs"]);
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+    let _unmount = Unmount(output.clone());
+    tiny_group(&input, "2025-10-02T00:12:00", 61, |_| {});
+
+    let run1 = convert_once(&input, &output, &db, &[]);
+    assert!(
+        run1.status.code().is_some(),
+        "killed by a signal (abort?): {:?}\n{}",
+        run1.status,
+        stderr(&run1)
+    );
+    let error = sqlite(&db, "SELECT error FROM processing_queue");
+    assert!(
+        error.contains("No space left on device") && error.contains(".ms"),
+        "{error}\n{}",
+        stderr(&run1)
+    );
+    // --once retries at once, up to the retry limit, then records the failure
+    assert_eq!(
+        sqlite(&db, "SELECT state, retry_count FROM processing_queue"),
+        "failed|3"
+    );
+    let left = ms_dirs(&output);
+    assert!(left.is_empty(), "left on the full disk: {left:?}");
+
+    // space freed; the group re-queued (as `dsa110-api`'s convert does) completes
+    mount(&["-o", "remount,size=200m"]);
+    sqlite(
+        &db,
+        "UPDATE processing_queue SET state = 'pending', retry_count = 0, next_attempt_at = NULL",
+    );
+    let run2 = convert_once(&input, &output, &db, &[]);
+    assert_eq!(run2.status.code(), Some(0), "{}", stderr(&run2));
+    assert_eq!(
+        sqlite(&db, "SELECT state FROM processing_queue"),
+        "completed"
+    );
+    Ok(())
+}
