@@ -518,6 +518,7 @@ fn available(work: &GroupWork, kind: ProductKind) -> bool {
 /// Testing aid: sleeps at a named point inside a stage when `DSA110_FAULT_SLEEP` names
 /// it (`<stage>.<point>:<seconds>`, e.g. `calibration_solve.solving:4`, after a solve is
 /// registered and before it runs).
+#[cfg(feature = "science")]
 pub(crate) fn fault_sleep(point: &str) {
     faults().sleep_before(point);
 }
