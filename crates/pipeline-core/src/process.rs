@@ -23,6 +23,12 @@ pub fn unix_s_to_jd(unix_s: f64) -> f64 {
     UNIX_EPOCH_JD + unix_s / SECONDS_PER_DAY
 }
 
+/// Unix time (s) of an MJD (UTC), the inverse of [`unix_s_to_jd`] on MJDs.
+pub fn mjd_to_unix_s(mjd: f64) -> f64 {
+    use dsa110_astro::constants::{MJD_OFFSET, SECONDS_PER_DAY, UNIX_EPOCH_JD};
+    (mjd + MJD_OFFSET - UNIX_EPOCH_JD) * SECONDS_PER_DAY
+}
+
 /// This process's queue owner id, `host:pid`.
 pub fn owner_id() -> String {
     format!("{}:{}", host_name(), std::process::id())

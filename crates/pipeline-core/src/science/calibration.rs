@@ -23,12 +23,10 @@ use dsa110_queue::{
     SolveStart,
 };
 
-use super::{
-    ensure_dir, jd_to_mjd, mjd_to_unix_s, ms_record, remove_if_exists, ScienceStatus, FENCE_POLL,
-};
+use super::{ensure_dir, jd_to_mjd, ms_record, remove_if_exists, ScienceStatus, FENCE_POLL};
 use crate::error::display_chain;
 use crate::metrics::{self as m, CalOutcome, SolveOutcome, Stage as StageLabel};
-use crate::process::now_unix_s;
+use crate::process::{mjd_to_unix_s, now_unix_s};
 use crate::runner::{with_retry, DB_GIVE_UP_AFTER};
 use crate::stage::{GroupWork, ProductKind, Stage, StageContext, StageError, StageOutput};
 use crate::temporaries::temporary_path;

@@ -326,9 +326,3 @@ const FENCE_POLL: Duration = Duration::from_millis(500);
 fn jd_to_mjd(jd: f64) -> f64 {
     jd - dsa110_astro::constants::MJD_OFFSET
 }
-
-/// Unix seconds of an MJD (UTC).
-fn mjd_to_unix_s(mjd: f64) -> f64 {
-    use dsa110_astro::constants::{MJD_OFFSET, SECONDS_PER_DAY, UNIX_EPOCH_JD};
-    (mjd + MJD_OFFSET - UNIX_EPOCH_JD) * SECONDS_PER_DAY
-}

@@ -225,9 +225,17 @@ impl Stage for PhotometryStage {
                 updated_at: now,
             });
         }
-        let (_, candidates_elsewhere) = with_retry("list_variability", DB_GIVE_UP_AFTER, || {
-            ctx.queue.list_variability(true, 1, 0)
+        // candidates once this stage's statistics are stored: those of other sources as
+        // they stand, plus the updated sources' new verdicts
+        let (stored, _) = with_retry("list_variability", DB_GIVE_UP_AFTER, || {
+            ctx.queue.list_variability(true, u32::MAX, 0)
         })?;
+        let updated: std::collections::HashSet<&str> =
+            stats.iter().map(|v| v.source_id.as_str()).collect();
+        let candidates_elsewhere = stored
+            .iter()
+            .filter(|v| !updated.contains(v.source_id.as_str()))
+            .count();
         let new_candidates = stats.iter().filter(|v| v.is_candidate).count();
         tracing::info!(
             image = %image.display(),
@@ -242,7 +250,7 @@ impl Stage for PhotometryStage {
         );
         m::photometry_written(
             rows.len() as u64,
-            candidates_elsewhere.max(new_candidates as u64),
+            (candidates_elsewhere + new_candidates) as u64,
         );
         let mut products = vec![Product::Photometry(rows)];
         if !stats.is_empty() {
