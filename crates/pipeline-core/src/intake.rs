@@ -101,6 +101,13 @@ pub enum Verdict {
         /// The reason.
         reason: String,
     },
+    /// No verdict yet: reading the file failed in a way that can pass (an I/O error
+    /// such as "Permission denied" or EIO, the file changing while it was read). The
+    /// intake looks at it again later, a bounded number of times.
+    Retry {
+        /// The error, with its causes.
+        reason: String,
+    },
 }
 
 /// The validator could not reach a verdict (e.g. the child process could not be
@@ -129,7 +136,19 @@ pub struct InProcessValidator;
 
 impl FileValidator for InProcessValidator {
     fn validate(&self, path: &Path, subband: u8, eop: &Eop) -> Result<Verdict, ValidatorError> {
-        Ok(validate_here(path, subband, eop))
+        no_retry_verdict(path, validate_here(path, subband, eop))
+    }
+}
+
+/// A [`Verdict::Retry`] as the [`ValidatorError`] it is (no verdict reached); other
+/// verdicts unchanged. What a [`FileValidator`] returns never holds `Retry`.
+pub fn no_retry_verdict(path: &Path, v: Verdict) -> Result<Verdict, ValidatorError> {
+    match v {
+        Verdict::Retry { reason } => Err(ValidatorError {
+            path: path.to_path_buf(),
+            reason,
+        }),
+        v => Ok(v),
     }
 }
 
@@ -143,8 +162,11 @@ pub fn validate_here(path: &Path, subband: u8, eop: &Eop) -> Verdict {
                 dec_deg: p.map(|p| p.1),
             }
         }
+        Err(e) if e.is_retryable() => Verdict::Retry {
+            reason: crate::error::display_chain(&e),
+        },
         Err(e) => Verdict::Invalid {
-            reason: e.to_string(),
+            reason: crate::error::display_chain(&e),
         },
     }
 }
@@ -154,14 +176,22 @@ pub fn validate_here(path: &Path, subband: u8, eop: &Eop) -> Verdict {
 pub struct Intake {
     seen: HashMap<PathBuf, (u64, f64, bool)>,
     validator: Box<dyn FileValidator>,
-    /// Consecutive validator failures (not verdicts) per path.
-    failures: HashMap<PathBuf, u32>,
+    /// Consecutive validator failures (not verdicts) per path, and when (Unix s) the
+    /// path may be tried again.
+    failures: HashMap<PathBuf, (u32, f64)>,
 }
 
-/// Validator failures (the validator could not give a verdict: it could not start,
-/// printed no verdict, …) tolerated per file before the file is recorded invalid with
-/// the last failure as the reason. An invalid file is checked again when it changes.
+/// Validator failures (no verdict reached: an I/O error reading the file, the validator
+/// could not start, was killed by SIGKILL or timed out, printed no verdict, …) tolerated
+/// per file before the file is recorded invalid with the last failure as the reason. An
+/// invalid file is checked again when it changes.
 pub const MAX_VALIDATOR_FAILURES: u32 = 5;
+
+/// Wait before the attempt after the `n`-th failure (n ≥ 1): the settle time (at least
+/// 1 s), doubled after each failure, so that 5 attempts span about 15 settle times.
+fn retry_delay_s(settle_s: f64, n: u32) -> f64 {
+    settle_s.max(1.0) * f64::from(1u32 << (n - 1).min(10))
+}
 
 impl Default for Intake {
     fn default() -> Self {
@@ -251,22 +281,32 @@ impl Intake {
             self.seen.insert(path.to_path_buf(), (size, mtime, true));
             return Ok(FileOutcome::Unchanged);
         }
+        if matches!(self.failures.get(path), Some(&(_, next)) if now_unix_s < next) {
+            return Ok(FileOutcome::NotSettled);
+        }
         let subband = SubbandIdx::new(parsed.subband)?;
         let eop = params
             .eop
             .eop_for(crate::process::unix_s_to_jd(parsed.obs_unix_s))
             .0;
-        let validation = match self.validator.validate(path, parsed.subband, &eop) {
+        let validation = match self
+            .validator
+            .validate(path, parsed.subband, &eop)
+            .and_then(|v| no_retry_verdict(path, v))
+        {
             Ok(v) => {
                 self.failures.remove(path);
                 v
             }
             Err(e) => {
-                let n = self.failures.entry(path.to_path_buf()).or_insert(0);
+                let (n, next) = self.failures.entry(path.to_path_buf()).or_insert((0, 0.0));
                 *n += 1;
                 if *n < MAX_VALIDATOR_FAILURES {
+                    let delay = retry_delay_s(params.settle_s, *n);
+                    *next = now_unix_s + delay;
                     tracing::warn!(path = %path.display(), attempt = *n,
-                        "{e}; will try again ({} attempts at most)", MAX_VALIDATOR_FAILURES);
+                        "{e}; will try again in {delay:.0} s ({} attempts at most)",
+                        MAX_VALIDATOR_FAILURES);
                     return Ok(FileOutcome::NotSettled);
                 }
                 let attempts = *n;
@@ -325,7 +365,8 @@ impl Intake {
                 }
                 Ok(FileOutcome::Registered(outcome))
             }
-            Verdict::Invalid { reason } => {
+            // (no `Retry` here: `no_retry_verdict` made it an error above)
+            Verdict::Invalid { reason } | Verdict::Retry { reason } => {
                 queue.record_invalid_file(path, size, mtime, &reason, now_unix_s)?;
                 tracing::warn!(group_id = %group_id, path = %path.display(), %reason, "invalid subband file");
                 Ok(FileOutcome::Invalid { reason, outcome })

@@ -252,6 +252,11 @@ impl Runner {
             let mut out = Vec::new();
             for f in &group.files {
                 if let Some(reason) = queue.invalid_reason(&f.path)? {
+                    // the reason names the file already; it is named once, here
+                    let prefix = format!("{}: ", f.path.display());
+                    let reason = reason
+                        .strip_prefix(&prefix)
+                        .map_or(reason.clone(), str::to_owned);
                     out.push((f.subband, f.path.clone(), reason));
                 }
             }

@@ -5,8 +5,10 @@
 //! been validated: [`ChildValidator`] re-executes the daemon's binary with the hidden
 //! arguments [`VALIDATE_FILE_FLAG`] `PATH --subband N --eop=DUT1,XP,YP`; the child runs
 //! [`run_validation`], writes one JSON [`Verdict`] line on stdout and exits 0. A child
-//! killed by a signal makes the file invalid ("validator crashed (signal 11)"); a child
-//! that hangs past the timeout is killed and the file is invalid too.
+//! that crashes (SIGSEGV, SIGABRT, …) makes the file invalid ("validator crashed (signal
+//! 11, SIGSEGV)"). A child killed by SIGKILL (the OOM killer), one that hangs past the
+//! timeout (and is killed), and an I/O error reading the file give no verdict: the intake
+//! tries the file again later, a bounded number of times.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -99,30 +101,49 @@ impl FileValidator for ChildValidator {
         let stdout = out_reader.join().unwrap_or_default();
         let stderr = err_reader.join().unwrap_or_default();
         let Some(status) = status else {
-            return Ok(Verdict::Invalid {
-                reason: format!(
-                    "{}: validator did not finish within {:.0} s",
-                    path.display(),
-                    self.timeout.as_secs_f64()
-                ),
-            });
+            // a hang may be the file system's (a stalled NFS mount) as well as the file's
+            return Err(err(format!(
+                "validator did not finish within {:.0} s and was killed",
+                self.timeout.as_secs_f64()
+            )));
         };
         if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
+            let name = signal_name(signal);
+            if signal == 9 {
+                // SIGKILL comes from outside (the OOM killer, an operator), not from the file
+                return Err(err(format!(
+                    "validator killed by signal {signal} ({name}; out of memory?)"
+                )));
+            }
             return Ok(Verdict::Invalid {
                 reason: format!(
-                    "{}: validator crashed (signal {signal}) reading the file",
+                    "{}: validator crashed (signal {signal}, {name}) reading the file",
                     path.display()
                 ),
             });
         }
         let line = stdout.lines().rev().find(|l| !l.trim().is_empty());
         match line.map(serde_json::from_str::<Verdict>) {
-            Some(Ok(verdict)) if status.success() => Ok(verdict),
+            Some(Ok(verdict)) if status.success() => crate::intake::no_retry_verdict(path, verdict),
             _ => Err(err(format!(
                 "validator exited with {status} without a verdict: {}",
                 stderr.trim()
             ))),
         }
+    }
+}
+
+/// The conventional name of a signal number (those a crashing or killed child gets).
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        15 => "SIGTERM",
+        _ => "signal",
     }
 }
 
@@ -196,11 +217,43 @@ mod tests {
             .unwrap();
         match verdict {
             Verdict::Invalid { reason } => {
-                assert!(reason.contains("validator crashed (signal 11)"), "{reason}");
+                assert!(
+                    reason.contains("validator crashed (signal 11, SIGSEGV)"),
+                    "{reason}"
+                );
                 assert!(reason.contains("/in/x_sb01.hdf5"), "{reason}");
             }
             v => panic!("{v:?}"),
         }
+    }
+
+    fn script(dir: &Path, body: &str) -> PathBuf {
+        let script = dir.join("validator.sh");
+        std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
+        let mut perm = std::fs::metadata(&script).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        std::fs::set_permissions(&script, perm).unwrap();
+        script
+    }
+
+    #[test]
+    fn sigkill_a_hang_and_a_read_error_are_no_verdict_to_be_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = Path::new("/in/x_sb01.hdf5");
+        // the OOM killer's SIGKILL
+        let v = ChildValidator::new(script(dir.path(), "kill -KILL $$"), Duration::from_secs(10));
+        let e = v.validate(file, 1, &Eop::default()).unwrap_err();
+        assert!(e.to_string().contains("killed by signal 9 (SIGKILL"), "{e}");
+        // a hang past the timeout
+        let v = ChildValidator::new(script(dir.path(), "sleep 5"), Duration::from_millis(300));
+        let e = v.validate(file, 1, &Eop::default()).unwrap_err();
+        assert!(e.to_string().contains("did not finish within"), "{e}");
+        // a child that could not read the file (an I/O error) says so: no verdict
+        let retry =
+            r#"echo '{"status":"retry","reason":"x: I/O error: Permission denied (os error 13)"}'"#;
+        let v = ChildValidator::new(script(dir.path(), retry), Duration::from_secs(10));
+        let e = v.validate(file, 1, &Eop::default()).unwrap_err();
+        assert!(e.to_string().contains("Permission denied"), "{e}");
     }
 
     #[test]

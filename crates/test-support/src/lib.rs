@@ -8,6 +8,8 @@
 //! - [`wait_for`]: polling with a deadline that names what it waited for.
 //! - [`free_port`], [`http_get`]: a port for a server under test and a tiny HTTP/1.1
 //!   client (chunked bodies decoded) to talk to it.
+//! - [`GUIDE_API_BLOCK`], [`guide_api_commands`], [`run_guide_curl`]: the operations
+//!   guide's `curl` examples for the dashboard API, run verbatim.
 //!
 //! Dev-dependency only; it depends on no crate of ours.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,6 +19,52 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// The operations guide's "Dashboard / API Integration" example block, exactly as
+/// written there (`dsa110-api`'s tests check it against the guide when the guide is at
+/// hand).
+pub const GUIDE_API_BLOCK: &str = r#"# List pending complete groups
+curl http://localhost:8000/api/v1/conversion/pending?complete_only=true
+
+# Trigger conversion for specific groups
+curl -X POST http://localhost:8000/api/v1/conversion/convert \
+  -H "Content-Type: application/json" \
+  -H "Authorization: Bearer $TOKEN" \
+  -d '{"group_ids": ["2025-10-02T00:05:18", "2025-10-02T00:10:22"]}'
+
+# Check conversion status
+curl http://localhost:8000/api/v1/conversion/status/2025-10-02T00:05:18"#;
+
+/// The `curl` commands of [`GUIDE_API_BLOCK`] (comments dropped, continuation lines
+/// joined): list pending, trigger conversion, status.
+pub fn guide_api_commands() -> Vec<String> {
+    let joined = GUIDE_API_BLOCK.replace("\\\n", " ");
+    joined
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("curl"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs one guide command with bash, `$TOKEN` set, against `port` instead of 8000;
+/// returns its stdout as JSON (panics naming the command when it fails).
+pub fn run_guide_curl(cmd: &str, port: u16, token: &str, cwd: &Path) -> serde_json::Value {
+    let cmd = cmd.replace("localhost:8000", &format!("127.0.0.1:{port}"));
+    let out = Command::new("bash")
+        .args(["-c", &format!("{cmd} --silent --show-error")])
+        .env("TOKEN", token)
+        .current_dir(cwd)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run bash: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{cmd}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {

@@ -1,53 +1,16 @@
 //! The operations guide's "Dashboard / API Integration" commands, run verbatim
 //! with `curl` (only the port changes: the server runs on a free port).
 
-use std::process::Command;
-
 use dsa110_queue::{GroupId, GroupState, JobOutcome, JobState, Queue};
 use serde_json::Value;
 
 use crate::common::*;
 
-/// The guide's example block, exactly as written there.
-const GUIDE_BLOCK: &str = r#"# List pending complete groups
-curl http://localhost:8000/api/v1/conversion/pending?complete_only=true
+use dsa110_test_support::{guide_api_commands as commands, GUIDE_API_BLOCK as GUIDE_BLOCK};
 
-# Trigger conversion for specific groups
-curl -X POST http://localhost:8000/api/v1/conversion/convert \
-  -H "Content-Type: application/json" \
-  -H "Authorization: Bearer $TOKEN" \
-  -d '{"group_ids": ["2025-10-02T00:05:18", "2025-10-02T00:10:22"]}'
-
-# Check conversion status
-curl http://localhost:8000/api/v1/conversion/status/2025-10-02T00:05:18"#;
-
-/// The commands of the block (comments dropped, continuation lines joined).
-fn commands() -> Vec<String> {
-    let joined = GUIDE_BLOCK.replace("\\\n", " ");
-    joined
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("curl"))
-        .map(str::to_string)
-        .collect()
-}
-
-/// Runs one command with bash, `$TOKEN` set, against our port; returns stdout as JSON.
+/// Runs one command against our port; stdout as JSON.
 fn run(cmd: &str, port: u16, token: &str, cwd: &std::path::Path) -> Value {
-    let cmd = cmd.replace("localhost:8000", &format!("127.0.0.1:{port}"));
-    let out = Command::new("bash")
-        .args(["-c", &format!("{cmd} --silent --show-error")])
-        .env("TOKEN", token)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{cmd}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    dsa110_test_support::run_guide_curl(cmd, port, token, cwd)
 }
 
 #[test]

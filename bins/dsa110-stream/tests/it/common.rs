@@ -75,11 +75,33 @@ impl Daemon {
     /// [`Daemon::start`] with extra environment variables (e.g. the runner's testing
     /// aids `DSA110_FAULT_SLEEP`, `DSA110_FAULT_POINT`).
     pub fn start_with_env(dirs: &Dirs, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(dirs, extra, env, None)
+    }
+
+    /// [`Daemon::start`] as the unprivileged user and group `uid` (with `setpriv`), for
+    /// faults that root's privileges would hide (a file it may not read). The test
+    /// directory must belong to that user.
+    pub fn start_as(dirs: &Dirs, extra: &[&str], uid: u32) -> Self {
+        Self::spawn(dirs, extra, &[], Some(uid))
+    }
+
+    fn spawn(dirs: &Dirs, extra: &[&str], env: &[(&str, &str)], uid: Option<u32>) -> Self {
         let port = free_port();
         let n = std::fs::read_dir(dirs.root()).unwrap().count();
         let stderr_path = dirs.root().join(format!("daemon-{n}.stderr"));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let child = Command::new(EXE)
+        let mut cmd = match uid {
+            None => Command::new(EXE),
+            Some(uid) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={uid}"))
+                    .arg("--clear-groups")
+                    .arg(EXE);
+                c
+            }
+        };
+        let child = cmd
             .current_dir(dirs.root())
             .arg("--input-dir")
             .arg(dirs.input())
@@ -464,4 +486,13 @@ pub fn ms_index_rows(db: &Path, group_id: &str) -> Vec<(String, String)> {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
+}
+
+/// Asserts that `needle` occurs exactly once in `text` (an error chain names each cause once).
+pub fn assert_once(text: &str, needle: &str) {
+    assert_eq!(
+        text.matches(needle).count(),
+        1,
+        "{needle:?} should occur once in {text:?}"
+    );
 }

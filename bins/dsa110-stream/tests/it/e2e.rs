@@ -87,6 +87,20 @@ fn correlator_groups_end_completed_failed_or_partial_and_monitoring_agrees() {
     );
     assert_eq!(n_missing, 1, "sb05 written flagged");
     assert_eq!(corrupt.len(), 16);
+    // The HDF5 layer's error chain, as operators read it in the group's record and in
+    // invalid_files: libhdf5's own message kept, the file and each cause named once.
+    let reason: String = read_db(&dirs.db())
+        .query_row(
+            "SELECT reason FROM invalid_files WHERE path LIKE '%' || ?1",
+            [victim_name],
+            |r| r.get(0),
+        )
+        .unwrap();
+    for text in [&excluded, &reason] {
+        assert_once(text, victim_name);
+        assert_once(text, "H5Fopen(): unable to open file");
+        assert_once(text, "H5F__super_read(): truncated file");
+    }
 
     // Too few subbands at the partial timeout: failed with the reason.
     let few_row = row_with_file(&rows, few[0].file_name().unwrap().to_str().unwrap());

@@ -395,6 +395,81 @@ fn a_database_locked_by_another_process_is_waited_out() {
     daemon.stop_ok(Duration::from_secs(20));
 }
 
+/// Unprivileged user and group of the test below (Debian's `nobody`/`nogroup` ids).
+const NOBODY: u32 = 65534;
+
+#[test]
+fn a_transient_read_error_at_intake_is_retried_and_the_group_completes() {
+    // A subband file the daemon may not read (mode 000, the daemon running as `nobody`):
+    // reading fails with EACCES, an operator-fixable, passing fault. It must be retried,
+    // not recorded invalid; once readable the group completes with all 16 subbands.
+    let dirs = Dirs::new();
+    std::fs::create_dir_all(dirs.staging()).unwrap();
+    let files = write_staged(&sim_config(
+        Scale::Tiny,
+        &dirs.staging(),
+        0.0,
+        41,
+        &all_subbands(),
+    ));
+    let unreadable_name = files[3].file_name().unwrap().to_str().unwrap().to_string();
+    let set_mode = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    };
+    set_mode(&files[3], 0o000);
+    let chown = std::process::Command::new("chown")
+        .args(["-R", &format!("{NOBODY}:{NOBODY}")])
+        .arg(dirs.root())
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    set_mode(dirs.root(), 0o755);
+    // a partial timeout far beyond the test: the group must wait for the file
+    let mut daemon = Daemon::start_as(
+        &dirs,
+        &[&["--partial-timeout", "300"], CONVERSION_ONLY].concat(),
+        NOBODY,
+    );
+    let delivered = deliver(&files, &dirs.input());
+    let unreadable = dirs.input().join(&unreadable_name);
+    // the daemon tries the file, fails to read it, and says it will try again
+    wait_for("a retry warning", Duration::from_secs(30), || {
+        daemon
+            .stderr()
+            .lines()
+            .any(|l| l.contains(&unreadable_name) && l.contains("will try again"))
+            .then_some(())
+    });
+    let log = daemon.stderr();
+    assert!(
+        log.contains("Permission denied"),
+        "the OS's message is kept:\n{log}"
+    );
+    let invalid: i64 = read_db(&dirs.db())
+        .query_row("SELECT COUNT(*) FROM invalid_files", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(invalid, 0, "a passing fault was recorded invalid");
+    // the operator fixes the permissions; the next attempt reads the file
+    set_mode(&unreadable, 0o644);
+    let row = wait_for("the group to complete", Duration::from_secs(60), || {
+        groups(&dirs.db())
+            .into_iter()
+            .find(|r| r.state == "completed")
+    });
+    assert_eq!(row.files.len(), 16, "{row:?}");
+    let (missing, excluded): (i64, Option<String>) = read_db(&dirs.db())
+        .query_row(
+            "SELECT m.n_missing_subbands, q.excluded_files FROM processing_queue q \
+             JOIN ms_index m ON m.group_id = q.group_id WHERE q.group_id = ?1",
+            [&row.group_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((missing, excluded), (0, None));
+    assert_eq!(delivered.len(), 16);
+    daemon.stop_ok(Duration::from_secs(20));
+}
+
 /// A tmpfs mounted on a directory for the length of a test (the tests run as root, as
 /// CI does); unmounted on drop.
 struct Tmpfs(PathBuf);

@@ -2,6 +2,7 @@
 //! is spawned with `--monitoring` on a free port and short intervals.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_guide;
 mod cli;
 mod common;
 mod e2e;

@@ -120,6 +120,19 @@ fn truncated_file_is_named_and_exit_status_is_nonzero() {
         "{line}"
     );
     assert!(line.to_lowercase().contains("truncated"), "{line}");
+    // the HDF5 layer's chain, each cause once: the file, libhdf5's own message, its cause
+    let bad_name = bad.file_name().unwrap().to_str().unwrap();
+    for needle in [
+        bad_name,
+        "H5Fopen(): unable to open file",
+        "H5F__super_read(): truncated file",
+    ] {
+        assert_eq!(
+            line.matches(needle).count(),
+            1,
+            "{needle:?} once in {line:?}"
+        );
+    }
 
     // the same as JSON, validated in this process instead of children
     let out = validate_group(&[

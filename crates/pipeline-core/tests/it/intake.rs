@@ -59,11 +59,16 @@ fn now() -> f64 {
 #[test]
 fn a_transient_validator_failure_is_retried_and_the_file_registered() {
     let (_tmp, queue, mut intake, file) = setup(MAX_VALIDATOR_FAILURES - 1);
+    let mut t = now();
     for _ in 0..MAX_VALIDATOR_FAILURES - 1 {
-        let o = intake.consider(&queue, &file, &params(), now()).unwrap();
+        let o = intake.consider(&queue, &file, &params(), t).unwrap();
         assert!(matches!(o, FileOutcome::NotSettled), "{o:?}");
+        // before the back-off has passed the file is not tried again (no attempt used)
+        let o = intake.consider(&queue, &file, &params(), t + 0.5).unwrap();
+        assert!(matches!(o, FileOutcome::NotSettled), "{o:?}");
+        t += 100.0;
     }
-    let o = intake.consider(&queue, &file, &params(), now()).unwrap();
+    let o = intake.consider(&queue, &file, &params(), t).unwrap();
     assert!(matches!(o, FileOutcome::Registered(_)), "{o:?}");
     assert_eq!(queue.invalid_reason(&file).unwrap(), None);
 }
@@ -71,11 +76,13 @@ fn a_transient_validator_failure_is_retried_and_the_file_registered() {
 #[test]
 fn a_validator_that_never_answers_ends_with_the_file_invalid_and_the_cause_named() {
     let (_tmp, queue, mut intake, file) = setup(u32::MAX);
+    let mut t = now();
     for _ in 0..MAX_VALIDATOR_FAILURES - 1 {
-        let o = intake.consider(&queue, &file, &params(), now()).unwrap();
+        let o = intake.consider(&queue, &file, &params(), t).unwrap();
         assert!(matches!(o, FileOutcome::NotSettled), "{o:?}");
+        t += 100.0;
     }
-    let o = intake.consider(&queue, &file, &params(), now()).unwrap();
+    let o = intake.consider(&queue, &file, &params(), t).unwrap();
     let FileOutcome::Invalid { reason, .. } = o else {
         panic!("recorded invalid after the limit: {o:?}");
     };
