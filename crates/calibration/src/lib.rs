@@ -45,7 +45,7 @@ pub use msio::{
     SolveSummary,
 };
 pub use solve::{
-    qa_summary, solve_spws, solve_table, CalSolutions, JonesKind, QaReport, QaThresholds,
-    SolutionTable, SolveParams,
+    model_residual_fraction, qa_summary, solve_spws, solve_table, CalSolutions, JonesKind,
+    QaReport, QaThresholds, SolutionTable, SolveParams,
 };
 pub use transit::{find_transits, BeamGeometry, Transit};

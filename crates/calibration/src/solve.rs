@@ -167,6 +167,11 @@ pub struct QaThresholds {
     pub max_amp_scatter: f64,
     /// Maximum median (over antennas) scatter of the G phase in time (10°).
     pub max_phase_scatter_deg: f64,
+    /// Maximum fraction of the calibrated model's power the data leave unexplained beyond
+    /// their noise (0.25): a wrong model (a calibrator that is not where, or not what, the
+    /// catalogue says, or a field dominated by other sources) solves to gains that cannot
+    /// reproduce the data, whatever their SNR.
+    pub max_model_residual: f64,
 }
 
 impl Default for QaThresholds {
@@ -177,6 +182,7 @@ impl Default for QaThresholds {
             max_flagged_fraction: 0.3,
             max_amp_scatter: 0.1,
             max_phase_scatter_deg: 10.0,
+            max_model_residual: 0.25,
         }
     }
 }
@@ -229,6 +235,11 @@ pub struct QaReport {
     pub amp_scatter_g: f64,
     /// Median over antennas/receptors/windows of the G phase scatter in time (deg).
     pub phase_scatter_g_deg: f64,
+    /// Model fit: (⟨|V − g_i M g_j*|²⟩ − σ²) / ⟨|g_i M g_j*|²⟩ over the unflagged
+    /// cross-correlations of every window, σ² the noise estimated from the residuals'
+    /// differences between adjacent channels (see [`model_residual_fraction`]); `None`
+    /// when not computed.
+    pub model_residual: Option<f64>,
     /// Whether every threshold holds.
     pub passed: bool,
     /// The thresholds that failed, in words.
@@ -980,13 +991,116 @@ pub fn solve_spws(
     for t in bands.iter_mut().chain(gains.iter_mut()) {
         reference_table(t, &ranking);
     }
-    let qa = qa_summary(&bands, &gains, &params.qa);
+    let mut qa = qa_summary(&bands, &gains, &params.qa);
+    let fit = model_residual_fraction(blocks, models, &bands, &gains)?;
+    qa.add_model_fit(fit, &params.qa);
     Ok(CalSolutions {
         bandpass: bands,
         gains,
         refant,
         qa,
     })
+}
+
+impl QaReport {
+    /// Records the model fit ([`model_residual_fraction`]) and checks it against
+    /// `th.max_model_residual`.
+    pub fn add_model_fit(&mut self, fraction: Option<f64>, th: &QaThresholds) {
+        self.model_residual = fraction;
+        if let Some(f) = fraction {
+            if f.is_nan() || f > th.max_model_residual {
+                self.failures.push(format!(
+                    "the model leaves {:.0} % of its power unexplained (> {:.0} %): \
+                     wrong calibrator model or position?",
+                    100.0 * f,
+                    100.0 * th.max_model_residual
+                ));
+                self.passed = false;
+            }
+        }
+    }
+}
+
+/// How badly the calibrated model misses the data: (⟨|r|²⟩ − σ²) / ⟨|p|²⟩ with
+/// p = g_i M g_j* (B × G of each antenna and receptor) and r = V − p over every
+/// unflagged parallel-hand cross-correlation of every window, σ² = ⟨|r_c − r_{c+1}|²⟩ / 2
+/// from adjacent channels (the noise: what the model leaves unexplained varies slowly
+/// with frequency, the noise does not). Weighted by nsamples. `None` without data.
+///
+/// # Errors
+/// [`CalError::Mismatch`] when a table does not fit its window.
+pub fn model_residual_fraction(
+    blocks: &[VisBlock],
+    models: &[Array2<Complex32>],
+    bands: &[SolutionTable],
+    gains: &[SolutionTable],
+) -> Result<Option<f64>, CalError> {
+    let (mut res, mut pow, mut wsum) = (0.0f64, 0.0f64, 0.0f64);
+    let (mut diff, mut dw) = (0.0f64, 0.0f64);
+    for (((blk, model), b), g) in blocks.iter().zip(models).zip(bands).zip(gains) {
+        let pm = pol_map(&blk.pols)?;
+        let ai = ant_index(&blk.ant1, &blk.ant2);
+        let bd = DenseGains::new(b, &blk.times_jd_utc, &blk.freqs_hz, ai.max_ant)?;
+        let gd = DenseGains::new(g, &blk.times_jd_utc, &blk.freqs_hz, ai.max_ant)?;
+        let (nbls, nc) = (blk.nbls(), blk.nchan());
+        for t in 0..blk.ntimes() {
+            for bl in 0..nbls {
+                let (a1, a2) = (blk.ant1[bl], blk.ant2[bl]);
+                if a1 == a2 {
+                    continue;
+                }
+                let row = t * nbls + bl;
+                let (Some(b1), Some(b2), Some(g1), Some(g2)) = (
+                    bd.antenna(t, a1),
+                    bd.antenna(t, a2),
+                    gd.antenna(t, a1),
+                    gd.antenna(t, a2),
+                ) else {
+                    continue;
+                };
+                for (r, &p) in pm.parallel.iter().enumerate() {
+                    let mut prev: Option<(Complex64, f64)> = None;
+                    for c in 0..nc {
+                        let (v, w) = (blk.data[[row, c, p]], f64::from(blk.nsamples[[row, c, p]]));
+                        let gi = b1[bd.at(c, r)] * g1[gd.at(c, r)];
+                        let gj = b2[bd.at(c, r)] * g2[gd.at(c, r)];
+                        let usable = !blk.flags[[row, c, p]]
+                            && w > 0.0
+                            && v.re.is_finite()
+                            && v.im.is_finite()
+                            && gi.norm_sqr() > 0.0
+                            && gj.norm_sqr() > 0.0;
+                        if !usable {
+                            prev = None;
+                            continue;
+                        }
+                        let m = model[[row, c]];
+                        let pred =
+                            Complex64::new(f64::from(m.re), f64::from(m.im)) * c64(gi * gj.conj());
+                        let rc = c64(v) - pred;
+                        res += w * rc.norm_sqr();
+                        pow += w * pred.norm_sqr();
+                        wsum += w;
+                        if let Some((rp, wp)) = prev {
+                            let wd = w.min(wp);
+                            diff += wd * (rc - rp).norm_sqr() / 2.0;
+                            dw += wd;
+                        }
+                        prev = Some((rc, w));
+                    }
+                }
+            }
+        }
+    }
+    if wsum <= 0.0 || pow <= 0.0 {
+        return Ok(None);
+    }
+    let noise = if dw > 0.0 { diff / dw } else { 0.0 };
+    Ok(Some(((res / wsum - noise).max(0.0)) / (pow / wsum)))
+}
+
+fn c64(z: Complex32) -> Complex64 {
+    Complex64::new(f64::from(z.re), f64::from(z.im))
 }
 
 /// The QA figures and verdict for a set of tables.
@@ -1084,6 +1198,7 @@ pub fn qa_summary(bands: &[SolutionTable], gains: &[SolutionTable], th: &QaThres
         flagged_fraction_g: ff_g,
         amp_scatter_g: amp_scatter,
         phase_scatter_g_deg: phase_scatter,
+        model_residual: None,
         passed: failures.is_empty(),
         failures,
     }

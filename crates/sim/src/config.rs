@@ -121,6 +121,10 @@ pub struct SimConfig {
     pub noise_scale: Option<f64>,
     /// All complex gains exactly 1.
     pub unit_gains: bool,
+    /// Hours of slow gain drift on top of the seeded gains (0 = none): see
+    /// [`crate::gains::apply_drift`]. Groups of one seed recorded hours apart share their
+    /// gains up to this drift.
+    pub gain_drift_hours: f64,
     /// The sky; empty = the default sky (a few sources in the beam, see [`crate::sky`]).
     pub sources: Vec<SourceSpec>,
     /// Add RFI (narrow-band channels at all times and one-integration broadband bursts).
@@ -161,6 +165,7 @@ impl SimConfig {
             seed: 1,
             noise_scale: Some(1.0),
             unit_gains: false,
+            gain_drift_hours: 0.0,
             sources: Vec::new(),
             rfi: false,
             zero_nsamples_rows: 0,

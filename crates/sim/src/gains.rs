@@ -13,6 +13,10 @@
 //! within 0.3 ns of each other), φ_ap ∈ [−π, π), β_ap ∈ [−0.5, 0.5] rad, and per
 //! subband e_s ∈ [0.02, 0.08], m_s ∈ {4, 6, 8}. All draws are seeded.
 //!
+//! A slow drift over `h` hours ([`apply_drift`]) multiplies antenna a, pol p by
+//! `(1 + r_ap h) · exp(i θ_ap h)`, r_ap ∈ [−0.5, 0.5] % and θ_ap ∈ [−2°, 2°] per hour
+//! (seeded apart from the bandpasses; constant across the band and within a group).
+//!
 //! Layout (here and in the `.npy`): complex64, shape `(117, npol, 16·nchan)`, C order;
 //! channel index `c = sb·nchan + j` with `j` the channel in file order, i.e. the
 //! channel axis runs in **file order, sb00 first** = strictly descending frequency.
@@ -111,6 +115,22 @@ pub fn random_gains(freqs: &[Vec<f64>], npol: usize, seed: u64) -> Gains {
     }
 }
 
+/// Applies `hours` of slow drift to `g` (see the module docs), seeded by `seed`.
+pub fn apply_drift(g: &mut Gains, hours: f64, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed_for(seed, &[0x6B]));
+    let nchan = g.nchan_total;
+    for ant_pol in g.values.chunks_mut(nchan.max(1)) {
+        let rate_amp: f64 = rng.random_range(-0.005..0.005);
+        let rate_ph: f64 = rng.random_range(-2.0f64..2.0).to_radians();
+        let (s, c) = (rate_ph * hours).sin_cos();
+        let amp = 1.0 + rate_amp * hours;
+        let k = Complex32::new((amp * c) as f32, (amp * s) as f32);
+        for v in ant_pol {
+            *v *= k;
+        }
+    }
+}
+
 /// Write the gains as a NumPy `.npy` (format 1.0, `<c8`, C order, shape
 /// `(117, npol, nchan_total)`).
 pub fn write_npy(path: &Path, g: &Gains) -> Result<u64, SimError> {
@@ -140,4 +160,42 @@ pub fn write_npy(path: &Path, g: &Gains) -> Result<u64, SimError> {
     f.write_all(&buf).map_err(io)?;
     f.sync_all().map_err(io)?;
     Ok(buf.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drift_scales_each_antenna_by_its_rate_times_the_hours() {
+        let freqs: Vec<Vec<f64>> = (0..NSUBBANDS)
+            .map(|sb| vec![1.5e9 - sb as f64 * 11.7e6, 1.495e9 - sb as f64 * 11.7e6])
+            .collect();
+        let g0 = random_gains(&freqs, 2, 9);
+        let mut g1 = g0.clone();
+        apply_drift(&mut g1, 1.0, 9);
+        let mut g2 = g0.clone();
+        apply_drift(&mut g2, 2.0, 9);
+        let mut moved = 0;
+        for ant in 0..NANTS_TELESCOPE {
+            for pol in 0..2 {
+                let r1 = g1.get(ant, pol, 0) / g0.get(ant, pol, 0);
+                let r2 = g2.get(ant, pol, 0) / g0.get(ant, pol, 0);
+                // amplitude within 0.5 %/h, phase within 2°/h, linear in the hours
+                assert!((r1.norm() - 1.0).abs() <= 0.005 + 1e-6, "{r1}");
+                assert!(r1.arg().abs() <= 2f32.to_radians() + 1e-6, "{r1}");
+                assert!((r2.arg() - 2.0 * r1.arg()).abs() < 1e-5);
+                assert!(((r2.norm() - 1.0) - 2.0 * (r1.norm() - 1.0)).abs() < 1e-5);
+                // the same factor across the band
+                let last = g1.nchan_total - 1;
+                let rl = g1.get(ant, pol, last) / g0.get(ant, pol, last);
+                assert!((rl - r1).norm() < 1e-5);
+                moved += usize::from(r1.arg().abs() > 0.1f32.to_radians());
+            }
+        }
+        assert!(
+            moved > NANTS_TELESCOPE,
+            "the drift moves most gains: {moved}"
+        );
+    }
 }

@@ -40,7 +40,7 @@ use crate::array::{build_array, ArrayModel};
 use crate::config::{
     SimConfig, SourceSpec, NSUBBANDS, POLARIZATIONS, REAL_NCHAN_PER_SB, REF_FREQ_HZ, SEFD_JY,
 };
-use crate::gains::{random_gains, unit_gains, Gains};
+use crate::gains::{apply_drift, random_gains, unit_gains, Gains};
 use crate::sky::{default_sky, gaussian_coeffs, source_geometry, SourceGeom};
 use crate::{seed_for, SimError};
 
@@ -179,11 +179,14 @@ impl Plan {
             .map(|t| source_geometry(t, &array.site, &eop, dec_rad, &sources))
             .collect::<Result<Vec<_>, _>>()?;
         let npol = POLARIZATIONS.len();
-        let gains = if cfg.unit_gains {
+        let mut gains = if cfg.unit_gains {
             unit_gains(npol, NSUBBANDS * cfg.nchan_per_sb)
         } else {
             random_gains(&freqs_hz, npol, cfg.seed)
         };
+        if cfg.gain_drift_hours != 0.0 {
+            apply_drift(&mut gains, cfg.gain_drift_hours, cfg.seed);
+        }
         let noise_sigma_jy = cfg
             .noise_scale
             .map(|x| x * SEFD_JY / (2.0 * chan_width_hz * int_time).sqrt());

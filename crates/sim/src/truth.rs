@@ -42,6 +42,9 @@ pub struct TruthConfig {
     pub noise_scale: Option<f64>,
     /// Unit gains?
     pub unit_gains: bool,
+    /// Hours of slow gain drift applied (0 = none).
+    #[serde(default)]
+    pub gain_drift_hours: f64,
     /// RFI injected?
     pub rfi: bool,
     /// Rows with nsamples = 0.
@@ -149,6 +152,7 @@ impl Truth {
                 seed: cfg.seed,
                 noise_scale: cfg.noise_scale,
                 unit_gains: cfg.unit_gains,
+                gain_drift_hours: cfg.gain_drift_hours,
                 rfi: cfg.rfi,
                 zero_nsamples_rows: cfg.zero_nsamples_rows,
                 jitter_s: cfg.jitter_s,

@@ -9,7 +9,9 @@ the pointing (HA 0, pointing dec) to the source's observed place (erfa.atco13,
 zero EOP, as the simulation). The measured position and flux come from the
 image near the true position: the brightest pixel within ±4 pixels, then a
 least-squares elliptical Gaussian (amplitude, centre, widths, angle) over
-±8 pixels around it. Prints JSON: per source the offset (arcsec) and flux ratio.
+±8 pixels around it. Prints JSON: per source the offset (arcsec), the peak and
+integrated flux ratios (fitted peak, and fitted volume over the restoring beam's), and
+the image's restoring beam (BMAJ, arcsec).
 """
 import json
 import sys
@@ -68,10 +70,15 @@ for src in truth["sources"]:
     bmaj, bmin = hdu.header["BMAJ"] / abs(hdu.header["CDELT1"]), hdu.header["BMIN"] / abs(hdu.header["CDELT1"])
     fwhm = np.sqrt(8 * np.log(2))
     fit = least_squares(resid, [img[cy, cx], 0.0, 0.0, bmin / fwhm, bmaj / fwhm, np.radians(90 - hdu.header["BPA"])])
-    a, x0, y0 = fit.x[:3]
+    a, x0, y0, sa, sb = fit.x[:5]
     peak = float(a)
+    # integrated flux: the fitted Gaussian's volume over the restoring beam's (what a
+    # point source spread over neighbouring pixels by CLEAN keeps, while its peak drops)
+    integrated = float(a * abs(sa * sb) / ((bmaj / fwhm) * (bmin / fwhm)))
     got = wcs.pixel_to_world(cx + x0, cy + y0).icrs
     sep = got.separation(SkyCoord(src["ra_deg"], src["dec_deg"], unit="deg", frame="icrs")).arcsec
     out.append({"name": src["name"], "sep_arcsec": float(sep), "peak_jy": peak, "expected_jy": expected,
-                "ratio": peak / expected, "cell_arcsec": float(abs(hdu.header["CDELT1"]) * 3600)})
+                "ratio": peak / expected, "int_jy": integrated, "int_ratio": integrated / expected,
+                "cell_arcsec": float(abs(hdu.header["CDELT1"]) * 3600),
+                "bmaj_arcsec": float(hdu.header["BMAJ"] * 3600)})
 print(json.dumps(out))

@@ -4,7 +4,7 @@ use dsa110_calibration::solve::reference_table;
 use dsa110_calibration::{solve_spws, solve_table, CalError, JonesKind, SolveParams};
 use num_complex::Complex64;
 
-use crate::common::{aligned_truth, synth, SynthSpec};
+use crate::common::{aligned_truth, normal, synth, SynthSpec};
 
 fn c64(z: num_complex::Complex32) -> Complex64 {
     Complex64::new(f64::from(z.re), f64::from(z.im))
@@ -261,4 +261,79 @@ fn all_flagged_data_is_an_error_naming_the_window() {
     .unwrap_err();
     assert!(matches!(err, CalError::NoData { spw: 0, .. }), "{err}");
     assert!(err.to_string().contains("spectral window 0"), "{err}");
+}
+
+/// A model that does not describe the sky — the catalogue's calibrator at the phase
+/// centre where the data hold three comparable sources elsewhere — solves to gains that
+/// cannot reproduce the data: QA fails on the model fit. (A single off-centre source
+/// would not show: antenna phases absorb a shift of the whole sky.) The right model, with
+/// noise, passes with a residual at the noise (σ² subtracted).
+#[test]
+fn a_wrong_model_fails_qa_on_the_model_fit() {
+    let mut s = synth(&SynthSpec::default());
+    let blk = &mut s.block;
+    let nbls = blk.nbls();
+    let idx = |a: u32| ((a - 1) / 2) as usize;
+    let sky = [
+        (0.004, -0.002, 4.0),
+        (-0.006, 0.003, 3.0),
+        (0.002, 0.007, 3.0),
+    ];
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(3);
+    for r in 0..blk.data.dim().0 {
+        let (t, b) = (r / nbls, r % nbls);
+        let (i, j) = (idx(blk.ant1[b]), idx(blk.ant2[b]));
+        for (c, &f) in blk.freqs_hz.clone().iter().enumerate() {
+            let k = std::f64::consts::TAU * f / 299_792_458.0;
+            let m: Complex64 = sky
+                .iter()
+                .map(|&(l, mm, a)| {
+                    Complex64::from_polar(a, k * (blk.uvw_m[[r, 0]] * l + blk.uvw_m[[r, 1]] * mm))
+                })
+                .sum();
+            s.model[[r, c]] = num_complex::Complex32::new(m.re as f32, m.im as f32);
+            for p in 0..2 {
+                let gi = s.gains[[i, c, p]] * s.time_gains[[t, i, p]];
+                let gj = s.gains[[j, c, p]] * s.time_gains[[t, j, p]];
+                let mut v = gi * gj.conj() * m;
+                if i != j {
+                    v += Complex64::new(normal(&mut rng), normal(&mut rng));
+                }
+                blk.data[[r, c, p]] = num_complex::Complex32::new(v.re as f32, v.im as f32);
+            }
+        }
+    }
+    let right = solve_spws(
+        std::slice::from_ref(&s.block),
+        std::slice::from_ref(&s.model),
+        &SolveParams::default(),
+    )
+    .unwrap();
+    let fit = right.qa.model_residual.unwrap();
+    eprintln!(
+        "right model: unexplained fraction {fit:.4}, QA {:?}",
+        right.qa
+    );
+    assert!(right.qa.passed, "{:?}", right.qa);
+    assert!(fit < 0.01, "{fit}");
+
+    // the catalogue's 10 Jy calibrator at the phase centre
+    let wrong = s.model.mapv(|_| num_complex::Complex32::new(10.0, 0.0));
+    let sol = solve_spws(
+        std::slice::from_ref(&s.block),
+        std::slice::from_ref(&wrong),
+        &SolveParams::default(),
+    )
+    .unwrap();
+    let fit = sol.qa.model_residual.unwrap();
+    eprintln!(
+        "wrong model: unexplained fraction {fit:.3}, QA {:?}",
+        sol.qa
+    );
+    assert!(!sol.qa.passed);
+    assert!(
+        sol.qa.failures.iter().any(|f| f.contains("unexplained")),
+        "{:?}",
+        sol.qa.failures
+    );
 }
