@@ -73,6 +73,19 @@ const IMAGE_COLUMNS: &str = "id, path, ms_path, group_id, created_at, type, beam
      beam_minor_arcsec, beam_pa_deg, noise_jy, dynamic_range, pbcor, center_ra_deg, center_dec_deg, \
      imsize_x, imsize_y, cellsize_arcsec, freq_ghz, bandwidth_mhz, integration_sec, mid_mjd";
 
+const SOURCE_COLUMNS: &str = "source_id, n_measurements, ra_deg, dec_deg, first_mjd, last_mjd";
+
+fn source_row(r: &Row<'_>) -> RowResult<SourceSummary> {
+    Ok(Ok(SourceSummary {
+        source_id: r.get(0)?,
+        n_measurements: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+        ra_deg: r.get(2)?,
+        dec_deg: r.get(3)?,
+        first_mjd: r.get(4)?,
+        last_mjd: r.get(5)?,
+    }))
+}
+
 fn image_row(r: &Row<'_>) -> RowResult<ImageRecord> {
     let path: String = r.get(1)?;
     let group: Option<String> = r.get(3)?;
@@ -1033,7 +1046,9 @@ impl SqliteBackend {
         })
     }
 
-    /// See [`crate::Queue::list_sources`].
+    /// See [`crate::Queue::list_sources`]. Reads `photometry_sources`, one row
+    /// per source kept by triggers on `photometry` (schema v4), instead of
+    /// grouping every photometry row.
     pub fn list_sources(
         &self,
         search: Option<&str>,
@@ -1046,30 +1061,38 @@ impl SqliteBackend {
             let total = self.count(
                 tx,
                 OP,
-                &format!("SELECT COUNT(DISTINCT source_id) FROM photometry WHERE {filter}"),
+                &format!("SELECT COUNT(*) FROM photometry_sources WHERE {filter}"),
                 [search],
             )?;
             let rows = self.query_all(
                 tx,
                 OP,
                 &format!(
-                    "SELECT source_id, COUNT(*), MAX(ra_deg), MAX(dec_deg), MIN(mjd), MAX(mjd) \
-                     FROM photometry WHERE {filter} GROUP BY source_id ORDER BY source_id \
-                     LIMIT ?2 OFFSET ?3"
+                    "SELECT {SOURCE_COLUMNS} FROM photometry_sources WHERE {filter} \
+                     ORDER BY source_id LIMIT ?2 OFFSET ?3"
                 ),
                 params![search, limit, offset],
-                |r| {
-                    Ok(Ok(SourceSummary {
-                        source_id: r.get(0)?,
-                        n_measurements: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                        ra_deg: r.get(2)?,
-                        dec_deg: r.get(3)?,
-                        first_mjd: r.get(4)?,
-                        last_mjd: r.get(5)?,
-                    }))
-                },
+                source_row,
             )?;
             Ok((rows, total))
+        })
+    }
+
+    /// See [`crate::Queue::source_summary`].
+    pub fn source_summary(&self, source_id: &str) -> Result<Option<SourceSummary>> {
+        const OP: &str = "source_summary";
+        self.read(OP, |tx| {
+            Ok(self
+                .query_all(
+                    tx,
+                    OP,
+                    &format!(
+                        "SELECT {SOURCE_COLUMNS} FROM photometry_sources WHERE source_id = ?1"
+                    ),
+                    [source_id],
+                    source_row,
+                )?
+                .pop())
         })
     }
 
