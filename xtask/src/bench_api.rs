@@ -155,6 +155,16 @@ fn memory_mb(pid: u32) -> Option<(f64, f64, f64)> {
     Some((field("VmHWM:")?, field("RssAnon:")?, field("RssFile:")?))
 }
 
+/// CPU time a process has used (user + system), seconds; `None` without /proc.
+fn cpu_s(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // fields after the command name, which is in parentheses and may hold spaces
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -268,6 +278,7 @@ pub fn run() -> Result<()> {
         "{CLIENTS} clients × {REQUESTS_PER_CLIENT} requests over {} routes",
         routes.len()
     ));
+    let cpu_before = cpu_s(server.0.id());
     let start = Instant::now();
     let handles: Vec<_> = (0..CLIENTS)
         .map(|c| {
@@ -300,6 +311,9 @@ pub fn run() -> Result<()> {
     stop.store(true, Ordering::Relaxed);
     let _ = writer.join();
     let memory = memory_mb(server.0.id());
+    let cpu_ms_per_request = cpu_s(server.0.id())
+        .zip(cpu_before)
+        .map(|(after, before)| (after - before) * 1e3 / (CLIENTS * REQUESTS_PER_CLIENT) as f64);
     drop(server);
 
     let mut report = Vec::new();
@@ -343,6 +357,17 @@ pub fn run() -> Result<()> {
         writes.load(Ordering::Relaxed),
         write_errors.load(Ordering::Relaxed)
     ));
+    if let Some(ms) = cpu_ms_per_request {
+        lines.push(format!(
+            "dsa110-api CPU {ms:.2} ms per request (user + system, all routes); load average now {}",
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
     lines.push(match memory {
         Some((peak, anon, file)) => format!(
             "dsa110-api peak RSS {peak:.0} MB; at the end {anon:.0} MB anonymous + {file:.0} MB file pages"
@@ -357,6 +382,7 @@ pub fn run() -> Result<()> {
         "routes": report, "throughput_rps": throughput, "errors": errors, "locked": locked,
         "writer_commits": writes.load(Ordering::Relaxed), "writer_errors": write_errors.load(Ordering::Relaxed),
         "p95_ms_all": percentile(&all, 95.0),
+        "cpu_ms_per_request": cpu_ms_per_request,
         "peak_rss_mb": memory.map(|m| m.0), "rss_anon_mb": memory.map(|m| m.1), "rss_file_mb": memory.map(|m| m.2),
     });
     std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&out)?)?;

@@ -614,24 +614,49 @@ pub async fn lightcurve(
 ) -> Result<Response, ApiError> {
     let p = Params::parse(raw.as_deref())?;
     let (start, end) = date_range(&p)?;
+    let cache = s.lightcurves.clone();
     s.db(move |q| {
-        let rows = q.photometry_for_source(&id, start, end)?;
-        // An empty range of a known source is an empty curve; an unknown source is 404.
-        if rows.is_empty() && q.source_summary(&id)?.is_none() {
-            return Err(ApiError::not_found("source", &id));
-        }
-        let points: Vec<LightcurvePoint<'_>> = rows.iter().map(LightcurvePoint::from).collect();
-        let total = points.len();
-        // Serialised straight from the records: a light curve has thousands of
-        // points, and a `Value` map per point costs more than the query.
-        Ok(Json(LightcurveBody {
-            end_mjd: end,
-            points,
-            source_id: &id,
-            start_mjd: start,
-            total,
-        })
-        .into_response())
+        let generation = q.photometry_generation()?;
+        let body = match cache.get(&id, start, end, generation) {
+            Some(body) => body,
+            None => {
+                let (generation, rows) = q.photometry_snapshot(&id, start, end)?;
+                // An empty range of a known source is an empty curve; an unknown source is 404.
+                if rows.is_empty() && q.source_summary(&id)?.is_none() {
+                    return Err(ApiError::not_found("source", &id));
+                }
+                let points: Vec<LightcurvePoint<'_>> =
+                    rows.iter().map(LightcurvePoint::from).collect();
+                let total = points.len();
+                // Serialised straight from the records: a light curve has thousands
+                // of points, and a `Value` map per point costs more than the query.
+                let body = serde_json::to_vec(&LightcurveBody {
+                    end_mjd: end,
+                    points,
+                    source_id: &id,
+                    start_mjd: start,
+                    total,
+                })
+                .map_err(|e| {
+                    ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal_error",
+                        format!("cannot serialise the light curve: {e}"),
+                    )
+                })?;
+                let body = Bytes::from(body);
+                cache.put(&id, start, end, generation, body.clone());
+                body
+            }
+        };
+        Ok((
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response())
     })
     .await
 }

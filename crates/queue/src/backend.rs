@@ -356,6 +356,17 @@ pub trait QueueBackend: Send + Sync + std::fmt::Debug {
     /// See [`Queue::source_summary`](crate::Queue::source_summary).
     fn source_summary(&self, source_id: &str) -> Result<Option<SourceSummary>>;
 
+    /// See [`Queue::photometry_generation`](crate::Queue::photometry_generation).
+    fn photometry_generation(&self) -> Result<u64>;
+
+    /// See [`Queue::photometry_snapshot`](crate::Queue::photometry_snapshot).
+    fn photometry_snapshot(
+        &self,
+        source_id: &str,
+        start_mjd: Option<f64>,
+        end_mjd: Option<f64>,
+    ) -> Result<(u64, Vec<PhotometryRecord>)>;
+
     /// See [`Queue::upsert_variability`](crate::Queue::upsert_variability).
     fn upsert_variability(&self, rows: &[VariabilityRecord]) -> Result<()>;
 
@@ -836,6 +847,19 @@ impl QueueBackend for SqliteBackend {
 
     fn source_summary(&self, source_id: &str) -> Result<Option<SourceSummary>> {
         SqliteBackend::source_summary(self, source_id)
+    }
+
+    fn photometry_generation(&self) -> Result<u64> {
+        SqliteBackend::photometry_generation(self)
+    }
+
+    fn photometry_snapshot(
+        &self,
+        source_id: &str,
+        start_mjd: Option<f64>,
+        end_mjd: Option<f64>,
+    ) -> Result<(u64, Vec<PhotometryRecord>)> {
+        SqliteBackend::photometry_snapshot(self, source_id, start_mjd, end_mjd)
     }
 
     fn upsert_variability(&self, rows: &[VariabilityRecord]) -> Result<()> {

@@ -672,6 +672,26 @@ impl Queue {
         self.backend.list_sources(search, limit, offset)
     }
 
+    /// A number that grows with every insert, update or delete of a
+    /// photometry row (kept by triggers, whoever writes): equal values mean
+    /// no photometry changed in between.
+    pub fn photometry_generation(&self) -> Result<u64> {
+        self.backend.photometry_generation()
+    }
+
+    /// [`Queue::photometry_for_source`] and the [`Queue::photometry_generation`]
+    /// it was read at, from one snapshot: while the generation stays the same,
+    /// the rows do too.
+    pub fn photometry_snapshot(
+        &self,
+        source_id: &str,
+        start_mjd: Option<f64>,
+        end_mjd: Option<f64>,
+    ) -> Result<(u64, Vec<PhotometryRecord>)> {
+        self.backend
+            .photometry_snapshot(source_id, start_mjd, end_mjd)
+    }
+
     /// One source's summary (measurement count, position, first and last
     /// epoch), or `None` if it has no photometry.
     pub fn source_summary(&self, source_id: &str) -> Result<Option<SourceSummary>> {

@@ -280,13 +280,16 @@ CREATE INDEX IF NOT EXISTS idx_jobs_state ON jobs(state);
 ///   lookup the old `photometry(source_id)` index did, so that one goes);
 /// * `queue_state_counts`, the number of groups in each state, and
 ///   `photometry_sources`, one row per photometry source (measurement count,
-///   largest RA/Dec, first and last MJD — what `/api/v1/sources` lists).
-///   Both are filled from the tables at migration and then kept exact by
+///   largest RA/Dec, first and last MJD — what `/api/v1/sources` lists);
+///   `photometry_generation` is one number that grows with every insert,
+///   update or delete of a photometry row: a reader that finds it unchanged
+///   knows that no photometry changed since it last looked (the API's light
+///   curve cache). All three are filled at migration and then kept exact by
 ///   triggers, inside the writer's own transaction, whoever the writer is
 ///   (this crate, `sqlite3` by hand, another program). The one write they do
-///   not follow is `INSERT OR REPLACE` into `processing_queue` (SQLite fires
-///   no delete trigger for the replaced row unless `recursive_triggers` is
-///   on); nothing in this workspace writes that way.
+///   not follow is `INSERT OR REPLACE` into `processing_queue` or `photometry`
+///   (SQLite fires no delete trigger for the replaced row unless
+///   `recursive_triggers` is on); nothing in this workspace writes that way.
 pub(crate) const SCHEMA_V4: &str = r#"
 CREATE INDEX IF NOT EXISTS idx_processing_queue_state_group ON processing_queue(state, group_id);
 CREATE INDEX IF NOT EXISTS idx_processing_queue_state_received ON processing_queue(state, received_at);
@@ -330,8 +333,18 @@ DELETE FROM photometry_sources;
 INSERT INTO photometry_sources (source_id, n_measurements, ra_deg, dec_deg, first_mjd, last_mjd)
     SELECT source_id, COUNT(*), MAX(ra_deg), MAX(dec_deg), MIN(mjd), MAX(mjd)
     FROM photometry GROUP BY source_id;
+CREATE TABLE IF NOT EXISTS photometry_generation (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    n INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO photometry_generation (id, n) VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS trg_photometry_generation_update
+AFTER UPDATE ON photometry BEGIN
+    UPDATE photometry_generation SET n = n + 1 WHERE id = 1;
+END;
 CREATE TRIGGER IF NOT EXISTS trg_photometry_sources_insert
 AFTER INSERT ON photometry BEGIN
+    UPDATE photometry_generation SET n = n + 1 WHERE id = 1;
     INSERT INTO photometry_sources (source_id, n_measurements, ra_deg, dec_deg, first_mjd, last_mjd)
         VALUES (new.source_id, 1, new.ra_deg, new.dec_deg, new.mjd, new.mjd)
         ON CONFLICT(source_id) DO UPDATE SET
@@ -352,6 +365,7 @@ WHEN old.source_id IS NOT new.source_id OR old.ra_deg IS NOT new.ra_deg
 END;
 CREATE TRIGGER IF NOT EXISTS trg_photometry_sources_delete
 AFTER DELETE ON photometry BEGIN
+    UPDATE photometry_generation SET n = n + 1 WHERE id = 1;
     DELETE FROM photometry_sources WHERE source_id = old.source_id;
     INSERT INTO photometry_sources (source_id, n_measurements, ra_deg, dec_deg, first_mjd, last_mjd)
         SELECT source_id, COUNT(*), MAX(ra_deg), MAX(dec_deg), MIN(mjd), MAX(mjd)

@@ -1029,6 +1029,45 @@ impl SqliteBackend {
         })
     }
 
+    /// See [`crate::Queue::photometry_generation`].
+    pub fn photometry_generation(&self) -> Result<u64> {
+        const OP: &str = "photometry_generation";
+        self.read(OP, |tx| self.generation_in(tx, OP))
+    }
+
+    fn generation_in(&self, tx: &Connection, op: &'static str) -> Result<u64> {
+        let n: i64 = tx
+            .prepare_cached("SELECT n FROM photometry_generation WHERE id = 1")
+            .at(self, op)?
+            .query_row([], |r| r.get(0))
+            .at(self, op)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// See [`crate::Queue::photometry_snapshot`].
+    pub fn photometry_snapshot(
+        &self,
+        source_id: &str,
+        start_mjd: Option<f64>,
+        end_mjd: Option<f64>,
+    ) -> Result<(u64, Vec<PhotometryRecord>)> {
+        const OP: &str = "photometry_snapshot";
+        self.read(OP, |tx| {
+            let generation = self.generation_in(tx, OP)?;
+            let rows = self.query_all(
+                tx,
+                OP,
+                &format!(
+                    "SELECT {PHOTOMETRY_COLUMNS} FROM photometry WHERE source_id = ?1 \
+                     AND (?2 IS NULL OR mjd >= ?2) AND (?3 IS NULL OR mjd <= ?3) ORDER BY mjd, id"
+                ),
+                params![source_id, start_mjd, end_mjd],
+                photometry_row,
+            )?;
+            Ok((generation, rows))
+        })
+    }
+
     /// See [`crate::Queue::photometry_for_image`].
     pub fn photometry_for_image(&self, image_path: &Path) -> Result<Vec<PhotometryRecord>> {
         const OP: &str = "photometry_for_image";
