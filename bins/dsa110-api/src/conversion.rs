@@ -2,6 +2,7 @@
 //! triggering a conversion (a `jobs` row plus the groups marked `pending`),
 //! one group's status and the raw-file index.
 
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use axum::body::Bytes;
@@ -9,7 +10,9 @@ use axum::extract::{Path as UrlPath, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use dsa110_queue::{EnqueueOutcome, GroupId, GroupRecord, GroupState, NewJob, Queue, QueueError};
+use dsa110_queue::{
+    EnqueueOutcome, GroupId, GroupState, GroupSummary, NewJob, QueueError, SubbandFile,
+};
 use serde_json::{json, Value};
 
 use crate::auth::token_name;
@@ -30,32 +33,29 @@ pub fn parse_group_id(what: &str, s: &str) -> Result<GroupId, ApiError> {
     })
 }
 
-fn group_summary(q: &Queue, g: &GroupRecord, include_files: bool) -> Result<Value, ApiError> {
-    let files = q.group_files(&g.group_id)?;
-    let expected = g.expected_subbands.unwrap_or(16);
-    let mut distinct: Vec<u8> = files.iter().map(|f| f.subband.get()).collect();
-    distinct.sort_unstable();
-    distinct.dedup();
+/// The JSON of one group in a listing; `files` only when the caller asked for them.
+fn group_summary(g: &GroupSummary, files: Option<&[SubbandFile]>) -> Value {
+    let r = &g.group;
     let mut v = json!({
-        "group_id": g.group_id,
-        "state": g.state,
-        "file_count": files.len(),
-        "expected_subbands": expected,
-        "is_complete": distinct.len() as u32 >= expected,
-        "first_seen": iso(g.received_at),
-        "first_seen_unix": g.received_at,
-        "last_update": iso(g.last_update),
-        "retry_count": g.retry_count,
-        "error": g.error,
-        "error_message": g.error_message,
+        "group_id": r.group_id,
+        "state": r.state,
+        "file_count": g.file_count,
+        "expected_subbands": g.expected_subbands(),
+        "is_complete": g.is_complete(),
+        "first_seen": iso(r.received_at),
+        "first_seen_unix": r.received_at,
+        "last_update": iso(r.last_update),
+        "retry_count": r.retry_count,
+        "error": r.error,
+        "error_message": r.error_message,
     });
-    if include_files {
+    if let Some(files) = files {
         v["files"] = json!(files
             .iter()
             .map(|f| json!({"subband": f.subband.get(), "subband_code": f.subband.code(), "path": f.path}))
             .collect::<Vec<_>>());
     }
-    Ok(v)
+    v
 }
 
 /// `GET /api/v1/conversion/pending`: groups waiting for conversion
@@ -71,43 +71,31 @@ pub async fn pending(
     let since_hours = p.f64("since_hours", 0.0, 24.0 * 366.0 * 100.0)?;
     let now = now_unix_s();
     s.db(move |q| {
-        let mut rows = Vec::new();
-        let mut total_waiting = 0u64;
-        for state in [GroupState::Pending, GroupState::Collecting] {
-            let (groups, total) = q.list_groups_ordered(Some(state), false, u32::MAX, 0)?;
-            total_waiting += total;
-            rows.extend(groups);
-        }
-        rows.sort_by(|a, b| a.group_id.cmp(&b.group_id));
-        let mut matching = Vec::new();
-        let mut total_complete = 0u64;
-        for g in &rows {
-            if let Some(h) = since_hours {
-                if g.received_at < now - h * 3600.0 {
-                    continue;
-                }
-            }
-            let summary = group_summary(q, g, include_files)?;
-            let complete = summary["is_complete"].as_bool().unwrap_or(false);
-            if complete {
-                total_complete += 1;
-            }
-            if complete_only && !complete {
-                continue;
-            }
-            matching.push(summary);
-        }
-        let total = matching.len();
-        let page: Vec<Value> = matching
-            .into_iter()
-            .skip(offset as usize)
-            .take(limit as usize)
+        let since = since_hours.map(|h| now - h * 3600.0);
+        let page = q.waiting_groups(complete_only, since, limit, offset)?;
+        let mut files = if include_files {
+            let ids: Vec<GroupId> = page
+                .groups
+                .iter()
+                .map(|g| g.group.group_id.clone())
+                .collect();
+            q.files_of_groups(&ids)?
+        } else {
+            BTreeMap::new()
+        };
+        let groups: Vec<Value> = page
+            .groups
+            .iter()
+            .map(|g| {
+                let f = include_files.then(|| files.remove(&g.group.group_id).unwrap_or_default());
+                group_summary(g, f.as_deref())
+            })
             .collect();
         Ok(Json(json!({
-            "groups": page,
-            "total": total,
-            "total_waiting": total_waiting,
-            "total_complete": total_complete,
+            "groups": groups,
+            "total": page.total,
+            "total_waiting": page.total_waiting,
+            "total_complete": page.total_complete,
             "limit": limit,
             "offset": offset,
             "filters": {
@@ -133,16 +121,21 @@ pub async fn groups(
         "collecting, pending, in_progress, completed, failed",
     )?;
     s.db(move |q| {
-        let (rows, total) = q.list_groups_ordered(state, true, limit, offset)?;
-        let mut out = Vec::new();
-        for g in &rows {
-            let mut v = group_summary(q, g, false)?;
-            v["processing_stage"] = json!(g.processing_stage);
-            v["stages"] = json!(q.stages(&g.group_id)?);
-            v["started_at"] = json!(g.started_at.and_then(iso));
-            v["finished_at"] = json!(g.finished_at.and_then(iso));
-            out.push(v);
-        }
+        let (rows, total) = q.group_summaries(state, true, limit, offset)?;
+        let ids: Vec<GroupId> = rows.iter().map(|g| g.group.group_id.clone()).collect();
+        let mut stages = q.stages_of_groups(&ids)?;
+        let out: Vec<Value> = rows
+            .iter()
+            .map(|g| {
+                let r = &g.group;
+                let mut v = group_summary(g, None);
+                v["processing_stage"] = json!(r.processing_stage);
+                v["stages"] = json!(stages.remove(&r.group_id).unwrap_or_default());
+                v["started_at"] = json!(r.started_at.and_then(iso));
+                v["finished_at"] = json!(r.finished_at.and_then(iso));
+                v
+            })
+            .collect();
         Ok(Json(
             json!({"groups": out, "total": total, "limit": limit, "offset": offset}),
         ))

@@ -35,6 +35,7 @@ pub fn app(queue: Queue, params: ApiParams) -> Result<axum::Router> {
         params: Arc::new(params),
         metrics: Arc::default(),
         limiter: Arc::default(),
+        lightcurves: Arc::default(),
     };
     routes::router(state).map_err(anyhow::Error::msg)
 }

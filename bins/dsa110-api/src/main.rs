@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use dsa110_api::auth::{read_token_file, split_list, Tokens};
 use dsa110_api::ApiParams;
-use dsa110_queue::Queue;
+use dsa110_queue::{Queue, QueueOptions};
 
 /// REST API and web dashboard of the DSA-110 streaming pipeline.
 ///
@@ -92,6 +92,18 @@ fn tokens(env_var: &str, file: Option<&PathBuf>) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// How the API opens the queue: more pooled connections than a daemon needs
+/// (every request reads, many at once; reads never wait for the daemon's writes
+/// in WAL mode), and the file read through a memory map, because light curves
+/// and listings touch rows spread over many pages.
+fn queue_options() -> QueueOptions {
+    QueueOptions {
+        pool_size: 8,
+        mmap_size_bytes: 1 << 30,
+        ..QueueOptions::default()
+    }
+}
+
 fn run(args: Args) -> Result<()> {
     init_logging(&args)?;
     let write = tokens("DSA110_API_TOKENS", args.token_file.as_ref())?;
@@ -119,7 +131,7 @@ fn run(args: Args) -> Result<()> {
     if args.require_read_token && nw + nr == 0 {
         bail!("--require-read-token needs at least one token");
     }
-    let queue = Queue::open(&args.queue_db)
+    let queue = Queue::open_with(&args.queue_db, queue_options())
         .with_context(|| format!("cannot open the queue database {}", args.queue_db.display()))?;
     tracing::info!(queue_db = %args.queue_db.display(), write_tokens = nw, read_tokens = nr, "queue open");
     let params = ApiParams {

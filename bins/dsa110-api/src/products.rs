@@ -8,7 +8,10 @@ use axum::extract::{Path as UrlPath, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use dsa110_queue::{CalStatus, ImageRecord, ImageType, JobState, MosaicStatus, NewJob, QueueError};
+use dsa110_queue::{
+    CalStatus, GroupId, ImageRecord, ImageType, JobState, MosaicStatus, NewJob, PhotometryRecord,
+    QueueError,
+};
 use serde_json::{json, Value};
 
 use crate::auth::token_name;
@@ -556,45 +559,104 @@ fn date_range(p: &Params) -> Result<(Option<f64>, Option<f64>), ApiError> {
     Ok((start, end))
 }
 
+/// One point of a light curve. Fields in alphabetical order, the order the
+/// `serde_json::Value` maps this replaced wrote them in.
+#[derive(Debug, serde::Serialize)]
+struct LightcurvePoint<'a> {
+    flags: Option<i64>,
+    flux_err_jy: Option<f64>,
+    flux_jy: Option<f64>,
+    group_id: Option<&'a GroupId>,
+    image_path: &'a std::path::Path,
+    mjd: f64,
+    norm_flux_err_jy: Option<f64>,
+    norm_flux_jy: Option<f64>,
+    peak_flux_err_jy: Option<f64>,
+    peak_flux_jy: Option<f64>,
+    snr: Option<f64>,
+    time: Option<String>,
+}
+
+impl<'a> From<&'a PhotometryRecord> for LightcurvePoint<'a> {
+    fn from(r: &'a PhotometryRecord) -> Self {
+        LightcurvePoint {
+            flags: r.flags,
+            flux_err_jy: r.norm_flux_err_jy.or(r.peak_flux_err_jy),
+            flux_jy: r.norm_flux_jy.or(r.peak_flux_jy),
+            group_id: r.group_id.as_ref(),
+            image_path: &r.image_path,
+            mjd: r.mjd,
+            norm_flux_err_jy: r.norm_flux_err_jy,
+            norm_flux_jy: r.norm_flux_jy,
+            peak_flux_err_jy: r.peak_flux_err_jy,
+            peak_flux_jy: r.peak_flux_jy,
+            snr: r.snr,
+            time: iso(crate::params::mjd_to_unix(r.mjd)),
+        }
+    }
+}
+
+/// The body of a light curve, fields in alphabetical order as before.
+#[derive(Debug, serde::Serialize)]
+struct LightcurveBody<'a> {
+    end_mjd: Option<f64>,
+    points: Vec<LightcurvePoint<'a>>,
+    source_id: &'a str,
+    start_mjd: Option<f64>,
+    total: usize,
+}
+
 /// `GET /api/v1/sources/{id}/lightcurve?start_date=&end_date=`.
 pub async fn lightcurve(
     State(s): State<AppState>,
     UrlPath(id): UrlPath<String>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let p = Params::parse(raw.as_deref())?;
     let (start, end) = date_range(&p)?;
+    let cache = s.lightcurves.clone();
     s.db(move |q| {
-        if q.photometry_for_source(&id, None, None)?.is_empty() {
-            return Err(ApiError::not_found("source", &id));
-        }
-        let rows = q.photometry_for_source(&id, start, end)?;
-        let points: Vec<Value> = rows
-            .iter()
-            .map(|r| {
-                json!({
-                    "mjd": r.mjd,
-                    "time": iso(crate::params::mjd_to_unix(r.mjd)),
-                    "flux_jy": r.norm_flux_jy.or(r.peak_flux_jy),
-                    "flux_err_jy": r.norm_flux_err_jy.or(r.peak_flux_err_jy),
-                    "peak_flux_jy": r.peak_flux_jy,
-                    "peak_flux_err_jy": r.peak_flux_err_jy,
-                    "norm_flux_jy": r.norm_flux_jy,
-                    "norm_flux_err_jy": r.norm_flux_err_jy,
-                    "snr": r.snr,
-                    "image_path": r.image_path,
-                    "group_id": r.group_id,
-                    "flags": r.flags,
+        let generation = q.photometry_generation()?;
+        let body = match cache.get(&id, start, end, generation) {
+            Some(body) => body,
+            None => {
+                let (generation, rows) = q.photometry_snapshot(&id, start, end)?;
+                // An empty range of a known source is an empty curve; an unknown source is 404.
+                if rows.is_empty() && q.source_summary(&id)?.is_none() {
+                    return Err(ApiError::not_found("source", &id));
+                }
+                let points: Vec<LightcurvePoint<'_>> =
+                    rows.iter().map(LightcurvePoint::from).collect();
+                let total = points.len();
+                // Serialised straight from the records: a light curve has thousands
+                // of points, and a `Value` map per point costs more than the query.
+                let body = serde_json::to_vec(&LightcurveBody {
+                    end_mjd: end,
+                    points,
+                    source_id: &id,
+                    start_mjd: start,
+                    total,
                 })
-            })
-            .collect();
-        Ok(Json(json!({
-            "source_id": id,
-            "start_mjd": start,
-            "end_mjd": end,
-            "points": points,
-            "total": points.len(),
-        })))
+                .map_err(|e| {
+                    ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal_error",
+                        format!("cannot serialise the light curve: {e}"),
+                    )
+                })?;
+                let body = Bytes::from(body);
+                cache.put(&id, start, end, generation, body.clone());
+                body
+            }
+        };
+        Ok((
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response())
     })
     .await
 }
@@ -653,10 +715,11 @@ pub async fn export_csv(
     let name = id.clone();
     let rows = s
         .db(move |q| {
-            if q.photometry_for_source(&id, None, None)?.is_empty() {
+            let rows = q.photometry_for_source(&id, start, end)?;
+            if rows.is_empty() && q.source_summary(&id)?.is_none() {
                 return Err(ApiError::not_found("source", &id));
             }
-            Ok(q.photometry_for_source(&id, start, end)?)
+            Ok(rows)
         })
         .await?;
     let mut out = String::from(

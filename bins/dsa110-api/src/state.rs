@@ -41,6 +41,77 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Writes per token per minute.
     pub limiter: Arc<WriteLimiter>,
+    /// Light-curve bodies, valid while no photometry changes.
+    pub lightcurves: Arc<LightcurveCache>,
+}
+
+/// Most bytes of light-curve bodies kept; past it the cache starts afresh.
+pub const LIGHTCURVE_CACHE_BYTES: usize = 32 << 20;
+
+/// (source, start MJD bits, end MJD bits): one light-curve request.
+type CurveKey = (String, Option<u64>, Option<u64>);
+
+/// The cached bodies with the generation each was read at, and their total size.
+type CurveMap = (HashMap<CurveKey, (u64, axum::body::Bytes)>, usize);
+
+/// Serialised light curves, each with the `photometry_generation` it was read
+/// at. An entry is served only while the database's generation is still that
+/// number — no photometry row has been inserted, updated or deleted since — so
+/// a cached body is exactly what reading again would give, never stale.
+#[derive(Debug, Default)]
+pub struct LightcurveCache {
+    inner: Mutex<CurveMap>,
+}
+
+impl LightcurveCache {
+    fn key(source: &str, start: Option<f64>, end: Option<f64>) -> CurveKey {
+        (
+            source.to_string(),
+            start.map(f64::to_bits),
+            end.map(f64::to_bits),
+        )
+    }
+
+    /// The body read at `generation`, if cached.
+    pub fn get(
+        &self,
+        source: &str,
+        start: Option<f64>,
+        end: Option<f64>,
+        generation: u64,
+    ) -> Option<axum::body::Bytes> {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.0.get(&Self::key(source, start, end))
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, b)| b.clone())
+    }
+
+    /// Keeps `body`, read at `generation`; entries of older generations go.
+    pub fn put(
+        &self,
+        source: &str,
+        start: Option<f64>,
+        end: Option<f64>,
+        generation: u64,
+        body: axum::body::Bytes,
+    ) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, bytes) = &mut *m;
+        if map.values().any(|(g, _)| *g < generation) {
+            map.retain(|_, (g, _)| *g >= generation);
+            *bytes = map.values().map(|(_, b)| b.len()).sum();
+        }
+        if *bytes + body.len() > LIGHTCURVE_CACHE_BYTES {
+            map.clear();
+            *bytes = 0;
+        }
+        if body.len() <= LIGHTCURVE_CACHE_BYTES {
+            *bytes += body.len();
+            if let Some((_, old)) = map.insert(Self::key(source, start, end), (generation, body)) {
+                *bytes -= old.len();
+            }
+        }
+    }
 }
 
 /// Now, Unix seconds.

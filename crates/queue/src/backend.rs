@@ -14,8 +14,8 @@ use crate::products::{
 };
 use crate::records::{
     AcquiredGroup, ConversionStats, EnqueueOutcome, FailOutcome, Failure, GroupRecord,
-    Hdf5FileRecord, LateFile, MsRecord, PartialOutcome, PerformanceRecord, Recovered,
-    RegisterOutcome, RetryPolicy, SubbandFile,
+    GroupSummary, Hdf5FileRecord, LateFile, MsRecord, PartialOutcome, PerformanceRecord, Recovered,
+    RegisterOutcome, RetryPolicy, SubbandFile, WaitingGroups,
 };
 use crate::sqlite::QueueOptions;
 use crate::stages::{StageDone, StageRecord};
@@ -151,6 +151,30 @@ pub trait QueueBackend: Send + Sync + std::fmt::Debug {
         limit: u32,
         offset: u32,
     ) -> Result<(Vec<GroupRecord>, u64)>;
+
+    /// See [`Queue::group_summaries`](crate::Queue::group_summaries).
+    fn group_summaries(
+        &self,
+        state: Option<GroupState>,
+        newest_first: bool,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<GroupSummary>, u64)>;
+
+    /// See [`Queue::waiting_groups`](crate::Queue::waiting_groups).
+    fn waiting_groups(
+        &self,
+        complete_only: bool,
+        received_since_unix_s: Option<f64>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<WaitingGroups>;
+
+    /// See [`Queue::files_of_groups`](crate::Queue::files_of_groups).
+    fn files_of_groups(&self, groups: &[GroupId]) -> Result<BTreeMap<GroupId, Vec<SubbandFile>>>;
+
+    /// See [`Queue::stages_of_groups`](crate::Queue::stages_of_groups).
+    fn stages_of_groups(&self, groups: &[GroupId]) -> Result<BTreeMap<GroupId, Vec<StageRecord>>>;
 
     /// See [`Queue::late_files`](crate::Queue::late_files).
     fn late_files(&self) -> Result<Vec<LateFile>>;
@@ -328,6 +352,20 @@ pub trait QueueBackend: Send + Sync + std::fmt::Debug {
         limit: u32,
         offset: u32,
     ) -> Result<(Vec<SourceSummary>, u64)>;
+
+    /// See [`Queue::source_summary`](crate::Queue::source_summary).
+    fn source_summary(&self, source_id: &str) -> Result<Option<SourceSummary>>;
+
+    /// See [`Queue::photometry_generation`](crate::Queue::photometry_generation).
+    fn photometry_generation(&self) -> Result<u64>;
+
+    /// See [`Queue::photometry_snapshot`](crate::Queue::photometry_snapshot).
+    fn photometry_snapshot(
+        &self,
+        source_id: &str,
+        start_mjd: Option<f64>,
+        end_mjd: Option<f64>,
+    ) -> Result<(u64, Vec<PhotometryRecord>)>;
 
     /// See [`Queue::upsert_variability`](crate::Queue::upsert_variability).
     fn upsert_variability(&self, rows: &[VariabilityRecord]) -> Result<()>;
@@ -558,6 +596,34 @@ impl QueueBackend for SqliteBackend {
         SqliteBackend::list_groups(self, state, limit, offset)
     }
 
+    fn group_summaries(
+        &self,
+        state: Option<GroupState>,
+        newest_first: bool,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<GroupSummary>, u64)> {
+        SqliteBackend::group_summaries(self, state, newest_first, limit, offset)
+    }
+
+    fn waiting_groups(
+        &self,
+        complete_only: bool,
+        received_since_unix_s: Option<f64>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<WaitingGroups> {
+        SqliteBackend::waiting_groups(self, complete_only, received_since_unix_s, limit, offset)
+    }
+
+    fn files_of_groups(&self, groups: &[GroupId]) -> Result<BTreeMap<GroupId, Vec<SubbandFile>>> {
+        SqliteBackend::files_of_groups(self, groups)
+    }
+
+    fn stages_of_groups(&self, groups: &[GroupId]) -> Result<BTreeMap<GroupId, Vec<StageRecord>>> {
+        SqliteBackend::stages_of_groups(self, groups)
+    }
+
     fn late_files(&self) -> Result<Vec<LateFile>> {
         SqliteBackend::late_files(self)
     }
@@ -777,6 +843,23 @@ impl QueueBackend for SqliteBackend {
         offset: u32,
     ) -> Result<(Vec<SourceSummary>, u64)> {
         SqliteBackend::list_sources(self, search, limit, offset)
+    }
+
+    fn source_summary(&self, source_id: &str) -> Result<Option<SourceSummary>> {
+        SqliteBackend::source_summary(self, source_id)
+    }
+
+    fn photometry_generation(&self) -> Result<u64> {
+        SqliteBackend::photometry_generation(self)
+    }
+
+    fn photometry_snapshot(
+        &self,
+        source_id: &str,
+        start_mjd: Option<f64>,
+        end_mjd: Option<f64>,
+    ) -> Result<(u64, Vec<PhotometryRecord>)> {
+        SqliteBackend::photometry_snapshot(self, source_id, start_mjd, end_mjd)
     }
 
     fn upsert_variability(&self, rows: &[VariabilityRecord]) -> Result<()> {

@@ -64,8 +64,8 @@ pub use products::{
 pub use queue::Queue;
 pub use records::{
     AcquiredGroup, ConversionStats, EnqueueOutcome, FailOutcome, Failure, GroupRecord,
-    Hdf5FileRecord, LateFile, MsRecord, PartialOutcome, PerformanceRecord, Recovered,
-    RegisterOutcome, RetryPolicy, StaleReason, SubbandFile,
+    GroupSummary, Hdf5FileRecord, LateFile, MsRecord, PartialOutcome, PerformanceRecord, Recovered,
+    RegisterOutcome, RetryPolicy, StaleReason, SubbandFile, WaitingGroups,
 };
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{

@@ -15,8 +15,8 @@ use crate::products::{
 };
 use crate::records::{
     AcquiredGroup, ConversionStats, EnqueueOutcome, FailOutcome, Failure, GroupRecord,
-    Hdf5FileRecord, LateFile, MsRecord, PartialOutcome, PerformanceRecord, Recovered,
-    RegisterOutcome, RetryPolicy, SubbandFile,
+    GroupSummary, Hdf5FileRecord, LateFile, MsRecord, PartialOutcome, PerformanceRecord, Recovered,
+    RegisterOutcome, RetryPolicy, SubbandFile, WaitingGroups,
 };
 use crate::sqlite::QueueOptions;
 use crate::stages::{StageDone, StageRecord};
@@ -302,6 +302,54 @@ impl Queue {
         offset: u32,
     ) -> Result<(Vec<GroupRecord>, u64)> {
         self.backend.list_groups(state, limit, offset)
+    }
+
+    /// A page of groups (optionally in one state) by `group_id`, oldest or
+    /// newest first, each with its file and distinct-subband counts, and the
+    /// total matching. One query for the page, whatever its size.
+    pub fn group_summaries(
+        &self,
+        state: Option<GroupState>,
+        newest_first: bool,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<GroupSummary>, u64)> {
+        self.backend
+            .group_summaries(state, newest_first, limit, offset)
+    }
+
+    /// The groups waiting for conversion (`pending` and `collecting`), oldest
+    /// `group_id` first, optionally only those whose first file arrived at or
+    /// after `received_since_unix_s` and only complete ones
+    /// ([`GroupSummary::is_complete`]): a page, the total matching, every
+    /// waiting group, and the complete ones within the arrival filter.
+    pub fn waiting_groups(
+        &self,
+        complete_only: bool,
+        received_since_unix_s: Option<f64>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<WaitingGroups> {
+        self.backend
+            .waiting_groups(complete_only, received_since_unix_s, limit, offset)
+    }
+
+    /// The files of each of `groups` (ordered by subband); groups without
+    /// files, or unknown, are absent from the map.
+    pub fn files_of_groups(
+        &self,
+        groups: &[GroupId],
+    ) -> Result<BTreeMap<GroupId, Vec<SubbandFile>>> {
+        self.backend.files_of_groups(groups)
+    }
+
+    /// The stages of each of `groups` (in the order they were first recorded);
+    /// groups without stages, or unknown, are absent from the map.
+    pub fn stages_of_groups(
+        &self,
+        groups: &[GroupId],
+    ) -> Result<BTreeMap<GroupId, Vec<StageRecord>>> {
+        self.backend.stages_of_groups(groups)
     }
 
     /// Every late file, oldest arrival first.
@@ -622,6 +670,32 @@ impl Queue {
         offset: u32,
     ) -> Result<(Vec<SourceSummary>, u64)> {
         self.backend.list_sources(search, limit, offset)
+    }
+
+    /// A number that grows with every insert, update or delete of a
+    /// photometry row (kept by triggers, whoever writes): equal values mean
+    /// no photometry changed in between.
+    pub fn photometry_generation(&self) -> Result<u64> {
+        self.backend.photometry_generation()
+    }
+
+    /// [`Queue::photometry_for_source`] and the [`Queue::photometry_generation`]
+    /// it was read at, from one snapshot: while the generation stays the same,
+    /// the rows do too.
+    pub fn photometry_snapshot(
+        &self,
+        source_id: &str,
+        start_mjd: Option<f64>,
+        end_mjd: Option<f64>,
+    ) -> Result<(u64, Vec<PhotometryRecord>)> {
+        self.backend
+            .photometry_snapshot(source_id, start_mjd, end_mjd)
+    }
+
+    /// One source's summary (measurement count, position, first and last
+    /// epoch), or `None` if it has no photometry.
+    pub fn source_summary(&self, source_id: &str) -> Result<Option<SourceSummary>> {
+        self.backend.source_summary(source_id)
     }
 
     /// Inserts or replaces variability statistics (by source), in one transaction.

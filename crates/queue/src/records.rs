@@ -341,6 +341,46 @@ pub struct ConversionStats {
     pub timed_conversions: u64,
 }
 
+/// A group with how many subband files it has, for listings
+/// ([`crate::Queue::group_summaries`], [`crate::Queue::waiting_groups`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    /// The `processing_queue` row.
+    pub group: GroupRecord,
+    /// Files registered for it (`subband_files` rows).
+    pub file_count: u32,
+    /// Distinct subbands among them.
+    pub subband_count: u32,
+}
+
+impl GroupSummary {
+    /// Subbands the group expects (16 when unrecorded).
+    pub fn expected_subbands(&self) -> u32 {
+        self.group
+            .expected_subbands
+            .unwrap_or(u32::from(crate::types::N_SUBBANDS))
+    }
+
+    /// Whether every expected subband is present.
+    pub fn is_complete(&self) -> bool {
+        self.subband_count >= self.expected_subbands()
+    }
+}
+
+/// A page of the groups waiting for conversion (`pending` and `collecting`),
+/// from [`crate::Queue::waiting_groups`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaitingGroups {
+    /// The page, oldest `group_id` first.
+    pub groups: Vec<GroupSummary>,
+    /// Groups matching the filters (arrival time, completeness), all pages.
+    pub total: u64,
+    /// Every waiting group, whatever the filters.
+    pub total_waiting: u64,
+    /// Complete groups among those within the arrival-time filter.
+    pub total_complete: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

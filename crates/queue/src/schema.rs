@@ -3,12 +3,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{from_sqlite, is_busy, QueueError, Result};
+use crate::sqlite::QueueOptions;
 
 /// Schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1: every table. `IF NOT EXISTS` so that a database created by the
 /// Python pipeline (same contract tables, `user_version` 0) is adopted; the
@@ -268,11 +269,115 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS idx_jobs_state ON jobs(state);
 "#;
 
-/// Columns version 2 adds to `ms_index`.
+/// Version 4: what the API's read routes need to stay fast on a large
+/// database (100 000 groups, 1 000 000 photometry rows), without changing
+/// what they return:
+///
+/// * indexes for the queries that scanned whole tables: waiting groups by
+///   state in `group_id` order, the oldest pending group by arrival, the
+///   groups and timings finished since a time, and a source's light curve
+///   in time order (`photometry(source_id, mjd)`, which also serves every
+///   lookup the old `photometry(source_id)` index did, so that one goes);
+/// * `queue_state_counts`, the number of groups in each state, and
+///   `photometry_sources`, one row per photometry source (measurement count,
+///   largest RA/Dec, first and last MJD — what `/api/v1/sources` lists);
+///   `photometry_generation` is one number that grows with every insert,
+///   update or delete of a photometry row: a reader that finds it unchanged
+///   knows that no photometry changed since it last looked (the API's light
+///   curve cache). All three are filled at migration and then kept exact by
+///   triggers, inside the writer's own transaction, whoever the writer is
+///   (this crate, `sqlite3` by hand, another program). The one write they do
+///   not follow is `INSERT OR REPLACE` into `processing_queue` or `photometry`
+///   (SQLite fires no delete trigger for the replaced row unless
+///   `recursive_triggers` is on); nothing in this workspace writes that way.
+pub(crate) const SCHEMA_V4: &str = r#"
+CREATE INDEX IF NOT EXISTS idx_processing_queue_state_group ON processing_queue(state, group_id);
+CREATE INDEX IF NOT EXISTS idx_processing_queue_state_received ON processing_queue(state, received_at);
+CREATE INDEX IF NOT EXISTS idx_processing_queue_finished_at ON processing_queue(finished_at);
+CREATE INDEX IF NOT EXISTS idx_performance_metrics_recorded_at ON performance_metrics(recorded_at);
+CREATE INDEX IF NOT EXISTS idx_photometry_source_mjd ON photometry(source_id, mjd);
+DROP INDEX IF EXISTS idx_photometry_source_id;
+
+CREATE TABLE IF NOT EXISTS queue_state_counts (
+    state TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+);
+DELETE FROM queue_state_counts;
+INSERT INTO queue_state_counts (state, n)
+    SELECT state, COUNT(*) FROM processing_queue GROUP BY state;
+CREATE TRIGGER IF NOT EXISTS trg_processing_queue_count_insert
+AFTER INSERT ON processing_queue BEGIN
+    INSERT INTO queue_state_counts (state, n) VALUES (new.state, 1)
+        ON CONFLICT(state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS trg_processing_queue_count_update
+AFTER UPDATE OF state ON processing_queue WHEN old.state IS NOT new.state BEGIN
+    UPDATE queue_state_counts SET n = n - 1 WHERE state = old.state;
+    INSERT INTO queue_state_counts (state, n) VALUES (new.state, 1)
+        ON CONFLICT(state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS trg_processing_queue_count_delete
+AFTER DELETE ON processing_queue BEGIN
+    UPDATE queue_state_counts SET n = n - 1 WHERE state = old.state;
+END;
+
+CREATE TABLE IF NOT EXISTS photometry_sources (
+    source_id TEXT PRIMARY KEY,
+    n_measurements INTEGER NOT NULL,
+    ra_deg REAL,
+    dec_deg REAL,
+    first_mjd REAL NOT NULL,
+    last_mjd REAL NOT NULL
+);
+DELETE FROM photometry_sources;
+INSERT INTO photometry_sources (source_id, n_measurements, ra_deg, dec_deg, first_mjd, last_mjd)
+    SELECT source_id, COUNT(*), MAX(ra_deg), MAX(dec_deg), MIN(mjd), MAX(mjd)
+    FROM photometry GROUP BY source_id;
+CREATE TABLE IF NOT EXISTS photometry_generation (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    n INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO photometry_generation (id, n) VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS trg_photometry_generation_update
+AFTER UPDATE ON photometry BEGIN
+    UPDATE photometry_generation SET n = n + 1 WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS trg_photometry_sources_insert
+AFTER INSERT ON photometry BEGIN
+    UPDATE photometry_generation SET n = n + 1 WHERE id = 1;
+    INSERT INTO photometry_sources (source_id, n_measurements, ra_deg, dec_deg, first_mjd, last_mjd)
+        VALUES (new.source_id, 1, new.ra_deg, new.dec_deg, new.mjd, new.mjd)
+        ON CONFLICT(source_id) DO UPDATE SET
+            n_measurements = n_measurements + 1,
+            ra_deg = max(coalesce(ra_deg, excluded.ra_deg), coalesce(excluded.ra_deg, ra_deg)),
+            dec_deg = max(coalesce(dec_deg, excluded.dec_deg), coalesce(excluded.dec_deg, dec_deg)),
+            first_mjd = min(first_mjd, excluded.first_mjd),
+            last_mjd = max(last_mjd, excluded.last_mjd);
+END;
+CREATE TRIGGER IF NOT EXISTS trg_photometry_sources_update
+AFTER UPDATE OF source_id, ra_deg, dec_deg, mjd ON photometry
+WHEN old.source_id IS NOT new.source_id OR old.ra_deg IS NOT new.ra_deg
+    OR old.dec_deg IS NOT new.dec_deg OR old.mjd IS NOT new.mjd BEGIN
+    DELETE FROM photometry_sources WHERE source_id IN (old.source_id, new.source_id);
+    INSERT INTO photometry_sources (source_id, n_measurements, ra_deg, dec_deg, first_mjd, last_mjd)
+        SELECT source_id, COUNT(*), MAX(ra_deg), MAX(dec_deg), MIN(mjd), MAX(mjd)
+        FROM photometry WHERE source_id IN (old.source_id, new.source_id) GROUP BY source_id;
+END;
+CREATE TRIGGER IF NOT EXISTS trg_photometry_sources_delete
+AFTER DELETE ON photometry BEGIN
+    UPDATE photometry_generation SET n = n + 1 WHERE id = 1;
+    DELETE FROM photometry_sources WHERE source_id = old.source_id;
+    INSERT INTO photometry_sources (source_id, n_measurements, ra_deg, dec_deg, first_mjd, last_mjd)
+        SELECT source_id, COUNT(*), MAX(ra_deg), MAX(dec_deg), MIN(mjd), MAX(mjd)
+        FROM photometry WHERE source_id = old.source_id GROUP BY source_id;
+END;
+"#;
+
 /// Version 3: `processing_queue.excluded_files`, the subband files a group was processed
 /// without (invalid files counted as missing subbands), with the reasons.
 const V3_COLUMNS: &[(&str, &str, &str)] = &[("processing_queue", "excluded_files", "TEXT")];
 
+/// Columns version 2 adds to `ms_index`.
 const V2_COLUMNS: &[(&str, &str, &str)] = &[
     ("ms_index", "cal_applied", "INTEGER"),
     ("ms_index", "stage", "TEXT"),
@@ -290,12 +395,14 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
 ];
 
 /// Per-connection settings: busy timeout first (so that the WAL switch waits
-/// for other openers), then WAL, foreign keys and `synchronous=NORMAL`.
+/// for other openers), then WAL, foreign keys, `synchronous=NORMAL` and the
+/// memory map ([`QueueOptions::mmap_size_bytes`]).
 pub(crate) fn init_connection(
     conn: &Connection,
-    busy_timeout: Duration,
+    options: &QueueOptions,
     read_only: bool,
 ) -> rusqlite::Result<()> {
+    let busy_timeout = options.busy_timeout;
     conn.busy_timeout(busy_timeout)?;
     if !read_only {
         // Switching a fresh file to WAL needs an exclusive lock, and SQLite
@@ -308,7 +415,19 @@ pub(crate) fn init_connection(
             tracing::warn!(journal_mode = %mode, "SQLite refused WAL mode; concurrency will suffer");
         }
     }
-    conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
+    conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")?;
+    if options.mmap_size_bytes > 0 {
+        // SQLite answers with the size it accepted (capped at compile time); the
+        // answer is a row, so it is read rather than executed.
+        let _: Option<i64> = conn
+            .query_row(
+                &format!("PRAGMA mmap_size={}", options.mmap_size_bytes),
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+    }
+    Ok(())
 }
 
 /// Runs `f` again while it fails with SQLITE_BUSY/LOCKED, for at most `limit`.
@@ -378,6 +497,9 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     if found < 3 {
         add_missing_columns(&tx, V3_COLUMNS).map_err(open_err)?;
     }
+    if found < 4 {
+        tx.execute_batch(SCHEMA_V4).map_err(open_err)?;
+    }
     if found < SCHEMA_VERSION {
         tracing::info!(db = %path.display(), from = found, to = SCHEMA_VERSION, "queue schema migrated");
     }
@@ -435,6 +557,145 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<Vec<_>>>()
             .unwrap()
+    }
+
+    /// (state, count) rows and (source, measurements, first MJD, last MJD) rows.
+    type Derived = (Vec<(String, i64)>, Vec<(String, i64, f64, f64)>);
+
+    /// `queue_state_counts` and `photometry_sources` as the GROUP BY queries
+    /// they stand for would answer.
+    fn derived_tables(c: &Connection) -> Derived {
+        let counts = c
+            .prepare("SELECT state, n FROM queue_state_counts WHERE n <> 0 ORDER BY state")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap();
+        let sources = c
+            .prepare(
+                "SELECT source_id, n_measurements, first_mjd, last_mjd FROM photometry_sources \
+                 ORDER BY source_id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap();
+        (counts, sources)
+    }
+
+    /// The GROUP BY queries themselves.
+    fn truth(c: &Connection) -> Derived {
+        let counts = c
+            .prepare("SELECT state, COUNT(*) FROM processing_queue GROUP BY state ORDER BY state")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap();
+        let sources = c
+            .prepare(
+                "SELECT source_id, COUNT(*), MIN(mjd), MAX(mjd) FROM photometry \
+                 GROUP BY source_id ORDER BY source_id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap();
+        (counts, sources)
+    }
+
+    /// A version-3 database with groups and photometry gains the state counts
+    /// and the source summaries, filled from its rows; afterwards every kind of
+    /// write, by this crate or by hand in SQL, keeps them equal to counting.
+    #[test]
+    fn version_3_database_gains_exact_counts_and_source_summaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipeline.sqlite3");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(SCHEMA_V1).unwrap();
+            add_missing_columns(&c, ADDED_COLUMNS).unwrap();
+            c.execute_batch(SCHEMA_V2).unwrap();
+            add_missing_columns(&c, V2_COLUMNS).unwrap();
+            add_missing_columns(&c, V3_COLUMNS).unwrap();
+            c.execute_batch(
+                "INSERT INTO processing_queue (group_id, state, received_at, last_update) VALUES
+                   ('2025-10-02T00:00:00', 'completed', 1, 1),
+                   ('2025-10-02T00:05:00', 'completed', 2, 2),
+                   ('2025-10-02T00:10:00', 'pending', 3, 3);
+                 INSERT INTO photometry (source_id, image_path, ra_deg, dec_deg, mjd) VALUES
+                   ('J1', '/i/1.fits', 10.0, 50.0, 60001.0),
+                   ('J1', '/i/2.fits', 10.0, 50.0, 60002.0),
+                   ('J2', '/i/1.fits', 20.0, 51.0, 60001.0);
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
+        }
+        let q = Queue::open(&path).unwrap();
+        let c = Connection::open(&path).unwrap();
+        assert_eq!(derived_tables(&c), truth(&c));
+        assert_eq!(
+            q.counts_by_state().unwrap()[&GroupState::Completed],
+            2,
+            "backfilled at migration"
+        );
+        let (sources, total) = q.list_sources(None, 10, 0).unwrap();
+        assert_eq!(total, 2);
+        assert_eq!(
+            (
+                sources[0].n_measurements,
+                sources[0].first_mjd,
+                sources[0].last_mjd
+            ),
+            (2, 60001.0, 60002.0)
+        );
+        assert_eq!(sources[0].ra_deg, Some(10.0));
+
+        // writes by hand, each checked
+        for sql in [
+            "UPDATE processing_queue SET state = 'in_progress' WHERE group_id = '2025-10-02T00:10:00'",
+            "UPDATE processing_queue SET last_update = 9 WHERE group_id = '2025-10-02T00:10:00'",
+            "UPDATE processing_queue SET state = 'failed' WHERE state = 'completed'",
+            "DELETE FROM processing_queue WHERE group_id = '2025-10-02T00:00:00'",
+            "INSERT INTO processing_queue (group_id, state, received_at, last_update) \
+             VALUES ('2025-10-02T00:15:00', 'collecting', 4, 4) \
+             ON CONFLICT(group_id) DO UPDATE SET state = excluded.state",
+            "INSERT INTO processing_queue (group_id, state, received_at, last_update) \
+             VALUES ('2025-10-02T00:15:00', 'pending', 4, 4) \
+             ON CONFLICT(group_id) DO UPDATE SET state = excluded.state",
+            "INSERT INTO photometry (source_id, image_path, mjd) VALUES ('J3', '/i/3.fits', 60003.0)",
+            "INSERT INTO photometry (source_id, image_path, mjd) VALUES ('J1', '/i/0.fits', 60000.5)",
+            "UPDATE photometry SET mjd = 60009.0 WHERE source_id = 'J1' AND image_path = '/i/2.fits'",
+            "UPDATE photometry SET source_id = 'J2' WHERE source_id = 'J3'",
+            "UPDATE photometry SET peak_flux_jy = 1.0 WHERE source_id = 'J2'",
+            "DELETE FROM photometry WHERE source_id = 'J1' AND image_path = '/i/0.fits'",
+            "DELETE FROM photometry WHERE source_id = 'J2'",
+        ] {
+            c.execute_batch(sql).unwrap();
+            assert_eq!(derived_tables(&c), truth(&c), "after {sql}");
+        }
+        let one = q.source_summary("J1").unwrap().unwrap();
+        assert_eq!((one.n_measurements, one.last_mjd), (2, 60009.0));
+        assert_eq!(
+            q.source_summary("J2").unwrap(),
+            None,
+            "all its rows deleted"
+        );
+        // and by the crate's own writes
+        let g = GroupId::parse("2025-10-02T00:20:00").unwrap();
+        q.register_file(
+            "/in/x_sb00.hdf5",
+            SubbandIdx::new(0).unwrap(),
+            g.unix_s(),
+            16,
+            5.0,
+        )
+        .unwrap();
+        assert_eq!(derived_tables(&c), truth(&c));
+        assert_eq!(q.counts_by_state().unwrap()[&GroupState::Collecting], 1);
     }
 
     /// A database written by the previous build (schema version 1, with a

@@ -160,3 +160,62 @@ fn health_reports_database_and_disk() {
     assert_eq!(v["status"], expected);
     assert_eq!(r.status == 503, expected == "unhealthy");
 }
+
+/// Light curves are cached, but a write to the photometry — the daemon's own
+/// (a new epoch, a re-measured one) or one by hand in SQL (a flux-only update,
+/// a delete) — is seen by the very next request.
+#[test]
+fn lightcurves_follow_every_photometry_write() {
+    let f = fixture();
+    let s = start(&f, &[]);
+    let enc = SOURCE.replace('+', "%2B");
+    let url = format!("/api/v1/sources/{enc}/lightcurve");
+    let fluxes = || -> Vec<f64> {
+        get(s.port, &url).json()["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["flux_jy"].as_f64().unwrap())
+            .collect()
+    };
+    let first = fluxes();
+    assert_eq!(first.len(), 5);
+    assert_eq!(
+        fluxes(),
+        first,
+        "a second read, from the cache, is the same"
+    );
+
+    let q = dsa110_queue::Queue::open(&f.db).unwrap();
+    let mut row = q.photometry_for_source(SOURCE, None, None).unwrap()[4].clone();
+    row.image_path = f.output.join("epoch5-image.fits");
+    row.mjd += 1.0;
+    row.norm_flux_jy = Some(0.9);
+    q.record_photometry(&[row.clone()]).unwrap();
+    assert_eq!(fluxes().len(), 6, "a new epoch");
+    row.norm_flux_jy = Some(0.8);
+    q.record_photometry(&[row]).unwrap();
+    assert_eq!(fluxes()[5], 0.8, "the epoch re-measured");
+
+    assert!(sqlite3_cli(
+        &f.db,
+        "UPDATE photometry SET norm_flux_jy = 0.1 WHERE mjd = 60950.0"
+    ));
+    assert_eq!(fluxes()[0], 0.1, "a flux changed by hand");
+    assert!(sqlite3_cli(
+        &f.db,
+        "DELETE FROM photometry WHERE mjd = 60950.0"
+    ));
+    assert_eq!(fluxes().len(), 5, "a row deleted by hand");
+}
+
+/// Runs SQL with the `sqlite3` command-line tool, as an operator would.
+fn sqlite3_cli(db: &std::path::Path, sql: &str) -> bool {
+    std::process::Command::new("sqlite3")
+        .args(["-bail", "-cmd", ".timeout 10000"])
+        .arg(db)
+        .arg(sql)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}

@@ -1,14 +1,96 @@
-//! Read-only summaries the dashboard API needs: the raw-file index by time
-//! range and conversion figures since a time.
+//! Read-only summaries the dashboard API needs: pages of groups with their
+//! file counts, the files and stages of a page of groups (one query each, not
+//! one per group), the raw-file index by time range and conversion figures
+//! since a time. Group totals come from `queue_state_counts` (kept exact by
+//! triggers, schema v4), not from counting `processing_queue`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use rusqlite::{params, Row};
+use rusqlite::{params, params_from_iter, Connection, Row, Transaction};
 
-use super::{At, RawGroup, SqliteBackend, GROUP_COLUMNS};
+use super::{i64_to_u32, At, RawGroup, SqliteBackend, GROUP_COLUMNS};
 use crate::error::{QueueError, Result};
-use crate::records::{ConversionStats, GroupRecord, Hdf5FileRecord};
+use crate::records::{
+    ConversionStats, GroupRecord, GroupSummary, Hdf5FileRecord, SubbandFile, WaitingGroups,
+};
+use crate::stages::{StageRecord, StageStatus};
 use crate::types::{GroupId, GroupState, SubbandIdx};
+
+/// `GROUP_COLUMNS` of `processing_queue g`, then the group's file and
+/// distinct-subband counts (each an index range of `subband_files`' key).
+fn summary_columns() -> String {
+    let cols = GROUP_COLUMNS
+        .split(',')
+        .map(|c| format!("g.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{cols}, (SELECT COUNT(*) FROM subband_files f WHERE f.group_id = g.group_id), \
+         (SELECT COUNT(DISTINCT f.subband_idx) FROM subband_files f WHERE f.group_id = g.group_id)"
+    )
+}
+
+fn summary_row(r: &Row<'_>) -> rusqlite::Result<(RawGroup, i64, i64)> {
+    let n = GROUP_COLUMNS.split(',').count();
+    Ok((RawGroup::from_row(r)?, r.get(n)?, r.get(n + 1)?))
+}
+
+fn parse_summaries(rows: Vec<(RawGroup, i64, i64)>) -> Result<Vec<GroupSummary>> {
+    rows.into_iter()
+        .map(|(g, files, subbands)| {
+            Ok(GroupSummary {
+                group: g.parse()?,
+                file_count: i64_to_u32(files),
+                subband_count: i64_to_u32(subbands),
+            })
+        })
+        .collect()
+}
+
+/// Groups in `state` (all groups when `None`), from `queue_state_counts`.
+pub(super) fn count_in_state(
+    q: &SqliteBackend,
+    tx: &Connection,
+    op: &'static str,
+    state: Option<&str>,
+) -> Result<u64> {
+    let n: i64 = tx
+        .prepare_cached(
+            "SELECT COALESCE(SUM(n), 0) FROM queue_state_counts WHERE ?1 IS NULL OR state = ?1",
+        )
+        .at(q, op)?
+        .query_row([state], |r| r.get(0))
+        .at(q, op)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Most ids bound in one statement (SQLite allows 32 766 variables).
+const IDS_PER_STATEMENT: usize = 500;
+
+/// Runs `sql` (with `{ids}` standing for the placeholders) over `ids` in
+/// chunks and gathers the rows.
+fn rows_for_ids<T>(
+    q: &SqliteBackend,
+    tx: &Transaction<'_>,
+    op: &'static str,
+    sql: &str,
+    ids: &[GroupId],
+    mut f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let mut stmt = tx.prepare_cached(&sql.replace("{ids}", &marks)).at(q, op)?;
+        let rows = stmt
+            .query_map(params_from_iter(chunk.iter().map(GroupId::as_str)), &mut f)
+            .at(q, op)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .at(q, op)?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
 
 const HDF5_COLUMNS: &str = "path, filename, group_id, subband_num, timestamp_iso, timestamp_mjd, \
      file_size_bytes, modified_time, indexed_at, stored, ra_deg, dec_deg, obs_date, obs_time";
@@ -89,9 +171,198 @@ impl RawHdf5 {
 }
 
 impl SqliteBackend {
+    /// See [`crate::Queue::group_summaries`].
+    pub fn group_summaries(
+        &self,
+        state: Option<GroupState>,
+        newest_first: bool,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<GroupSummary>, u64)> {
+        const OP: &str = "group_summaries";
+        let order = if newest_first { "DESC" } else { "ASC" };
+        let st = state.map(GroupState::as_str);
+        let cols = summary_columns();
+        self.read(OP, |tx| {
+            let total = count_in_state(self, tx, OP, st)?;
+            // Two statements rather than `?1 IS NULL OR state = ?1`, so that each
+            // walks an index in `group_id` order and stops after the page.
+            let sql = match st {
+                Some(_) => format!(
+                    "SELECT {cols} FROM processing_queue g WHERE g.state = ?1 \
+                     ORDER BY g.group_id {order} LIMIT ?2 OFFSET ?3"
+                ),
+                None => format!(
+                    "SELECT {cols} FROM processing_queue g WHERE ?1 IS NULL \
+                     ORDER BY g.group_id {order} LIMIT ?2 OFFSET ?3"
+                ),
+            };
+            let rows = tx
+                .prepare_cached(&sql)
+                .at(self, OP)?
+                .query_map(params![st, limit, offset], summary_row)
+                .at(self, OP)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .at(self, OP)?;
+            Ok((parse_summaries(rows)?, total))
+        })
+    }
+
+    /// See [`crate::Queue::waiting_groups`].
+    pub fn waiting_groups(
+        &self,
+        complete_only: bool,
+        received_since_unix_s: Option<f64>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<WaitingGroups> {
+        const OP: &str = "waiting_groups";
+        // The waiting groups within the arrival filter with their distinct
+        // subbands; `subbands >= expected` is GroupSummary::is_complete in SQL.
+        // INDEXED BY: `ANALYZE` statistics only know that `state` has a few
+        // values over many rows, not that the waiting ones are a handful among
+        // 100 000 finished, and with them SQLite would scan the whole table.
+        let waiting = format!(
+            "WITH w AS (SELECT g.rowid AS rid, g.group_id AS group_id, \
+             COALESCE(g.expected_subbands, {n}) AS expected, \
+             (SELECT COUNT(DISTINCT f.subband_idx) FROM subband_files f \
+              WHERE f.group_id = g.group_id) AS subbands \
+             FROM processing_queue g INDEXED BY idx_processing_queue_state_group \
+             WHERE g.state IN ('pending', 'collecting') AND (?1 IS NULL OR g.received_at >= ?1))",
+            n = crate::types::N_SUBBANDS
+        );
+        let cols = summary_columns();
+        self.read(OP, |tx| {
+            let total_waiting = count_in_state(self, tx, OP, Some("pending"))?
+                + count_in_state(self, tx, OP, Some("collecting"))?;
+            let (total, total_complete): (i64, i64) = tx
+                .prepare_cached(&format!(
+                    "{waiting} SELECT COALESCE(SUM(?2 = 0 OR subbands >= expected), 0), \
+                     COALESCE(SUM(subbands >= expected), 0) FROM w"
+                ))
+                .at(self, OP)?
+                .query_row(params![received_since_unix_s, complete_only], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .at(self, OP)?;
+            let rows = tx
+                .prepare_cached(&format!(
+                    "{waiting} SELECT {cols} FROM w JOIN processing_queue g ON g.group_id = w.group_id \
+                     WHERE ?2 = 0 OR w.subbands >= w.expected \
+                     ORDER BY w.group_id LIMIT ?3 OFFSET ?4"
+                ))
+                .at(self, OP)?
+                .query_map(
+                    params![received_since_unix_s, complete_only, limit, offset],
+                    summary_row,
+                )
+                .at(self, OP)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .at(self, OP)?;
+            Ok(WaitingGroups {
+                groups: parse_summaries(rows)?,
+                total: u64::try_from(total).unwrap_or(0),
+                total_waiting,
+                total_complete: u64::try_from(total_complete).unwrap_or(0),
+            })
+        })
+    }
+
+    /// See [`crate::Queue::files_of_groups`].
+    pub fn files_of_groups(
+        &self,
+        groups: &[GroupId],
+    ) -> Result<BTreeMap<GroupId, Vec<SubbandFile>>> {
+        const OP: &str = "files_of_groups";
+        self.read(OP, |tx| {
+            let rows = rows_for_ids(
+                self,
+                tx,
+                OP,
+                "SELECT group_id, subband_idx, path FROM subband_files \
+                 WHERE group_id IN ({ids}) ORDER BY group_id, subband_idx",
+                groups,
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )?;
+            let mut out: BTreeMap<GroupId, Vec<SubbandFile>> = BTreeMap::new();
+            for (gid, sb, path) in rows {
+                out.entry(GroupId::parse(&gid)?)
+                    .or_default()
+                    .push(SubbandFile {
+                        subband: SubbandIdx::from_i64(sb)?,
+                        path: PathBuf::from(path),
+                    });
+            }
+            Ok(out)
+        })
+    }
+
+    /// See [`crate::Queue::stages_of_groups`].
+    pub fn stages_of_groups(
+        &self,
+        groups: &[GroupId],
+    ) -> Result<BTreeMap<GroupId, Vec<StageRecord>>> {
+        const OP: &str = "stages_of_groups";
+        self.read(OP, |tx| {
+            let rows = rows_for_ids(
+                self,
+                tx,
+                OP,
+                "SELECT group_id, stage, status, attempts, started_at, finished_at, duration_s, \
+                 error, owner FROM group_stages WHERE group_id IN ({ids}) ORDER BY group_id, rowid",
+                groups,
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, Option<f64>>(4)?,
+                        r.get::<_, Option<f64>>(5)?,
+                        r.get::<_, Option<f64>>(6)?,
+                        r.get::<_, Option<String>>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                    ))
+                },
+            )?;
+            let mut out: BTreeMap<GroupId, Vec<StageRecord>> = BTreeMap::new();
+            for (gid, stage, status, attempts, started_at, finished_at, duration_s, error, owner) in
+                rows
+            {
+                let group_id = GroupId::parse(&gid)?;
+                let status = status
+                    .parse::<StageStatus>()
+                    .map_err(|_| QueueError::Corrupt {
+                        table: "group_stages",
+                        key: format!("{gid}/{stage}"),
+                        detail: format!("unknown status {status:?}"),
+                    })?;
+                out.entry(group_id.clone()).or_default().push(StageRecord {
+                    group_id,
+                    stage,
+                    status,
+                    attempts: i64_to_u32(attempts),
+                    started_at,
+                    finished_at,
+                    duration_s,
+                    error,
+                    owner,
+                });
+            }
+            Ok(out)
+        })
+    }
+
     /// A page of groups (optionally in one state) by `group_id`, oldest or newest
     /// first, and the total matching. Unlike `list_groups` the state filter is a
-    /// plain equality, so SQLite uses the state index (the API's large-queue path).
+    /// plain equality, so SQLite walks the `(state, group_id)` index and stops
+    /// after the page (the API's large-queue path).
     pub fn list_groups_ordered(
         &self,
         state: Option<GroupState>,
@@ -104,13 +375,7 @@ impl SqliteBackend {
         self.read(OP, |tx| {
             let (total, rows) = match state {
                 Some(st) => {
-                    let total: i64 = tx
-                        .query_row(
-                            "SELECT COUNT(*) FROM processing_queue WHERE state = ?1",
-                            [st.as_str()],
-                            |r| r.get(0),
-                        )
-                        .at(self, OP)?;
+                    let total = count_in_state(self, tx, OP, Some(st.as_str()))?;
                     let mut stmt = tx
                         .prepare(&format!(
                             "SELECT {GROUP_COLUMNS} FROM processing_queue WHERE state = ?1 \
@@ -125,9 +390,7 @@ impl SqliteBackend {
                     (total, rows)
                 }
                 None => {
-                    let total: i64 = tx
-                        .query_row("SELECT COUNT(*) FROM processing_queue", [], |r| r.get(0))
-                        .at(self, OP)?;
+                    let total = count_in_state(self, tx, OP, None)?;
                     let mut stmt = tx
                         .prepare(&format!(
                             "SELECT {GROUP_COLUMNS} FROM processing_queue \
@@ -146,7 +409,7 @@ impl SqliteBackend {
                 .into_iter()
                 .map(RawGroup::parse)
                 .collect::<Result<Vec<_>>>()?;
-            Ok((groups, u64::try_from(total).unwrap_or(0)))
+            Ok((groups, total))
         })
     }
 

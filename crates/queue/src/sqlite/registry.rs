@@ -73,6 +73,19 @@ const IMAGE_COLUMNS: &str = "id, path, ms_path, group_id, created_at, type, beam
      beam_minor_arcsec, beam_pa_deg, noise_jy, dynamic_range, pbcor, center_ra_deg, center_dec_deg, \
      imsize_x, imsize_y, cellsize_arcsec, freq_ghz, bandwidth_mhz, integration_sec, mid_mjd";
 
+const SOURCE_COLUMNS: &str = "source_id, n_measurements, ra_deg, dec_deg, first_mjd, last_mjd";
+
+fn source_row(r: &Row<'_>) -> RowResult<SourceSummary> {
+    Ok(Ok(SourceSummary {
+        source_id: r.get(0)?,
+        n_measurements: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+        ra_deg: r.get(2)?,
+        dec_deg: r.get(3)?,
+        first_mjd: r.get(4)?,
+        last_mjd: r.get(5)?,
+    }))
+}
+
 fn image_row(r: &Row<'_>) -> RowResult<ImageRecord> {
     let path: String = r.get(1)?;
     let group: Option<String> = r.get(3)?;
@@ -1016,6 +1029,45 @@ impl SqliteBackend {
         })
     }
 
+    /// See [`crate::Queue::photometry_generation`].
+    pub fn photometry_generation(&self) -> Result<u64> {
+        const OP: &str = "photometry_generation";
+        self.read(OP, |tx| self.generation_in(tx, OP))
+    }
+
+    fn generation_in(&self, tx: &Connection, op: &'static str) -> Result<u64> {
+        let n: i64 = tx
+            .prepare_cached("SELECT n FROM photometry_generation WHERE id = 1")
+            .at(self, op)?
+            .query_row([], |r| r.get(0))
+            .at(self, op)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// See [`crate::Queue::photometry_snapshot`].
+    pub fn photometry_snapshot(
+        &self,
+        source_id: &str,
+        start_mjd: Option<f64>,
+        end_mjd: Option<f64>,
+    ) -> Result<(u64, Vec<PhotometryRecord>)> {
+        const OP: &str = "photometry_snapshot";
+        self.read(OP, |tx| {
+            let generation = self.generation_in(tx, OP)?;
+            let rows = self.query_all(
+                tx,
+                OP,
+                &format!(
+                    "SELECT {PHOTOMETRY_COLUMNS} FROM photometry WHERE source_id = ?1 \
+                     AND (?2 IS NULL OR mjd >= ?2) AND (?3 IS NULL OR mjd <= ?3) ORDER BY mjd, id"
+                ),
+                params![source_id, start_mjd, end_mjd],
+                photometry_row,
+            )?;
+            Ok((generation, rows))
+        })
+    }
+
     /// See [`crate::Queue::photometry_for_image`].
     pub fn photometry_for_image(&self, image_path: &Path) -> Result<Vec<PhotometryRecord>> {
         const OP: &str = "photometry_for_image";
@@ -1033,7 +1085,9 @@ impl SqliteBackend {
         })
     }
 
-    /// See [`crate::Queue::list_sources`].
+    /// See [`crate::Queue::list_sources`]. Reads `photometry_sources`, one row
+    /// per source kept by triggers on `photometry` (schema v4), instead of
+    /// grouping every photometry row.
     pub fn list_sources(
         &self,
         search: Option<&str>,
@@ -1046,30 +1100,38 @@ impl SqliteBackend {
             let total = self.count(
                 tx,
                 OP,
-                &format!("SELECT COUNT(DISTINCT source_id) FROM photometry WHERE {filter}"),
+                &format!("SELECT COUNT(*) FROM photometry_sources WHERE {filter}"),
                 [search],
             )?;
             let rows = self.query_all(
                 tx,
                 OP,
                 &format!(
-                    "SELECT source_id, COUNT(*), MAX(ra_deg), MAX(dec_deg), MIN(mjd), MAX(mjd) \
-                     FROM photometry WHERE {filter} GROUP BY source_id ORDER BY source_id \
-                     LIMIT ?2 OFFSET ?3"
+                    "SELECT {SOURCE_COLUMNS} FROM photometry_sources WHERE {filter} \
+                     ORDER BY source_id LIMIT ?2 OFFSET ?3"
                 ),
                 params![search, limit, offset],
-                |r| {
-                    Ok(Ok(SourceSummary {
-                        source_id: r.get(0)?,
-                        n_measurements: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                        ra_deg: r.get(2)?,
-                        dec_deg: r.get(3)?,
-                        first_mjd: r.get(4)?,
-                        last_mjd: r.get(5)?,
-                    }))
-                },
+                source_row,
             )?;
             Ok((rows, total))
+        })
+    }
+
+    /// See [`crate::Queue::source_summary`].
+    pub fn source_summary(&self, source_id: &str) -> Result<Option<SourceSummary>> {
+        const OP: &str = "source_summary";
+        self.read(OP, |tx| {
+            Ok(self
+                .query_all(
+                    tx,
+                    OP,
+                    &format!(
+                        "SELECT {SOURCE_COLUMNS} FROM photometry_sources WHERE source_id = ?1"
+                    ),
+                    [source_id],
+                    source_row,
+                )?
+                .pop())
         })
     }
 

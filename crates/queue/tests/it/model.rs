@@ -396,7 +396,82 @@ fn check_same(q: &dyn QueueBackend, m: &Model) -> Result<(), TestCaseError> {
     for st in GroupState::ALL {
         let n = m.groups.values().filter(|g| g.state == st).count() as u64;
         prop_assert_eq!(counts[&st], n, "count of {}", st);
+        let (_, total) = q.group_summaries(Some(st), false, 1, 0).unwrap();
+        prop_assert_eq!(total, n, "group_summaries total of {}", st);
     }
+    check_listings(q, m)
+}
+
+/// The API's page-at-once reads agree with the model: file counts,
+/// completeness, the waiting groups and their totals, files and stages.
+fn check_listings(q: &dyn QueueBackend, m: &Model) -> Result<(), TestCaseError> {
+    let (newest, total) = q.group_summaries(None, true, 100_000, 0).unwrap();
+    prop_assert_eq!(total as usize, m.groups.len());
+    let want: Vec<&GroupId> = m.groups.keys().rev().collect();
+    let got: Vec<&GroupId> = newest.iter().map(|s| &s.group.group_id).collect();
+    prop_assert_eq!(got, want, "newest first");
+    let ids: Vec<GroupId> = m.groups.keys().cloned().collect();
+    let files = q.files_of_groups(&ids).unwrap();
+    let stages = q.stages_of_groups(&ids).unwrap();
+    for s in &newest {
+        let mg = &m.groups[&s.group.group_id];
+        prop_assert_eq!(s.file_count as usize, mg.files.len());
+        prop_assert_eq!(s.subband_count as usize, mg.files.len());
+        prop_assert_eq!(s.is_complete(), mg.files.len() >= usize::from(EXPECTED));
+        let got: BTreeMap<u8, String> = files
+            .get(&s.group.group_id)
+            .into_iter()
+            .flatten()
+            .map(|f| (f.subband.get(), f.path.to_string_lossy().into_owned()))
+            .collect();
+        prop_assert_eq!(&got, &mg.files, "files_of_groups of {}", s.group.group_id);
+        let got: BTreeMap<String, (StageStatus, u32)> = stages
+            .get(&s.group.group_id)
+            .into_iter()
+            .flatten()
+            .map(|r| (r.stage.clone(), (r.status, r.attempts)))
+            .collect();
+        prop_assert_eq!(&got, &mg.stages, "stages_of_groups of {}", s.group.group_id);
+    }
+    let waiting: Vec<(&GroupId, bool)> = m
+        .groups
+        .iter()
+        .filter(|(_, g)| matches!(g.state, GroupState::Pending | GroupState::Collecting))
+        .map(|(id, g)| (id, g.files.len() >= usize::from(EXPECTED)))
+        .collect();
+    let n_complete = waiting.iter().filter(|w| w.1).count() as u64;
+    for complete_only in [false, true] {
+        let page = q.waiting_groups(complete_only, None, 100_000, 0).unwrap();
+        let want: Vec<&GroupId> = waiting
+            .iter()
+            .filter(|w| !complete_only || w.1)
+            .map(|w| w.0)
+            .collect();
+        let got: Vec<&GroupId> = page.groups.iter().map(|s| &s.group.group_id).collect();
+        prop_assert_eq!(&got, &want, "waiting, complete_only={}", complete_only);
+        prop_assert_eq!(page.total, want.len() as u64);
+        prop_assert_eq!(page.total_waiting, waiting.len() as u64);
+        prop_assert_eq!(page.total_complete, n_complete);
+        // a page of one, one in
+        let one = q.waiting_groups(complete_only, None, 1, 1).unwrap();
+        let got: Vec<&GroupId> = one.groups.iter().map(|s| &s.group.group_id).collect();
+        prop_assert_eq!(
+            got,
+            want.iter().skip(1).take(1).copied().collect::<Vec<_>>()
+        );
+        prop_assert_eq!(one.total, want.len() as u64);
+    }
+    // arrival filter: only groups whose first file came at or after the cut
+    let cut = m.now - 150.0;
+    let page = q.waiting_groups(false, Some(cut), 100_000, 0).unwrap();
+    let want: Vec<&GroupId> = waiting
+        .iter()
+        .filter(|w| m.groups[w.0].received_at >= cut)
+        .map(|w| w.0)
+        .collect();
+    let got: Vec<&GroupId> = page.groups.iter().map(|s| &s.group.group_id).collect();
+    prop_assert_eq!(got, want, "waiting since {}", cut);
+    prop_assert_eq!(page.total_waiting, waiting.len() as u64);
     Ok(())
 }
 
