@@ -7,8 +7,11 @@
 //!
 //! The group (a 3C286 transit at the real SEFD, the simulator's random gains and
 //! bandpasses, no RFI) is simulated once and converted once
-//! (`dsa110-legacy-convert`), cached under `target/bench/calibrate/<size>/`;
-//! every run copies that MS three times (ours, CASA's, AOFlagger's). Each
+//! (`dsa110-legacy-convert`, in the simulator's Earth-orientation frame), cached
+//! under `target/bench/calibrate/<size>/` (the subband files are removed once
+//! converted). Every run copies that MS for each contender in turn (ours,
+//! AOFlagger's, CASA's), counts its flags and removes it (a full-size copy is
+//! 2.2 GB, CASA's grows to ~5 GB, and the disk is shared). Each
 //! contender runs as a child of a small Python harness that reports its wall
 //! time, CPU time and peak RSS (`wait4`'s `ru_maxrss`). Ours is three
 //! processes: `dsa110-tools flag`, `calibrate --solve` (model, solve, write the
@@ -172,10 +175,14 @@ fn find_with_suffix(dir: &Path, suffix: &str) -> Result<PathBuf> {
         .with_context(|| format!("no *{suffix} in {}", dir.display()))
 }
 
-/// The simulated group (16 files + truth) and its MS, made once per size.
+/// The simulated group's truth and its MS, made once per size. The subband
+/// files are removed once converted (the truth file and gains stay): the
+/// disk is shared, and a run needs room for two more copies of the MS.
 fn group_and_ms(tools: &Path, conv: &Path, size: Size, dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let group = dir.join("group");
-    if hdf5_count(&group) != 16 || find_with_suffix(&group, "_truth.json").is_err() {
+    let conv_dir = dir.join("converted");
+    let stamp = conv_dir.join("converted.ok");
+    let simulate = || -> Result<()> {
         let _ = std::fs::remove_dir_all(dir);
         step(&format!(
             "simulating a 3C286 calibrator group: {} antennas, {} integrations, {} channels × 16 \
@@ -194,6 +201,10 @@ fn group_and_ms(tools: &Path, conv: &Path, size: Size, dir: &Path) -> Result<(Pa
                 .arg(&group),
         )?;
         step(&format!("simulated in {:.1} s", t.elapsed().as_secs_f64()));
+        Ok(())
+    };
+    if find_with_suffix(&group, "_truth.json").is_err() {
+        simulate()?;
     }
     let truth = find_with_suffix(&group, "_truth.json")?;
     // The simulator's sky frame: UT1 − UTC from the truth, no polar motion.
@@ -208,9 +219,10 @@ fn group_and_ms(tools: &Path, conv: &Path, size: Size, dir: &Path) -> Result<(Pa
             .as_f64()
             .context("no config.dut1_s in the truth file")?
     );
-    let conv_dir = dir.join("converted");
-    let stamp = conv_dir.join("converted.ok");
     if std::fs::read_to_string(&stamp).ok().as_deref() != Some(eop.as_str()) {
+        if hdf5_count(&group) != 16 {
+            simulate()?;
+        }
         let _ = std::fs::remove_dir_all(&conv_dir);
         std::fs::create_dir_all(&conv_dir)?;
         step("converting the group to a Measurement Set (once)");
@@ -228,9 +240,31 @@ fn group_and_ms(tools: &Path, conv: &Path, size: Size, dir: &Path) -> Result<(Pa
                 .env("RUST_LOG", "warn"),
         )?;
         std::fs::write(&stamp, &eop)?;
+        for e in std::fs::read_dir(&group)?.filter_map(|e| e.ok()) {
+            if e.path().extension().is_some_and(|x| x == "hdf5") {
+                std::fs::remove_file(e.path())?;
+            }
+        }
     }
     let ms = find_with_suffix(&conv_dir.join("ms"), ".ms")?;
-    Ok((truth, ms))
+    Ok((find_with_suffix(&group, "_truth.json")?, ms))
+}
+
+/// Bytes used under `path` and bytes free on its file system (`du`, `df`).
+fn disk(path: &Path) -> Result<(u64, u64)> {
+    let used = util::output(Command::new("du").arg("-sb").arg(path))?;
+    let free = util::output(Command::new("df").args(["--output=avail", "-B1"]).arg(path))?;
+    let used = used
+        .split_whitespace()
+        .next()
+        .and_then(|x| x.parse().ok())
+        .context("du's output")?;
+    let free = free
+        .lines()
+        .nth(1)
+        .and_then(|x| x.trim().parse().ok())
+        .context("df's output")?;
+    Ok((used, free))
 }
 
 fn steps(python: &Path, steps: &Value) -> Result<Vec<Value>> {
@@ -297,6 +331,20 @@ pub fn run(args: &[String]) -> Result<()> {
     let work = dir.join("run");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
+    // one copy at a time: the largest is CASA's, with MODEL_DATA and
+    // CORRECTED_DATA added (each a little under DATA's size)
+    let (ms_bytes, free) = disk(&base_ms)?;
+    let need = ms_bytes * 5 / 2 + (1 << 30);
+    if free < need {
+        bail!(
+            "{:.1} GB free under {}: a run needs about {:.1} GB (copies of a {:.1} GB MS, one at \
+             a time); free some space",
+            free as f64 / 1e9,
+            work.display(),
+            need as f64 / 1e9,
+            ms_bytes as f64 / 1e9
+        );
+    }
     let casa_py = work.join("bench_calibrate_casa.py");
     let compare_py = work.join("bench_calibrate_compare.py");
     std::fs::write(&casa_py, CASA_PY)?;
@@ -307,24 +355,30 @@ pub fn run(args: &[String]) -> Result<()> {
         work.join("casa.ms"),
         work.join("aoflagger.ms"),
     );
-    step("copying the MS for each contender");
-    for m in [&ours_ms, &casa_ms, &aof_ms] {
-        copy_dir(&base_ms, m)?;
-    }
-    util::run(&mut Command::new("sync"))?;
     let s = |p: &Path| p.to_string_lossy().into_owned();
     let tools_s = s(&tools);
-    let ours_tables = work.join("tables-ours");
-    let stem = ours_ms
-        .file_stem()
-        .map(|x| x.to_string_lossy().into_owned())
-        .context("MS name")?;
-    let (our_b, our_g) = (
-        ours_tables.join(format!("{stem}.bcal")),
-        ours_tables.join(format!("{stem}.gcal")),
-    );
     let quiet = json!({"RUST_LOG": "warn"});
+    // the flagged fraction of an MS's cross-correlations, then the MS removed
+    let flagged_then_remove = |ms: &Path| -> Result<f64> {
+        let out = util::output(
+            Command::new(&python)
+                .arg(&compare_py)
+                .arg("--flagged-fraction")
+                .arg(ms)
+                .env("HOME", &home),
+        )?;
+        let frac: f64 = out.trim().parse().context("the flagged fraction")?;
+        std::fs::remove_dir_all(ms).with_context(|| format!("removing {}", ms.display()))?;
+        Ok(frac)
+    };
+    let fresh_copy = |to: &Path| -> Result<()> {
+        copy_dir(&base_ms, to)?;
+        util::run(&mut Command::new("sync"))
+    };
 
+    let ours_tables = work.join("tables-ours");
+    let (our_b, our_g) = (ours_tables.join("ours.bcal"), ours_tables.join("ours.gcal"));
+    fresh_copy(&ours_ms)?;
     step(&format!(
         "ours: flag + solve + write tables + apply (load average {})",
         loadavg()
@@ -347,13 +401,25 @@ pub fn run(args: &[String]) -> Result<()> {
         .as_str()
         .context("our solve reported no reference antenna name")?
         .to_string();
+    let ours_flagged = flagged_then_remove(&ours_ms)?;
 
+    fresh_copy(&aof_ms)?;
+    step(&format!(
+        "AOFlagger (default strategy) on a copy (load average {})",
+        loadavg()
+    ));
+    let aof = steps(
+        &python,
+        &json!([{"name": "aoflagger", "argv": ["aoflagger", s(&aof_ms)], "cwd": s(&work)}]),
+    )?;
+    let aof_flagged = flagged_then_remove(&aof_ms)?;
+
+    fresh_copy(&casa_ms)?;
     step("MODEL_DATA for CASA: dsa110-tools calibrate --model (not counted in CASA's time)");
     let model = steps(
         &python,
         &json!([{"name": "model", "argv": [tools_s, "calibrate", s(&casa_ms), "--model"], "env": quiet}]),
     )?;
-
     let (casa_b, casa_g) = (work.join("casa.bcal"), work.join("casa.gcal"));
     step(&format!(
         "CASA: flagdata tfcrop + bandpass + gaincal + applycal, refant {refant_name} \
@@ -367,21 +433,13 @@ pub fn run(args: &[String]) -> Result<()> {
     )?;
     let casa_tasks = stdout_json(&casa[0])?;
 
-    step(&format!(
-        "AOFlagger (default strategy) on a copy (load average {})",
-        loadavg()
-    ));
-    let aof = steps(
-        &python,
-        &json!([{"name": "aoflagger", "argv": ["aoflagger", s(&aof_ms)], "cwd": s(&work)}]),
-    )?;
-
     step("comparing both solution sets with the simulator's truth");
     let cmp_cfg = json!({
         "truth": s(&truth),
         "model_ms": s(&casa_ms),
         "sets": {"ours": [s(&our_b), s(&our_g)], "casa": [s(&casa_b), s(&casa_g)]},
-        "flag_ms": {"ours": s(&ours_ms), "casa": s(&casa_ms), "aoflagger": s(&aof_ms)},
+        "flagged_fraction": {"ours": ours_flagged, "aoflagger": aof_flagged},
+        "flag_ms": {"casa": s(&casa_ms)},
         "refant": refant,
     });
     let out = util::output(
@@ -392,6 +450,7 @@ pub fn run(args: &[String]) -> Result<()> {
             .current_dir(&work),
     )?;
     let cmp: Value = serde_json::from_str(out.trim()).context("the comparison's report")?;
+    std::fs::remove_dir_all(&casa_ms).with_context(|| format!("removing {}", casa_ms.display()))?;
     let report = json!({
         "size": {"nants": size.nants, "ntimes": size.ntimes, "nchan_per_subband": size.nchan,
                  "seed": size.seed, "full": size.is_full()},
@@ -401,7 +460,11 @@ pub fn run(args: &[String]) -> Result<()> {
     let report_path = dir.join("report.json");
     std::fs::write(&report_path, serde_json::to_string_pretty(&report)?)?;
     print_table(size, &ours, &casa, &casa_tasks, &aof, &model, &cmp);
-    step(&format!("full report: {}", report_path.display()));
+    step(&format!(
+        "full report: {} (tables in {}; the MS copies are removed)",
+        report_path.display(),
+        work.display()
+    ));
     Ok(())
 }
 

@@ -5,7 +5,8 @@ Usage: bench_calibrate_compare.py '<json config>' with keys
   truth      the simulator's <group>_truth.json (its gains .npy beside it)
   model_ms   an MS whose MODEL_DATA holds the calibrator model (CASA's copy)
   sets       {"ours": [B, G], "casa": [B, G]} calibration tables
-  flag_ms    {"ours": ms, "casa": ms, "aoflagger": ms} MSs to count FLAG in
+  flagged_fraction  {"ours": f, "aoflagger": f} fractions already counted
+  flag_ms    {"casa": ms} MSs to count FLAG in (cross-correlations)
   refant     ANTENNA row of the reference antenna (both sides use it)
 
 Conventions. The simulator's gains g (UVH5 convention, V_ij = g_i conj(g_j) M_ij,
@@ -33,7 +34,8 @@ Predicted rms: fractional amplitude sqrt(<var>), phase (rad) sqrt(<var_a + var_r
 With |g| = 1 and M = S constant this is sigma / (S sqrt(N_ant - 1)) *
 sqrt(1/N_t + 1/N_c - 1/(N_t N_c)) with N_c channels per window.
 
-Prints one JSON object.
+Prints one JSON object. `bench_calibrate_compare.py --flagged-fraction MS`
+prints the flagged fraction of an MS's cross-correlation samples alone.
 """
 
 import json
@@ -272,7 +274,8 @@ def main(cfg):
     s_other = g2act.sum(axis=0)[None] - g2act  # (ant, spw, chan, pol)
     info = g2 * s_other  # per unit M^2
     refant = int(cfg["refant"])
-    flag_frac = {k: flagged_fraction(v) for k, v in cfg["flag_ms"].items()}
+    flag_frac = dict(cfg.get("flagged_fraction", {}))
+    flag_frac.update({k: flagged_fraction(v) for k, v in cfg["flag_ms"].items()})
     result = {
         "sigma_cross_jy": sigma,
         "sefd_jy": float(truth["noise"]["sefd_jy"]) if truth.get("noise") else 0.0,
@@ -307,4 +310,7 @@ def main(cfg):
 
 
 if __name__ == "__main__":
-    main(json.loads(sys.argv[1]))
+    if sys.argv[1] == "--flagged-fraction":
+        print(flagged_fraction(sys.argv[2]))
+    else:
+        main(json.loads(sys.argv[1]))
