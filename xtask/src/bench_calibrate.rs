@@ -365,7 +365,8 @@ pub fn run(args: &[String]) -> Result<()> {
                 .arg(&compare_py)
                 .arg("--flagged-fraction")
                 .arg(ms)
-                .env("HOME", &home),
+                .env("HOME", &home)
+                .current_dir(&work),
         )?;
         let frac: f64 = out.trim().parse().context("the flagged fraction")?;
         std::fs::remove_dir_all(ms).with_context(|| format!("removing {}", ms.display()))?;
