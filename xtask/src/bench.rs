@@ -112,6 +112,9 @@ print(uv.Nblts * uv.Nfreqs * uv.Npols)
 
 /// Run one benchmark.
 pub fn run(which: &str, args: &[String]) -> Result<()> {
+    if which == "calibrate" {
+        return crate::bench_calibrate::run(args);
+    }
     let reps = parse_reps(args)?;
     match which {
         "ingest" => ingest(reps),
@@ -123,12 +126,6 @@ pub fn run(which: &str, args: &[String]) -> Result<()> {
              photutils on the same image (times and peak RSS)",
             "dsa110-photometry",
             "perf_",
-        ),
-        "calibrate" => ignored_tests(
-            "flag + solve + write tables + apply on a full-scale calibrator group \
-             (ours only: the CASA side of issue 10's benchmark is not built)",
-            "dsa110-calibration",
-            "full_group_flag_solve_apply_timing",
         ),
         other => {
             bail!(

@@ -5,6 +5,7 @@
 
 mod bench;
 mod bench_api;
+mod bench_calibrate;
 mod demo;
 mod deps;
 mod setup;

@@ -1,5 +1,6 @@
-//! `dsa110-tools calibrate MS --solve --out DIR [--calibrator-catalog FILE] [--refant NAME]`
-//! and `dsa110-tools calibrate MS --apply TABLE...`.
+//! `dsa110-tools calibrate MS --solve --out DIR [--calibrator-catalog FILE] [--refant NAME]`,
+//! `dsa110-tools calibrate MS --apply TABLE...` and
+//! `dsa110-tools calibrate MS --model [--calibrator-catalog FILE]`.
 //!
 //! `--solve` finds the catalogue calibrator that transits the primary beam
 //! during the group (built-in VLA table, or a CSV
@@ -27,6 +28,11 @@
 //! weights and FLAG where a solution is flagged or missing
 //! (`dsa110_calibration::apply_tables`; ours or CASA's tables).
 //!
+//! `--model` writes the model `--solve` solves against (the calibrator with
+//! the primary beam per integration and frequency) into MODEL_DATA
+//! (`dsa110_calibration::write_model_ms`), so that CASA's `bandpass` and
+//! `gaincal` can solve against the same model (`cargo xtask bench calibrate`).
+//!
 //! Exit status: 0 done (QA passed); 1 solved and written but QA failed;
 //! 2 bad arguments, missing MS/table/catalogue, no calibrator in the beam,
 //! unknown reference antenna, tables already present, or a library error.
@@ -36,14 +42,16 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use dsa110_calibration::msio::ms_writer::MsTable;
-use dsa110_calibration::{apply_tables, solve_ms, write_tables, Catalog, SolveParams};
+use dsa110_calibration::{
+    apply_tables, solve_ms, write_model_ms, write_tables, Catalog, SolveParams,
+};
 use serde_json::json;
 
 use crate::science::{ms_stem, num, path_json, print_json, require_file, require_ms, Outcome};
 
 /// Arguments of `calibrate`.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("mode").required(true).args(["solve", "apply"])))]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["solve", "apply", "model"])))]
 pub struct CalibrateArgs {
     /// The Measurement Set.
     pub ms: PathBuf,
@@ -55,7 +63,7 @@ pub struct CalibrateArgs {
     pub out: Option<PathBuf>,
     /// Calibrator catalogue CSV (`name,ra_deg,dec_deg,flux_jy,spectral_index`)
     /// replacing the built-in VLA table.
-    #[arg(long, requires = "solve")]
+    #[arg(long)]
     pub calibrator_catalog: Option<PathBuf>,
     /// Reference antenna: an ANTENNA NAME of the MS, or its row number.
     #[arg(long, requires = "solve")]
@@ -63,6 +71,9 @@ pub struct CalibrateArgs {
     /// Apply these calibration tables (B and/or G), writing CORRECTED_DATA.
     #[arg(long, num_args = 1.., value_name = "TABLE", conflicts_with_all = ["solve", "out"])]
     pub apply: Vec<PathBuf>,
+    /// Write the calibrator model that --solve solves against into MODEL_DATA.
+    #[arg(long, conflicts_with_all = ["solve", "out", "apply", "refant"])]
+    pub model: bool,
 }
 
 /// `calibrate`.
@@ -74,9 +85,14 @@ pub fn run(args: &CalibrateArgs) -> Result<Outcome> {
         };
         solve(args, out)
     } else if !args.apply.is_empty() {
+        if args.calibrator_catalog.is_some() {
+            bail!("--calibrator-catalog goes with --solve or --model, not --apply");
+        }
         apply(&args.ms, &args.apply)
+    } else if args.model {
+        model(args)
     } else {
-        bail!("say --solve --out DIR or --apply TABLE...")
+        bail!("say --solve --out DIR, --apply TABLE... or --model")
     }
 }
 
@@ -109,15 +125,35 @@ pub fn resolve_refant(spec: &str, names: &[(String, String)]) -> Result<u32> {
     )
 }
 
-fn solve(args: &CalibrateArgs, out: &Path) -> Result<Outcome> {
-    let ms = &args.ms;
-    let catalog = match &args.calibrator_catalog {
+fn catalog(args: &CalibrateArgs) -> Result<Catalog> {
+    Ok(match &args.calibrator_catalog {
         Some(p) => {
             require_file(p, "calibrator catalogue")?;
             Catalog::from_csv(p)?
         }
         None => Catalog::built_in(),
-    };
+    })
+}
+
+fn model(args: &CalibrateArgs) -> Result<Outcome> {
+    let catalog = catalog(args)?;
+    let t0 = Instant::now();
+    let transit = write_model_ms(&args.ms, &catalog)
+        .with_context(|| format!("writing MODEL_DATA in {}", args.ms.display()))?;
+    print_json(&json!({
+        "ms": path_json(&args.ms),
+        "column": "MODEL_DATA",
+        "calibrator": transit.calibrator.name,
+        "calibrator_offset_deg": num(transit.min_offset_rad.to_degrees()),
+        "transit_in_group": transit.transit_in_group,
+        "seconds": t0.elapsed().as_secs_f64(),
+    }));
+    Ok(Outcome::Ok)
+}
+
+fn solve(args: &CalibrateArgs, out: &Path) -> Result<Outcome> {
+    let ms = &args.ms;
+    let catalog = catalog(args)?;
     let table = MsTable::open(ms)
         .with_context(|| format!("cannot open Measurement Set {}", ms.display()))?;
     let antennas: Vec<(String, String)> = table

@@ -58,6 +58,12 @@ pub struct SimulateArgs {
     /// The station table.
     #[arg(long)]
     pub stations: Option<PathBuf>,
+    /// A calibrator of the built-in VLA table (e.g. 3C286) as the whole sky: its
+    /// point source (flux, spectral index), the pointing at its declination and
+    /// the group centred on its transit nearest the preset start (--dec and
+    /// --start override the last two).
+    #[arg(long)]
+    pub calibrator: Option<String>,
 }
 
 fn scale(s: &str) -> Result<Scale> {
@@ -94,6 +100,28 @@ fn config(a: &SimulateArgs) -> Result<SimConfig> {
     cfg.rfi |= a.rfi;
     if let Some(p) = &a.stations {
         cfg.stations_csv = p.clone();
+    }
+    if let Some(name) = &a.calibrator {
+        let catalog = dsa110_calibration::Catalog::built_in();
+        let cal = catalog
+            .get(name)
+            .with_context(|| {
+                format!("--calibrator {name:?} is not in the built-in calibrator table")
+            })?
+            .clone();
+        if a.dec.is_none() {
+            cfg.dec_deg = cal.dec_deg;
+        }
+        if a.start.is_none() {
+            let beam = dsa110_calibration::BeamGeometry::dsa110(cfg.dec_deg.to_radians());
+            let transit =
+                dsa110_calibration::transit::transit_time_jd(&cal, cfg.start.jd_utc(), &beam)?;
+            let half_s = 0.5 * cfg.ntimes as f64 * cfg.int_time_s();
+            cfg.start = ObsTime::from_jd_utc(transit - half_s / 86_400.0)?;
+        }
+        let mut source = SourceSpec::point(&cal.name, cal.ra_deg, cal.dec_deg, cal.flux_jy);
+        source.spectral_index = cal.spectral_index;
+        cfg.sources = vec![source];
     }
     cfg.validate()?;
     Ok(cfg)

@@ -41,8 +41,8 @@ pub use flag::{flag_block, flag_group, flag_plane, BaselineLayout, FlagParams, F
 pub use model::{predict, predict_block};
 #[cfg(feature = "ms")]
 pub use msio::{
-    antenna_by_name, apply_tables, flag_ms, group_transits, solve_ms, write_tables, MsSolve,
-    SolveSummary,
+    antenna_by_name, apply_tables, flag_ms, group_transits, solve_ms, write_model_ms, write_tables,
+    MsSolve, SolveSummary,
 };
 pub use solve::{
     model_residual_fraction, qa_summary, solve_spws, solve_table, CalSolutions, JonesKind,

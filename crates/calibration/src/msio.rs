@@ -213,6 +213,25 @@ pub fn solve_ms(path: &Path, catalog: &Catalog, params: &SolveParams) -> Result<
             detail: "no spectral windows".into(),
         });
     };
+    let (cal, pointing, models) = calibrator_models(path, first, &blocks, catalog)?;
+    let solutions = solve_spws(&blocks, &models, params)?;
+    Ok(MsSolve {
+        solutions,
+        calibrator: cal,
+        pointing_dec_rad: pointing,
+        n_antennas,
+    })
+}
+
+/// The calibrator transiting the beam during the group whose first window is
+/// `first`, the pointing declination of date, and the calibrator's model
+/// visibilities for every window (this crate's convention).
+fn calibrator_models(
+    path: &Path,
+    first: &VisBlock,
+    blocks: &[VisBlock],
+    catalog: &Catalog,
+) -> Result<(Transit, f64, Vec<ndarray::Array2<Complex32>>), CalError> {
     let (t0, t1) = (
         first.times_jd_utc.first().copied().unwrap_or(0.0),
         first.times_jd_utc.last().copied().unwrap_or(0.0),
@@ -234,13 +253,34 @@ pub fn solve_ms(path: &Path, catalog: &Catalog, params: &SolveParams) -> Result<
         .iter()
         .map(|b| predict_block(b, std::slice::from_ref(&cal.calibrator), &beam))
         .collect::<Result<Vec<_>, _>>()?;
-    let solutions = solve_spws(&blocks, &models, params)?;
-    Ok(MsSolve {
-        solutions,
-        calibrator: cal,
-        pointing_dec_rad: pointing,
-        n_antennas,
-    })
+    Ok((cal, pointing, models))
+}
+
+/// Write the model [`solve_ms`] solves against (the calibrator transiting the
+/// beam, with the beam per integration and frequency; the same in every
+/// polarisation) into MODEL_DATA (created if missing; MS convention), so that
+/// another solver — CASA's `bandpass`/`gaincal` — can use the same model.
+/// Returns the calibrator's transit.
+pub fn write_model_ms(path: &Path, catalog: &Catalog) -> Result<Transit, CalError> {
+    let mut ms = MsTable::open_rw(path).map_err(ms_err(path))?;
+    let blocks = read_blocks(&mut ms, path, false)?;
+    let Some(first) = blocks.first() else {
+        return Err(CalError::MsLayout {
+            path: path.to_path_buf(),
+            detail: "no spectral windows".into(),
+        });
+    };
+    let (cal, _, models) = calibrator_models(path, first, &blocks, catalog)?;
+    ms.add_calibration_columns().map_err(ms_err(path))?;
+    let rows = ms.meta().spw_rows.clone();
+    for ((blk, m), r) in blocks.iter().zip(&models).zip(rows) {
+        let (nrows, nchan, npol) = blk.data.dim();
+        let cube =
+            ndarray::Array3::from_shape_fn((nrows, nchan, npol), |(row, c, _)| m[[row, c]].conj());
+        ms.write_data(DataColumn::Model, r.start, cube.view())
+            .map_err(ms_err(path))?;
+    }
+    Ok(cal)
 }
 
 /// The calibrators of `catalog` that pass through the primary beam of a group whose

@@ -561,3 +561,59 @@ fn calibrate_solve_failing_qa_writes_the_tables_says_so_and_exits_1() {
             .is_file());
     }
 }
+
+#[test]
+fn calibrate_model_writes_the_calibrator_model_to_model_data() {
+    use dsa110_calibration::msio::ms_writer::{ChunkColumns, ChunkSpec, DataColumn, MsTable};
+    let g = cal_group();
+    let ms = scratch("science-model").join("m.ms");
+    copy_dir(&g.ms, &ms);
+    let o = tools(&[
+        "calibrate".as_ref(),
+        ms.as_os_str(),
+        "--model".as_ref(),
+        "--calibrator-catalog".as_ref(),
+        g.catalog.as_os_str(),
+    ]);
+    assert_exit(&o, 0);
+    let j = json(&o);
+    assert_eq!(j["calibrator"], CAL_NAME, "{j}");
+    assert_eq!(j["column"], "MODEL_DATA", "{j}");
+    let mut t = MsTable::open(&ms).unwrap();
+    let nspw = t.meta().spws.len();
+    for spw in 0..nspw {
+        let ranges = t
+            .chunk_ranges(ChunkSpec {
+                spw,
+                max_rows: usize::MAX,
+            })
+            .unwrap();
+        for r in &ranges {
+            let c = t
+                .read_chunk(
+                    r,
+                    ChunkColumns {
+                        data: Some(DataColumn::Model),
+                        flag: false,
+                        weight_spectrum: false,
+                    },
+                )
+                .unwrap();
+            // the calibrator on the meridian at the pointing: its flux times a
+            // beam close to 1 over the group's minute, on every baseline and pol
+            for v in c.data.unwrap().iter() {
+                let a = f64::from(v.norm());
+                assert!(a > 0.97 * CAL_FLUX_JY && a <= CAL_FLUX_JY * 1.000_01, "{a}");
+            }
+        }
+    }
+    // --model takes no --refant (it solves nothing)
+    let o = tools(&[
+        "calibrate".as_ref(),
+        ms.as_os_str(),
+        "--model".as_ref(),
+        "--refant".as_ref(),
+        "DSA-001".as_ref(),
+    ]);
+    assert_exit(&o, 2);
+}
