@@ -130,7 +130,7 @@ pub fn run(which: &str, args: &[String]) -> Result<()> {
         other => {
             bail!(
                 "unknown benchmark {other:?}: expected ingest, convert, stream, ms-access, \
-                 photometry, calibrate or api"
+                 photometry, calibrate, image or api"
             )
         }
     }

@@ -6,6 +6,7 @@
 mod bench;
 mod bench_api;
 mod bench_calibrate;
+mod bench_image;
 mod demo;
 mod deps;
 mod setup;
@@ -45,8 +46,8 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Benchmarks: `ingest`, `convert`, `stream`, `ms-access`, `photometry`, `calibrate`
-    /// or `api`.
+    /// Benchmarks: `ingest`, `convert`, `stream`, `ms-access`, `photometry`, `calibrate`,
+    /// `image` or `api`.
     Bench {
         /// Which benchmark.
         which: String,
@@ -74,6 +75,7 @@ fn main() -> Result<()> {
             let _ = args;
             bench_api::run()
         }
+        Cmd::Bench { which, args } if which == "image" => bench_image::run(&args),
         Cmd::Bench { which, args } => {
             setup::ensure()?;
             bench::run(&which, &args)

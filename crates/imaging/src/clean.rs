@@ -106,6 +106,7 @@ pub fn clean(
     let mut n_iter = 0usize;
     let mut n_major = 0usize;
     let mut stop;
+    let patch = PsfPatch::new(psf, n, p.mgain);
     loop {
         let rms = robust_rms(&residual);
         stop = p
@@ -146,43 +147,38 @@ pub fn clean(
             let (_, kth, _) = vals.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
             minor_stop = minor_stop.max(*kth as f64);
         }
-        // active pixels
-        let mut act_idx: Vec<usize> = Vec::new();
-        let mut act_val: Vec<f64> = Vec::new();
-        for (i, r) in residual.iter().enumerate() {
-            if r.abs() > minor_stop && mask.as_ref().is_none_or(|m| m[i]) {
-                act_idx.push(i);
-                act_val.push(*r);
-            }
-        }
-        let half = (n / 2) as i64;
+        // active pixels (row-major order) and the minor cycle on them
+        let mut act = ActiveSet::new(&residual, n, minor_stop, mask.as_deref());
+        // Clark's rule: with the PSF cut to the patch, stop where the neglected
+        // exterior sidelobes of what was subtracted could matter.
+        minor_stop = minor_stop.max(patch.exterior_max * peak);
         // kept to undo a major cycle that made things worse (divergence)
         let model_before = model.clone();
         let n_iter_before = n_iter;
         while n_iter < p.niter {
-            let mut best = 0usize;
-            let mut bv = 0.0f64;
-            for (k, v) in act_val.iter().enumerate() {
-                if v.abs() > bv {
-                    bv = v.abs();
-                    best = k;
-                }
-            }
-            if bv <= minor_stop {
+            let Some((k, v)) = act.peak() else { break };
+            if v.abs() <= minor_stop {
                 break;
             }
-            let comp = p.gain * act_val[best];
-            let ip = act_idx[best];
-            model[ip] += comp;
-            let (xp, yp) = ((ip % n) as i64, (ip / n) as i64);
-            for (k, &i) in act_idx.iter().enumerate() {
-                let dx = (i % n) as i64 - xp + half;
-                let dy = (i / n) as i64 - yp + half;
-                if dx >= 0 && dy >= 0 && dx < n as i64 && dy < n as i64 {
-                    act_val[k] -= comp * psf[dy as usize * n + dx as usize];
-                }
+            // The residual can only fall in a converging minor cycle: a peak above
+            // the one it started from means the shifted PSF (exact only for the
+            // phase centre: the w-term makes it asymmetric far out) is feeding on
+            // itself. Stop here and let the major cycle compute the truth.
+            if v.abs() > peak * (1.0 + 1e-4) {
+                tracing::debug!(
+                    n_iter,
+                    "minor cycle stopped: peak {v:.3e} above its start {peak:.3e}"
+                );
+                break;
             }
+            let comp = p.gain * v;
+            let ip = act.idx[k] as usize;
+            model[ip] += comp;
+            act.subtract_psf(&patch, ip % n, ip / n, comp);
             n_iter += 1;
+        }
+        if n_iter == n_iter_before {
+            break;
         }
         // major cycle: exact residual from the visibilities
         let mut resid_vis: Vec<Complex32> = vis.vis.clone();
@@ -211,7 +207,8 @@ pub fn clean(
         tracing::info!(
             major = n_major,
             iterations = n_iter,
-            active = act_idx.len(),
+            active = act.idx.len(),
+            patch = patch.half,
             "CLEAN: peak {peak:.3e} Jy/beam, rms {rms:.3e}, minor-cycle level {minor_stop:.3e}"
         );
     }
@@ -237,4 +234,161 @@ fn abs_peak(img: &[f64], mask: Option<&[bool]>) -> (Option<usize>, f64) {
         }
     }
     (best, bv)
+}
+
+/// The pixels a minor cycle works on: their image indices (row-major order), their
+/// residual values (f32, compact for the search), where each image row starts in
+/// them, and the maximum |value| of every block of [`BLOCK`] entries (the search
+/// reads the block maxima, then one block; an update refreshes only the blocks it
+/// touched).
+struct ActiveSet {
+    n: usize,
+    idx: Vec<u32>,
+    val: Vec<f32>,
+    /// `row_start[y]..row_start[y + 1]` are row y's entries.
+    row_start: Vec<u32>,
+    blk_max: Vec<f32>,
+}
+
+const BLOCK: usize = 64;
+
+impl ActiveSet {
+    fn new(residual: &[f64], n: usize, level: f64, mask: Option<&[bool]>) -> Self {
+        let mut idx = Vec::new();
+        let mut val = Vec::new();
+        let mut row_start = Vec::with_capacity(n + 1);
+        for y in 0..n {
+            row_start.push(idx.len() as u32);
+            for x in 0..n {
+                let i = y * n + x;
+                let r = residual[i];
+                if r.abs() > level && mask.is_none_or(|m| m[i]) {
+                    idx.push(i as u32);
+                    val.push(r as f32);
+                }
+            }
+        }
+        row_start.push(idx.len() as u32);
+        let blk_max = val
+            .chunks(BLOCK)
+            .map(|c| c.iter().fold(0.0f32, |m, v| m.max(v.abs())))
+            .collect();
+        Self {
+            n,
+            idx,
+            val,
+            row_start,
+            blk_max,
+        }
+    }
+
+    /// The entry of largest |value| and its value.
+    fn peak(&self) -> Option<(usize, f64)> {
+        let (mut b, mut bm) = (usize::MAX, 0.0f32);
+        for (k, m) in self.blk_max.iter().enumerate() {
+            if *m > bm {
+                bm = *m;
+                b = k;
+            }
+        }
+        if b == usize::MAX {
+            return None;
+        }
+        let lo = b * BLOCK;
+        let hi = (lo + BLOCK).min(self.val.len());
+        let (mut k, mut km) = (lo, -1.0f32);
+        for (j, v) in self.val[lo..hi].iter().enumerate() {
+            if v.abs() > km {
+                km = v.abs();
+                k = lo + j;
+            }
+        }
+        Some((k, self.val[k] as f64))
+    }
+
+    /// Subtract `comp` × the PSF patch centred on pixel (xp, yp) from the entries
+    /// it covers.
+    fn subtract_psf(&mut self, patch: &PsfPatch, xp: usize, yp: usize, comp: f64) {
+        let n = self.n as i64;
+        let (xp, yp) = (xp as i64, yp as i64);
+        let h = patch.half as i64;
+        let half = n / 2;
+        // rows and columns where both the image and the PSF (shifted) exist
+        let y0 = (yp - h).max(0).max(yp - half);
+        let y1 = (yp + h).min(n - 1).min(yp + half - 1);
+        let x0 = (xp - h).max(0).max(xp - half);
+        let x1 = (xp + h).min(n - 1).min(xp + half - 1);
+        if y0 > y1 || x0 > x1 {
+            return;
+        }
+        let c = comp as f32;
+        for y in y0..=y1 {
+            let (a, b) = (
+                self.row_start[y as usize] as usize,
+                self.row_start[y as usize + 1] as usize,
+            );
+            if a == b {
+                continue;
+            }
+            let row = y * n;
+            let lo = a + self.idx[a..b].partition_point(|&i| (i as i64) < row + x0);
+            let hi = a + self.idx[a..b].partition_point(|&i| (i as i64) <= row + x1);
+            if lo >= hi {
+                continue;
+            }
+            let prow = &patch.psf[((y - yp + half) * n) as usize..];
+            for k in lo..hi {
+                let dx = self.idx[k] as i64 - row - xp + half;
+                self.val[k] -= c * prow[dx as usize];
+            }
+            for blk in lo / BLOCK..=(hi - 1) / BLOCK {
+                let s = blk * BLOCK;
+                let e = (s + BLOCK).min(self.val.len());
+                self.blk_max[blk] = self.val[s..e].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            }
+        }
+    }
+}
+
+/// The PSF (f32) and the half-width of the square patch of it a minor cycle
+/// subtracts: the smallest (at least [`MIN_PATCH`]) outside which |PSF| stays
+/// below half the major-cycle depth `1 − mgain` (Clark), or the whole PSF.
+struct PsfPatch {
+    psf: Vec<f32>,
+    half: usize,
+    /// Largest |PSF| outside the patch.
+    exterior_max: f64,
+}
+
+const MIN_PATCH: usize = 16;
+
+impl PsfPatch {
+    fn new(psf: &[f64], n: usize, mgain: f64) -> Self {
+        let c = (n / 2) as i64;
+        // largest |PSF| on each square ring around the centre (Chebyshev radius)
+        let mut ring = vec![0.0f64; n / 2 + 1];
+        for y in 0..n as i64 {
+            for x in 0..n as i64 {
+                let r = (x - c).abs().max((y - c).abs()) as usize;
+                let v = psf[(y * n as i64 + x) as usize].abs();
+                if v > ring[r] {
+                    ring[r] = v;
+                }
+            }
+        }
+        // exterior[r] = max over rings > r
+        let mut exterior = vec![0.0f64; ring.len()];
+        for r in (0..ring.len() - 1).rev() {
+            exterior[r] = exterior[r + 1].max(ring[r + 1]);
+        }
+        let target = 0.5 * (1.0 - mgain);
+        let half = (MIN_PATCH..ring.len())
+            .find(|&r| exterior[r] <= target)
+            .unwrap_or(ring.len() - 1);
+        Self {
+            psf: psf.iter().map(|v| *v as f32).collect(),
+            half,
+            exterior_max: exterior[half.min(ring.len() - 1)],
+        }
+    }
 }

@@ -1,0 +1,405 @@
+//! `cargo xtask bench image`: one simulated group imaged by us (`dsa110-tools image`)
+//! and by WSClean 3.1 (`-use-wgridder -j 2`) with the same parameters, in the same
+//! run: wall time, peak RSS and the flux of every injected source each recovers.
+//!
+//! The group is simulated once (unit gains, so DATA needs no calibration; thermal
+//! noise at the real SEFD) into `target/bench/image-<scale>/` and converted to a
+//! Measurement Set by `dsa110-legacy-convert`; both are reused by later runs.
+//! Every contender runs as the child of a small Python harness that reports its
+//! wall time and peak RSS (`ru_maxrss`), so both are measured alike; the input MS
+//! is read once untimed first so both read it from the page cache.
+//!
+//! Fluxes: the peak within ±3 pixels of each source's true position (the WCS of
+//! our image; both images share the grid) in the apparent image, divided by our
+//! primary beam at that pixel (WSClean has no DSA-110 beam), against the truth
+//! file's flux at the band centre (its spectral index applied).
+//!
+//! Options: `--scale tiny|small|full` (default full: 96 antennas, 24 × 768),
+//! `--size N` (default 4096), `--niter N` (default 100000), `--reps N` (default 1),
+//! `--skip-wsclean`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::util::{self, step};
+
+const MEASURE_PY: &str = r#"
+import json, resource, subprocess, sys, time
+t0 = time.perf_counter()
+p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+wall = time.perf_counter() - t0
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+if p.returncode != 0:
+    sys.stderr.write(p.stdout[-4000:] + p.stderr[-4000:])
+    sys.exit(p.returncode)
+print(json.dumps({"wall_s": wall, "peak_rss_bytes": ru.ru_maxrss * 1024, "stdout": p.stdout}))
+"#;
+
+const FLUX_PY: &str = r#"
+# argv: truth.json our-prefix wsclean-prefix-or-"-"
+import json, sys, numpy as np, warnings
+from astropy.io import fits
+from astropy.wcs import WCS
+warnings.filterwarnings("ignore")
+truth = json.load(open(sys.argv[1]))
+ours, wsc = sys.argv[2], sys.argv[3]
+def load(p):
+    with fits.open(p) as h:
+        return h[0].data.squeeze().astype(np.float64), h[0].header
+img, hdr = load(ours + "-image.fits")
+pb, _ = load(ours + "-pb.fits")
+wcs = WCS(hdr).celestial
+fc = hdr.get("CRVAL3", 1.4e9)
+def robust_rms(a):
+    a = a[np.isfinite(a)]
+    return 1.4826 * np.median(np.abs(a - np.median(a)))
+out = {"freq_hz": fc, "ours": {"rms_jy": robust_rms(load(ours + "-residual.fits")[0])}, "sources": []}
+wimg = None
+if wsc != "-":
+    wimg = load(wsc + "-image.fits")[0]
+    out["wsclean"] = {"rms_jy": robust_rms(load(wsc + "-residual.fits")[0])}
+n = img.shape[0]
+for s in truth["sources"]:
+    x, y = wcs.world_to_pixel_values(s["ra_deg"], s["dec_deg"])
+    x, y = int(round(float(x))), int(round(float(y)))
+    if not (3 <= x < n - 3 and 3 <= y < n - 3):
+        continue
+    want = s["flux_jy"] * (fc / 1.4e9) ** s["spectral_index"]
+    def peak(a):
+        box = a[y - 3:y + 4, x - 3:x + 4]
+        j = np.unravel_index(np.nanargmax(box), box.shape)
+        return float(box[j]), float(pb[y - 3 + j[0], x - 3 + j[1]])
+    r = {"name": s["name"], "x": x, "y": y, "true_jy": want}
+    a, b = peak(img)
+    r["ours_apparent_jy"], r["pb"], r["ours_jy"] = a, b, a / b
+    if wimg is not None:
+        a, b = peak(wimg)
+        r["wsclean_apparent_jy"], r["wsclean_jy"] = a, a / b
+    out["sources"].append(r)
+print(json.dumps(out))
+"#;
+
+struct Opts {
+    scale: String,
+    size: usize,
+    niter: usize,
+    reps: usize,
+    wsclean: bool,
+}
+
+fn parse(args: &[String]) -> Result<Opts> {
+    let mut o = Opts {
+        scale: "full".into(),
+        size: 4096,
+        niter: 100_000,
+        reps: 1,
+        wsclean: true,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().with_context(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--scale" => o.scale = val()?.clone(),
+            "--size" => o.size = val()?.parse().context("--size needs a number")?,
+            "--niter" => o.niter = val()?.parse().context("--niter needs a number")?,
+            "--reps" => o.reps = val()?.parse::<usize>().context("--reps needs a number")?,
+            "--skip-wsclean" => o.wsclean = false,
+            other => bail!(
+                "unknown option {other:?} of bench image: --scale tiny|small|full, --size N, \
+                 --niter N, --reps N, --skip-wsclean"
+            ),
+        }
+    }
+    if !["tiny", "small", "full"].contains(&o.scale.as_str()) {
+        bail!("--scale {:?}: expected tiny, small or full", o.scale);
+    }
+    if o.size < 16 || !o.size.is_multiple_of(2) {
+        bail!("--size {} must be even and at least 16", o.size);
+    }
+    o.reps = o.reps.max(1);
+    Ok(o)
+}
+
+/// The interpreter with numpy/astropy: `DSA110_PYTHON` if set, else the xtask's venv
+/// (installed by `setup` when missing).
+fn python() -> Result<PathBuf> {
+    match std::env::var_os("DSA110_PYTHON") {
+        Some(p) => Ok(PathBuf::from(p)),
+        None => {
+            crate::setup::ensure()?;
+            Ok(crate::setup::python())
+        }
+    }
+}
+
+/// The simulated group's MS and truth file (simulated and converted once).
+fn group_ms(tools: &Path, conv: &Path, scale: &str) -> Result<(PathBuf, PathBuf)> {
+    let dir = util::workspace_root()
+        .join("target")
+        .join("bench")
+        .join(format!("image-{scale}"));
+    let hdf5 = dir.join("hdf5");
+    let ms_dir = dir.join("ms");
+    let find = |d: &Path, pred: &dyn Fn(&str) -> bool| -> Option<PathBuf> {
+        std::fs::read_dir(d)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.file_name().is_some_and(|n| pred(&n.to_string_lossy())))
+    };
+    let have_ms = find(&ms_dir, &|n| n.ends_with(".ms"));
+    let have_truth = find(&dir, &|n| n.ends_with("truth.json"));
+    if let (Some(ms), Some(truth)) = (have_ms, have_truth) {
+        return Ok((ms, truth));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&hdf5)?;
+    step(&format!(
+        "simulating a {scale} group (unit gains, thermal noise) into {}",
+        hdf5.display()
+    ));
+    util::run(
+        util::cmd(tools)
+            .args(["simulate", "--scale", scale, "--unit-gains", "--seed", "11"])
+            .arg("--out")
+            .arg(&hdf5),
+    )?;
+    // the truth and gains files stay out of the converter's way
+    for e in std::fs::read_dir(&hdf5)?.filter_map(|e| e.ok()) {
+        if e.path().extension().is_none_or(|x| x != "hdf5") {
+            std::fs::rename(e.path(), dir.join(e.file_name()))?;
+        }
+    }
+    step("converting it to a Measurement Set (dsa110-legacy-convert --once)");
+    util::run(
+        util::cmd(conv)
+            .arg("--input-dir")
+            .arg(&hdf5)
+            .arg("--output-dir")
+            .arg(&ms_dir)
+            .arg("--queue-db")
+            .arg(dir.join("queue.sqlite3"))
+            .arg("--once"),
+    )?;
+    let ms = find(&ms_dir, &|n| n.ends_with(".ms"))
+        .with_context(|| format!("no .ms in {} after the conversion", ms_dir.display()))?;
+    let truth = find(&dir, &|n| n.ends_with("truth.json")).context("no truth file")?;
+    Ok((ms, truth))
+}
+
+struct Run {
+    wall_s: Vec<f64>,
+    peak_rss_bytes: f64,
+    stdout: String,
+}
+
+fn measure(py: &Path, argv: &[String], reps: usize) -> Result<Run> {
+    let mut r = Run {
+        wall_s: Vec::new(),
+        peak_rss_bytes: 0.0,
+        stdout: String::new(),
+    };
+    for _ in 0..reps {
+        let out = util::output(Command::new(py).arg("-c").arg(MEASURE_PY).args(argv))?;
+        let m: Value = serde_json::from_str(out.trim())?;
+        r.wall_s.push(m["wall_s"].as_f64().unwrap_or(f64::NAN));
+        r.peak_rss_bytes = r
+            .peak_rss_bytes
+            .max(m["peak_rss_bytes"].as_f64().unwrap_or(0.0));
+        r.stdout = m["stdout"].as_str().unwrap_or_default().to_string();
+    }
+    Ok(r)
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s.get(s.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Run the benchmark.
+#[allow(clippy::print_stdout)]
+pub fn run(args: &[String]) -> Result<()> {
+    let o = parse(args)?;
+    let py = python()?;
+    let tools = util::build_bin("dsa110-tools", "dsa110-tools")?;
+    let conv = util::build_bin("dsa110-legacy-convert", "dsa110-legacy-convert")?;
+    let (ms, truth) = group_ms(&tools, &conv, &o.scale)?;
+    let out = util::workspace_root()
+        .join("target")
+        .join("bench")
+        .join(format!("image-{}", o.scale))
+        .join(format!("out-{}", o.size));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out)?;
+    let s = |x: &dyn AsRef<std::ffi::OsStr>| x.as_ref().to_string_lossy().into_owned();
+    let size = o.size.to_string();
+    let niter = o.niter.to_string();
+    let ours_name = out.join("ours");
+    let wsc_name = out.join("wsclean");
+    let ours: Vec<String> = vec![
+        s(&tools),
+        "image".into(),
+        s(&ms),
+        "--out".into(),
+        s(&ours_name),
+        "--size".into(),
+        size.clone(),
+        "--scale".into(),
+        "3asec".into(),
+        "--weight".into(),
+        "briggs 0".into(),
+        "--niter".into(),
+        niter.clone(),
+        "--auto-threshold".into(),
+        "1".into(),
+        "--column".into(),
+        "DATA".into(),
+        "--no-png".into(),
+    ];
+    let wsc: Vec<String> = [
+        "wsclean",
+        "-quiet",
+        "-use-wgridder",
+        "-j",
+        "2",
+        "-size",
+        &size,
+        &size,
+        "-scale",
+        "3asec",
+        "-weight",
+        "briggs",
+        "0",
+        "-auto-threshold",
+        "1",
+        "-niter",
+        &niter,
+        "-mgain",
+        "0.8",
+        "-data-column",
+        "DATA",
+        "-name",
+        &s(&wsc_name),
+        &s(&ms),
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    // the MS into the page cache, untimed
+    util::run(Command::new("sh").arg("-c").arg(format!(
+        "find '{}' -type f -exec cat {{}} + > /dev/null",
+        ms.display()
+    )))?;
+    step(&format!(
+        "imaging {} ({}² at 3″, Briggs 0, auto-threshold 1, niter {}) with dsa110-tools image, {} run(s)",
+        ms.display(),
+        o.size,
+        o.niter,
+        o.reps
+    ));
+    let a = measure(&py, &ours, o.reps)?;
+    let ours_json: Value = serde_json::from_str(a.stdout.trim()).unwrap_or(Value::Null);
+    let b = if o.wsclean {
+        step("the same with wsclean -use-wgridder -j 2");
+        Some(measure(&py, &wsc, o.reps)?)
+    } else {
+        None
+    };
+    let fl = util::output(
+        Command::new(&py)
+            .arg("-c")
+            .arg(FLUX_PY)
+            .arg(&truth)
+            .arg(&ours_name)
+            .arg(if b.is_some() {
+                s(&wsc_name)
+            } else {
+                "-".into()
+            }),
+    )?;
+    let fl: Value = serde_json::from_str(fl.trim())?;
+
+    let nvis = ours_json["n_vis"].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "\nbench image: {} group, {:.1} M unflagged visibilities, {}² × 3″, Briggs 0, auto-threshold 1, niter {}",
+        o.scale,
+        nvis / 1e6,
+        o.size,
+        o.niter
+    );
+    println!(
+        "{:<26} {:>10} {:>12} {:>12} {:>8} {:>8}  runs (s)",
+        "contender", "median s", "Mvis/s", "peak RSS MB", "rms mJy", "iters"
+    );
+    let row = |name: &str, r: &Run, rms: f64, iters: String| {
+        let m = median(&r.wall_s);
+        println!(
+            "{:<26} {:>10.1} {:>12.2} {:>12.0} {:>8.3} {:>8}  {:?}",
+            name,
+            m,
+            nvis / 1e6 / m,
+            r.peak_rss_bytes / 1e6,
+            rms * 1e3,
+            iters,
+            r.wall_s
+                .iter()
+                .map(|w| (w * 10.0).round() / 10.0)
+                .collect::<Vec<_>>()
+        );
+    };
+    row(
+        "dsa110-tools image",
+        &a,
+        fl["ours"]["rms_jy"].as_f64().unwrap_or(f64::NAN),
+        format!("{}", ours_json["n_iter"]),
+    );
+    if let Some(b) = &b {
+        row(
+            "wsclean -use-wgridder -j 2",
+            b,
+            fl["wsclean"]["rms_jy"].as_f64().unwrap_or(f64::NAN),
+            "-".into(),
+        );
+        println!(
+            "speed-up ours vs WSClean: {:.2}× (target ≥ 3); peak RSS ratio {:.2}",
+            median(&b.wall_s) / median(&a.wall_s),
+            a.peak_rss_bytes / b.peak_rss_bytes.max(1.0)
+        );
+    }
+    println!(
+        "our stages (s): {}; {} major cycles, {} w-planes",
+        ours_json["timings"], ours_json["n_major"], ours_json["n_wplanes"]
+    );
+    println!(
+        "\n{:<8} {:>6} {:>6} {:>6} {:>10} {:>10} {:>8} {:>10} {:>8}",
+        "source", "x", "y", "pb", "true Jy", "ours Jy", "err %", "WSClean Jy", "err %"
+    );
+    let mut worst: (f64, f64) = (0.0, 0.0);
+    for r in fl["sources"].as_array().into_iter().flatten() {
+        let t = r["true_jy"].as_f64().unwrap_or(f64::NAN);
+        let us = r["ours_jy"].as_f64().unwrap_or(f64::NAN);
+        let ws = r["wsclean_jy"].as_f64().unwrap_or(f64::NAN);
+        let (eu, ew) = (100.0 * (us / t - 1.0), 100.0 * (ws / t - 1.0));
+        worst = (worst.0.max(eu.abs()), worst.1.max(ew.abs()));
+        println!(
+            "{:<8} {:>6} {:>6} {:>6.3} {:>10.4} {:>10.4} {:>8.2} {:>10.4} {:>8.2}",
+            r["name"].as_str().unwrap_or("?"),
+            r["x"],
+            r["y"],
+            r["pb"].as_f64().unwrap_or(f64::NAN),
+            t,
+            us,
+            eu,
+            ws,
+            ew
+        );
+    }
+    println!(
+        "largest |flux error|: ours {:.2} %, WSClean {:.2} % (peak within ±3 px ÷ our primary beam)",
+        worst.0, worst.1
+    );
+    Ok(())
+}
