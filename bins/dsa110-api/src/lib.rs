@@ -36,6 +36,7 @@ pub fn app(queue: Queue, params: ApiParams) -> Result<axum::Router> {
         metrics: Arc::default(),
         limiter: Arc::default(),
         lightcurves: Arc::default(),
+        db_slots: Arc::new(tokio::sync::Semaphore::new(state::DB_POOL_SIZE as usize)),
     };
     routes::router(state).map_err(anyhow::Error::msg)
 }

@@ -98,7 +98,7 @@ fn tokens(env_var: &str, file: Option<&PathBuf>) -> Result<Vec<String>> {
 /// and listings touch rows spread over many pages.
 fn queue_options() -> QueueOptions {
     QueueOptions {
-        pool_size: 8,
+        pool_size: dsa110_api::state::DB_POOL_SIZE,
         mmap_size_bytes: 1 << 30,
         ..QueueOptions::default()
     }

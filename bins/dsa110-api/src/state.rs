@@ -43,7 +43,13 @@ pub struct AppState {
     pub limiter: Arc<WriteLimiter>,
     /// Light-curve bodies, valid while no photometry changes.
     pub lightcurves: Arc<LightcurveCache>,
+    /// Database calls running at once, at most the connection pool's size: more would
+    /// only wait inside the pool, each on a blocking thread of its own.
+    pub db_slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// Connections in the API's pool, and so database calls at once.
+pub const DB_POOL_SIZE: u32 = 8;
 
 /// Most bytes of light-curve bodies kept; past it the cache starts afresh.
 pub const LIGHTCURVE_CACHE_BYTES: usize = 32 << 20;
@@ -130,6 +136,8 @@ impl AppState {
         F: FnOnce(&Queue) -> Result<T, ApiError> + Send + 'static,
     {
         let q = self.queue.clone();
+        // the semaphore is never closed, so acquiring only waits
+        let _slot = self.db_slots.acquire().await.ok();
         match tokio::task::spawn_blocking(move || f(&q)).await {
             Ok(r) => r,
             Err(e) => Err(ApiError::new(
