@@ -26,18 +26,6 @@ use serde_json::Value;
 
 use crate::util::{self, step};
 
-const MEASURE_PY: &str = r#"
-import json, resource, subprocess, sys, time
-t0 = time.perf_counter()
-p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-wall = time.perf_counter() - t0
-ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-if p.returncode != 0:
-    sys.stderr.write(p.stdout[-4000:] + p.stderr[-4000:])
-    sys.exit(p.returncode)
-print(json.dumps({"wall_s": wall, "peak_rss_bytes": ru.ru_maxrss * 1024, "stdout": p.stdout}))
-"#;
-
 const FLUX_PY: &str = r#"
 # argv: truth.json our-prefix wsclean-prefix-or-"-"
 import json, sys, numpy as np, warnings
@@ -202,7 +190,12 @@ fn measure(py: &Path, argv: &[String], reps: usize) -> Result<Run> {
         stdout: String::new(),
     };
     for _ in 0..reps {
-        let out = util::output(Command::new(py).arg("-c").arg(MEASURE_PY).args(argv))?;
+        let out = util::output(
+            Command::new(py)
+                .arg("-c")
+                .arg(crate::bench::MEASURE_PY)
+                .args(argv),
+        )?;
         let m: Value = serde_json::from_str(out.trim())?;
         r.wall_s.push(m["wall_s"].as_f64().unwrap_or(f64::NAN));
         r.peak_rss_bytes = r

@@ -481,6 +481,15 @@ async fn run_async(params: DaemonParams) -> Result<DaemonSummary, PipelineError>
     // on-demand jobs from dsa110-api
     let jobs_task = tokio::spawn(crate::jobs::run_jobs(
         queue.clone(),
+        crate::jobs::MosaicJobs {
+            dir: params.output_dir.join("mosaics"),
+            options: params
+                .science
+                .mosaics
+                .as_ref()
+                .map(|m| m.options)
+                .unwrap_or_default(),
+        },
         params.poll_interval,
         stop_rx.clone(),
     ));

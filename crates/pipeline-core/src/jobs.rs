@@ -7,13 +7,24 @@
 //! job at a time (atomically, so two daemons sharing the database never both take it),
 //! marks it `running`, waits until each of its groups has left processing, and records
 //! the outcome: `completed` when every group completed, else `failed` naming the groups
-//! and their errors. Other job kinds (e.g. `mosaic`) are not executed by this build and
-//! stay `queued`.
+//! and their errors.
+//!
+//! A `mosaic` job (`POST /api/mosaic/create`: a time range, optionally a declination
+//! strip and a name) combines the restored images whose mid-time lies in the range, of
+//! one declination strip, into a primary-beam-weighted mosaic under `<output>/mosaics/`,
+//! recorded in `mosaics` and `mosaic_images` like the mosaic stage's. It fails, saying
+//! why, when the range holds no image or images of several strips and none was named.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use dsa110_queue::{GroupState, JobOutcome, JobRecord, JobState, Queue};
+use std::path::PathBuf;
+
+use dsa110_photometry::MosaicOptions;
+use dsa110_queue::{
+    GroupState, ImageRecord, ImageType, JobOutcome, JobRecord, JobState, MosaicRecord,
+    MosaicStatus, Queue,
+};
 use tokio::sync::watch;
 use tracing::Instrument;
 
@@ -21,13 +32,30 @@ use crate::process::now_unix_s;
 use crate::worker::db;
 
 /// The job kinds this daemon executes.
-pub const EXECUTED_KINDS: &[&str] = &["convert"];
+pub const EXECUTED_KINDS: &[&str] = &["convert", "mosaic"];
+
+/// Where `mosaic` jobs write and how they grid.
+#[derive(Clone, Debug)]
+pub struct MosaicJobs {
+    /// `<output>/mosaics`.
+    pub dir: PathBuf,
+    /// Gridding options (the mosaic stage's).
+    pub options: MosaicOptions,
+}
+
+/// Images looked at by a `mosaic` job (the newest).
+const MOSAIC_JOB_LOOKBACK: u32 = 100_000;
 
 /// Longest a job waits for its groups before it is recorded failed.
 pub const JOB_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
 /// Runs queued jobs until the stop signal.
-pub async fn run_jobs(queue: Queue, poll: Duration, mut stop: watch::Receiver<bool>) {
+pub async fn run_jobs(
+    queue: Queue,
+    mosaics: MosaicJobs,
+    poll: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         if *stop.borrow() {
             return;
@@ -39,7 +67,11 @@ pub async fn run_jobs(queue: Queue, poll: Duration, mut stop: watch::Receiver<bo
         {
             Ok(Some(job)) => {
                 let span = tracing::info_span!("job", id = job.id, kind = %job.kind);
-                execute(&queue, job, poll, &mut stop).instrument(span).await;
+                if job.kind == "mosaic" {
+                    execute_mosaic(&queue, job, &mosaics).instrument(span).await;
+                } else {
+                    execute(&queue, job, poll, &mut stop).instrument(span).await;
+                }
             }
             Ok(None) => {
                 let _ = tokio::time::timeout(poll, stop.changed()).await;
@@ -145,4 +177,153 @@ async fn execute(queue: &Queue, job: JobRecord, poll: Duration, stop: &mut watch
         }
         let _ = tokio::time::timeout(poll, stop.changed()).await;
     }
+}
+
+/// A `mosaic` job's parameters, as `dsa110-api` records them.
+#[derive(Debug, serde::Deserialize)]
+struct MosaicJobParams {
+    start_mjd: f64,
+    end_mjd: f64,
+    #[serde(default)]
+    dec_strip_deg: Option<f64>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// The strip of an image: its centre declination to 0.1° (as the mosaic stage's).
+fn strip_of(rec: &ImageRecord) -> Option<String> {
+    rec.center_dec_deg.map(|d| format!("dec{d:+.1}"))
+}
+
+async fn execute_mosaic(queue: &Queue, job: JobRecord, cfg: &MosaicJobs) {
+    let id = job.id;
+    let outcome = build_job_mosaic(queue, &job, cfg).await;
+    let (result_json, error) = match &outcome {
+        Ok(v) => (Some(v.to_string()), None),
+        Err(e) => (None, Some(e.clone())),
+    };
+    match &error {
+        None => tracing::info!(result = ?result_json, "mosaic job finished"),
+        Some(e) => tracing::warn!("mosaic job failed: {e}"),
+    }
+    let r = db(queue, "finish_job", move |q| {
+        q.finish_job(
+            id,
+            &JobOutcome {
+                success: error.is_none(),
+                result_json: result_json.as_deref(),
+                error: error.as_deref(),
+            },
+            now_unix_s(),
+        )
+    })
+    .await;
+    if let Err(e) = r {
+        tracing::error!("cannot record the job's outcome: {e}");
+    }
+}
+
+/// Builds and records the mosaic of a job; the result JSON, or why not.
+async fn build_job_mosaic(
+    queue: &Queue,
+    job: &JobRecord,
+    cfg: &MosaicJobs,
+) -> Result<serde_json::Value, String> {
+    let p: MosaicJobParams = serde_json::from_str(job.params_json.as_deref().unwrap_or(""))
+        .map_err(|e| format!("job {}: bad parameters: {e}", job.id))?;
+    let (images, _) = db(queue, "list_images", |q| {
+        q.list_images(Some(ImageType::Image), MOSAIC_JOB_LOOKBACK, 0)
+    })
+    .await
+    .map_err(|e| crate::error::display_chain(&e))?;
+    let mut members: Vec<ImageRecord> = images
+        .into_iter()
+        .filter(|r| {
+            r.mid_mjd
+                .is_some_and(|m| m >= p.start_mjd && m <= p.end_mjd)
+        })
+        .filter(|r| match p.dec_strip_deg {
+            Some(d) => r.center_dec_deg.is_some_and(|c| (c - d).abs() <= 0.05),
+            None => true,
+        })
+        .collect();
+    let mut strips: Vec<String> = members.iter().filter_map(strip_of).collect();
+    strips.sort();
+    strips.dedup();
+    let strip = match strips.as_slice() {
+        [] => {
+            return Err(format!(
+                "no image between MJD {} and {}{}",
+                p.start_mjd,
+                p.end_mjd,
+                p.dec_strip_deg
+                    .map(|d| format!(" at declination {d}°"))
+                    .unwrap_or_default()
+            ))
+        }
+        [one] => one.clone(),
+        many => {
+            return Err(format!(
+                "the images between MJD {} and {} lie in {} declination strips ({}): \
+                 name one with dec_strip_deg",
+                p.start_mjd,
+                p.end_mjd,
+                many.len(),
+                many.join(", ")
+            ))
+        }
+    };
+    members.sort_by(|a, b| {
+        a.mid_mjd
+            .unwrap_or(f64::MAX)
+            .total_cmp(&b.mid_mjd.unwrap_or(f64::MAX))
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    let name = p
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("job{}_{strip}", job.id));
+    let base = cfg.dir.join(&name);
+    let paths: Vec<PathBuf> = members.iter().map(|r| r.path.clone()).collect();
+    let (dir, options, inputs, out) = (cfg.dir.clone(), cfg.options, paths.clone(), base);
+    let built = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        match dsa110_photometry::mosaic_files(&inputs, &out, &options) {
+            Ok(p) => Ok((dsa110_photometry::image_noise(&p.image), out)),
+            Err(e) => Err(format!(
+                "mosaic {}: {}",
+                out.display(),
+                crate::error::display_chain(&e)
+            )),
+        }
+    })
+    .await
+    .map_err(|e| format!("mosaic task failed: {e}"))?;
+    let (noise, out) = built?;
+    let mut fits = out.into_os_string();
+    fits.push(".fits");
+    let fits = PathBuf::from(fits);
+    let record = MosaicRecord {
+        id: None,
+        name: name.clone(),
+        path: Some(fits.clone()),
+        dec_strip_deg: members[0].center_dec_deg,
+        start_mjd: members.iter().filter_map(|r| r.mid_mjd).reduce(f64::min),
+        end_mjd: members.iter().filter_map(|r| r.mid_mjd).reduce(f64::max),
+        n_images: Some(paths.len() as u32),
+        noise_jy: noise,
+        status: MosaicStatus::Completed,
+        error: None,
+        created_at: Some(now_unix_s()),
+    };
+    let n = paths.len();
+    db(queue, "record mosaic", move |q| {
+        q.upsert_mosaic(&record)?;
+        q.set_mosaic_images(&record.name, &paths)
+    })
+    .await
+    .map_err(|e| crate::error::display_chain(&e))?;
+    crate::metrics::mosaic_built(crate::metrics::MosaicOutcome::Completed);
+    Ok(serde_json::json!({"mosaic": name, "path": fits, "n_images": n, "noise_jy": noise}))
 }

@@ -350,6 +350,66 @@ fn quick_start_calibrates_images_and_measures_a_target_with_the_calibrator_set()
     );
     let health = daemon.get("/health").json();
     assert!(!health.to_string().contains("uncalibrated"), "{health}");
+
+    // on-demand mosaics, as `POST /api/mosaic/create` records them: one over the three
+    // images, one over a range without images
+    {
+        use dsa110_queue::{JobState, NewJob, Queue};
+        let q = Queue::open(&db).unwrap();
+        let mjds = query_f64(&db, "SELECT mid_mjd FROM images WHERE type = 'image'");
+        let lo = mjds.iter().copied().fold(f64::MAX, f64::min);
+        let hi = mjds.iter().copied().fold(f64::MIN, f64::max);
+        let make = |start: f64, end: f64| {
+            let params = serde_json::json!({"start_mjd": start, "end_mjd": end}).to_string();
+            q.create_job(
+                &NewJob {
+                    kind: "mosaic",
+                    group_ids: &[],
+                    params_json: Some(&params),
+                    requested_by: Some("test"),
+                },
+                1.0e9,
+            )
+            .unwrap()
+        };
+        let (all, none) = (make(lo - 1e-4, hi + 1e-4), make(lo - 2.0, lo - 1.0));
+        let finished = |id| {
+            wait_for("a mosaic job to finish", Duration::from_secs(90), || {
+                q.job(id)
+                    .unwrap()
+                    .filter(|j| matches!(j.state, JobState::Completed | JobState::Failed))
+            })
+        };
+        let job = finished(all);
+        assert_eq!(
+            job.state,
+            JobState::Completed,
+            "{job:#?}\n{}",
+            daemon.stderr()
+        );
+        let result: serde_json::Value =
+            serde_json::from_str(job.result_json.as_deref().unwrap_or("null")).unwrap();
+        let name = result["mosaic"].as_str().unwrap_or_default().to_string();
+        assert!(name.starts_with(&format!("job{all}_dec+30.")), "{result}");
+        let row = query_strings(
+            &db,
+            &format!("SELECT status || '|' || n_images || '|' || path FROM mosaics WHERE name = '{name}'"),
+        );
+        assert_eq!(row.len(), 1, "{row:?} {result}");
+        let parts: Vec<&str> = row[0].split('|').collect();
+        assert_eq!(&parts[..2], &["completed", "3"], "{row:?}");
+        assert!(Path::new(parts[2]).is_file(), "{row:?}");
+        assert_eq!(q.mosaic_images(&name).unwrap().len(), 3);
+        let job = finished(none);
+        assert_eq!(job.state, JobState::Failed, "{job:#?}");
+        assert!(
+            job.error
+                .as_deref()
+                .unwrap_or("")
+                .contains("no image between"),
+            "{job:#?}"
+        );
+    }
     daemon.stop_ok(Duration::from_secs(30));
 
     // WSClean, the field's own imager, on the first target's MS: its CORRECTED_DATA
