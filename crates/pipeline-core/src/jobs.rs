@@ -29,6 +29,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::process::now_unix_s;
+use crate::science::photometry::{fits_path, sort_by_time, strip_of};
 use crate::worker::db;
 
 /// The job kinds this daemon executes.
@@ -190,11 +191,6 @@ struct MosaicJobParams {
     name: Option<String>,
 }
 
-/// The strip of an image: its centre declination to 0.1° (as the mosaic stage's).
-fn strip_of(rec: &ImageRecord) -> Option<String> {
-    rec.center_dec_deg.map(|d| format!("dec{d:+.1}"))
-}
-
 async fn execute_mosaic(queue: &Queue, job: JobRecord, cfg: &MosaicJobs) {
     let id = job.id;
     let outcome = build_job_mosaic(queue, &job, cfg).await;
@@ -273,12 +269,7 @@ async fn build_job_mosaic(
             ))
         }
     };
-    members.sort_by(|a, b| {
-        a.mid_mjd
-            .unwrap_or(f64::MAX)
-            .total_cmp(&b.mid_mjd.unwrap_or(f64::MAX))
-            .then_with(|| a.path.cmp(&b.path))
-    });
+    sort_by_time(&mut members);
     let name = p
         .name
         .clone()
@@ -301,9 +292,7 @@ async fn build_job_mosaic(
     .await
     .map_err(|e| format!("mosaic task failed: {e}"))?;
     let (noise, out) = built?;
-    let mut fits = out.into_os_string();
-    fits.push(".fits");
-    let fits = PathBuf::from(fits);
+    let fits = fits_path(&out);
     let record = MosaicRecord {
         id: None,
         name: name.clone(),

@@ -18,7 +18,7 @@
 mod calibration;
 mod flagging;
 mod imaging;
-mod photometry;
+pub(crate) mod photometry;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -304,7 +304,7 @@ impl MosaicStage {
 }
 
 /// The strip of an image: its centre declination to 0.1°.
-fn strip_of(rec: &ImageRecord) -> Option<String> {
+pub(crate) fn strip_of(rec: &ImageRecord) -> Option<String> {
     rec.center_dec_deg.map(|d| format!("dec{d:+.1}"))
 }
 
@@ -346,12 +346,7 @@ impl Stage for MosaicStage {
         })?;
         images.retain(|r| strip_of(r).as_deref() == Some(strip.as_str()) && r.path != this.path);
         images.push(this);
-        images.sort_by(|a, b| {
-            a.mid_mjd
-                .unwrap_or(f64::MAX)
-                .total_cmp(&b.mid_mjd.unwrap_or(f64::MAX))
-                .then_with(|| a.path.cmp(&b.path))
-        });
+        sort_by_time(&mut images);
         let step = self.params.size.saturating_sub(self.params.overlap).max(1);
         let mut products = Vec::new();
         let mut k = 0;
@@ -428,7 +423,18 @@ impl Stage for MosaicStage {
     }
 }
 
-fn fits_path(base: &Path) -> PathBuf {
+/// Images in time order (mid-time, then path; those without a time last).
+pub(crate) fn sort_by_time(images: &mut [ImageRecord]) {
+    images.sort_by(|a, b| {
+        a.mid_mjd
+            .unwrap_or(f64::MAX)
+            .total_cmp(&b.mid_mjd.unwrap_or(f64::MAX))
+            .then_with(|| a.path.cmp(&b.path))
+    });
+}
+
+/// The mosaic's FITS file for its base name (`<base>.fits`).
+pub(crate) fn fits_path(base: &Path) -> PathBuf {
     let mut s = base.as_os_str().to_owned();
     s.push(".fits");
     PathBuf::from(s)
