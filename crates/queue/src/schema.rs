@@ -562,21 +562,18 @@ mod tests {
     /// (state, count) rows and (source, measurements, first MJD, last MJD) rows.
     type Derived = (Vec<(String, i64)>, Vec<(String, i64, f64, f64)>);
 
-    /// `queue_state_counts` and `photometry_sources` as the GROUP BY queries
-    /// they stand for would answer.
-    fn derived_tables(c: &Connection) -> Derived {
+    /// The (state, count) rows and (source, measurements, first MJD, last MJD) rows
+    /// that the two queries give.
+    fn derived(c: &Connection, counts_sql: &str, sources_sql: &str) -> Derived {
         let counts = c
-            .prepare("SELECT state, n FROM queue_state_counts WHERE n <> 0 ORDER BY state")
+            .prepare(counts_sql)
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap()
             .collect::<rusqlite::Result<Vec<_>>>()
             .unwrap();
         let sources = c
-            .prepare(
-                "SELECT source_id, n_measurements, first_mjd, last_mjd FROM photometry_sources \
-                 ORDER BY source_id",
-            )
+            .prepare(sources_sql)
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .unwrap()
@@ -585,26 +582,25 @@ mod tests {
         (counts, sources)
     }
 
+    /// `queue_state_counts` and `photometry_sources` as the GROUP BY queries
+    /// they stand for would answer.
+    fn derived_tables(c: &Connection) -> Derived {
+        derived(
+            c,
+            "SELECT state, n FROM queue_state_counts WHERE n <> 0 ORDER BY state",
+            "SELECT source_id, n_measurements, first_mjd, last_mjd FROM photometry_sources \
+             ORDER BY source_id",
+        )
+    }
+
     /// The GROUP BY queries themselves.
     fn truth(c: &Connection) -> Derived {
-        let counts = c
-            .prepare("SELECT state, COUNT(*) FROM processing_queue GROUP BY state ORDER BY state")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .unwrap();
-        let sources = c
-            .prepare(
-                "SELECT source_id, COUNT(*), MIN(mjd), MAX(mjd) FROM photometry \
-                 GROUP BY source_id ORDER BY source_id",
-            )
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .unwrap();
-        (counts, sources)
+        derived(
+            c,
+            "SELECT state, COUNT(*) FROM processing_queue GROUP BY state ORDER BY state",
+            "SELECT source_id, COUNT(*), MIN(mjd), MAX(mjd) FROM photometry \
+             GROUP BY source_id ORDER BY source_id",
+        )
     }
 
     /// A version-3 database with groups and photometry gains the state counts

@@ -9,12 +9,13 @@ use std::path::PathBuf;
 
 use rusqlite::{params, params_from_iter, Connection, Row, Transaction};
 
+use super::stages::{stage_from_row, STAGE_COLUMNS};
 use super::{i64_to_u32, At, RawGroup, SqliteBackend, GROUP_COLUMNS};
 use crate::error::{QueueError, Result};
 use crate::records::{
     ConversionStats, GroupRecord, GroupSummary, Hdf5FileRecord, SubbandFile, WaitingGroups,
 };
-use crate::stages::{StageRecord, StageStatus};
+use crate::stages::StageRecord;
 use crate::types::{GroupId, GroupState, SubbandIdx};
 
 /// `GROUP_COLUMNS` of `processing_queue g`, then the group's file and
@@ -314,46 +315,23 @@ impl SqliteBackend {
                 self,
                 tx,
                 OP,
-                "SELECT group_id, stage, status, attempts, started_at, finished_at, duration_s, \
-                 error, owner FROM group_stages WHERE group_id IN ({ids}) ORDER BY group_id, rowid",
+                &format!(
+                    "SELECT group_id, {STAGE_COLUMNS} FROM group_stages \
+                     WHERE group_id IN ({{ids}}) ORDER BY group_id, rowid"
+                ),
                 groups,
                 |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, Option<f64>>(4)?,
-                        r.get::<_, Option<f64>>(5)?,
-                        r.get::<_, Option<f64>>(6)?,
-                        r.get::<_, Option<String>>(7)?,
-                        r.get::<_, Option<String>>(8)?,
-                    ))
+                    let gid: String = r.get(0)?;
+                    Ok(match GroupId::parse(&gid) {
+                        Ok(g) => stage_from_row(&g, r, 1)?,
+                        Err(e) => Err(e.into()),
+                    })
                 },
             )?;
             let mut out: BTreeMap<GroupId, Vec<StageRecord>> = BTreeMap::new();
-            for (gid, stage, status, attempts, started_at, finished_at, duration_s, error, owner) in
-                rows
-            {
-                let group_id = GroupId::parse(&gid)?;
-                let status = status
-                    .parse::<StageStatus>()
-                    .map_err(|_| QueueError::Corrupt {
-                        table: "group_stages",
-                        key: format!("{gid}/{stage}"),
-                        detail: format!("unknown status {status:?}"),
-                    })?;
-                out.entry(group_id.clone()).or_default().push(StageRecord {
-                    group_id,
-                    stage,
-                    status,
-                    attempts: i64_to_u32(attempts),
-                    started_at,
-                    finished_at,
-                    duration_s,
-                    error,
-                    owner,
-                });
+            for rec in rows {
+                let rec = rec?;
+                out.entry(rec.group_id.clone()).or_default().push(rec);
             }
             Ok(out)
         })

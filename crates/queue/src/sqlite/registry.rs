@@ -1016,17 +1016,29 @@ impl SqliteBackend {
     ) -> Result<Vec<PhotometryRecord>> {
         const OP: &str = "photometry_for_source";
         self.read(OP, |tx| {
-            self.query_all(
-                tx,
-                OP,
-                &format!(
-                    "SELECT {PHOTOMETRY_COLUMNS} FROM photometry WHERE source_id = ?1 \
-                     AND (?2 IS NULL OR mjd >= ?2) AND (?3 IS NULL OR mjd <= ?3) ORDER BY mjd, id"
-                ),
-                params![source_id, start_mjd, end_mjd],
-                photometry_row,
-            )
+            self.source_photometry_in(tx, OP, source_id, start_mjd, end_mjd)
         })
+    }
+
+    /// A source's measurements in time order, optionally within [start, end] (MJD).
+    fn source_photometry_in(
+        &self,
+        tx: &Connection,
+        op: &'static str,
+        source_id: &str,
+        start_mjd: Option<f64>,
+        end_mjd: Option<f64>,
+    ) -> Result<Vec<PhotometryRecord>> {
+        self.query_all(
+            tx,
+            op,
+            &format!(
+                "SELECT {PHOTOMETRY_COLUMNS} FROM photometry WHERE source_id = ?1 \
+                 AND (?2 IS NULL OR mjd >= ?2) AND (?3 IS NULL OR mjd <= ?3) ORDER BY mjd, id"
+            ),
+            params![source_id, start_mjd, end_mjd],
+            photometry_row,
+        )
     }
 
     /// See [`crate::Queue::photometry_generation`].
@@ -1054,16 +1066,7 @@ impl SqliteBackend {
         const OP: &str = "photometry_snapshot";
         self.read(OP, |tx| {
             let generation = self.generation_in(tx, OP)?;
-            let rows = self.query_all(
-                tx,
-                OP,
-                &format!(
-                    "SELECT {PHOTOMETRY_COLUMNS} FROM photometry WHERE source_id = ?1 \
-                     AND (?2 IS NULL OR mjd >= ?2) AND (?3 IS NULL OR mjd <= ?3) ORDER BY mjd, id"
-                ),
-                params![source_id, start_mjd, end_mjd],
-                photometry_row,
-            )?;
+            let rows = self.source_photometry_in(tx, OP, source_id, start_mjd, end_mjd)?;
             Ok((generation, rows))
         })
     }

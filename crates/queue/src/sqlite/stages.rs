@@ -8,6 +8,41 @@ use crate::records::{FailOutcome, Failure, RetryPolicy};
 use crate::stages::{Product, StageDone, StageRecord, StageStatus};
 use crate::types::{GroupId, GroupState};
 
+/// The columns of a `group_stages` row as [`stage_from_row`] reads them.
+pub(crate) const STAGE_COLUMNS: &str =
+    "stage, status, attempts, started_at, finished_at, duration_s, error, owner";
+
+/// The [`STAGE_COLUMNS`] of `group`'s stage, starting at column `first` of `r`.
+pub(crate) fn stage_from_row(
+    group: &GroupId,
+    r: &rusqlite::Row<'_>,
+    first: usize,
+) -> rusqlite::Result<Result<StageRecord>> {
+    let stage: String = r.get(first)?;
+    let status: String = r.get(first + 1)?;
+    let status = match status.parse::<StageStatus>() {
+        Ok(s) => s,
+        Err(_) => {
+            return Ok(Err(QueueError::Corrupt {
+                table: "group_stages",
+                key: format!("{group}/{stage}"),
+                detail: format!("unknown status {status:?}"),
+            }))
+        }
+    };
+    Ok(Ok(StageRecord {
+        group_id: group.clone(),
+        stage,
+        status,
+        attempts: i64_to_u32(r.get(first + 2)?),
+        started_at: r.get(first + 3)?,
+        finished_at: r.get(first + 4)?,
+        duration_s: r.get(first + 5)?,
+        error: r.get(first + 6)?,
+        owner: r.get(first + 7)?,
+    }))
+}
+
 fn check_stage_name(stage: &str) -> Result<()> {
     if stage.is_empty() || stage.len() > 64 || stage.chars().any(char::is_control) {
         return Err(QueueError::InvalidInput {
@@ -25,51 +60,16 @@ impl SqliteBackend {
         self.read(OP, |tx| {
             self.group_state(tx, OP, group)?;
             let mut stmt = tx
-                .prepare_cached(
-                    "SELECT stage, status, attempts, started_at, finished_at, duration_s, error, owner \
-                     FROM group_stages WHERE group_id = ?1 ORDER BY rowid",
-                )
+                .prepare_cached(&format!(
+                    "SELECT {STAGE_COLUMNS} FROM group_stages WHERE group_id = ?1 ORDER BY rowid"
+                ))
                 .at(self, OP)?;
             let rows = stmt
-                .query_map([group.as_str()], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, Option<f64>>(3)?,
-                        r.get::<_, Option<f64>>(4)?,
-                        r.get::<_, Option<f64>>(5)?,
-                        r.get::<_, Option<String>>(6)?,
-                        r.get::<_, Option<String>>(7)?,
-                    ))
-                })
+                .query_map([group.as_str()], |r| stage_from_row(group, r, 0))
                 .at(self, OP)?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .at(self, OP)?;
-            rows.into_iter()
-                .map(
-                    |(stage, status, attempts, started_at, finished_at, duration_s, error, owner)| {
-                        let status = status.parse::<StageStatus>().map_err(|_| {
-                            QueueError::Corrupt {
-                                table: "group_stages",
-                                key: format!("{group}/{stage}"),
-                                detail: format!("unknown status {status:?}"),
-                            }
-                        })?;
-                        Ok(StageRecord {
-                            group_id: group.clone(),
-                            stage,
-                            status,
-                            attempts: i64_to_u32(attempts),
-                            started_at,
-                            finished_at,
-                            duration_s,
-                            error,
-                            owner,
-                        })
-                    },
-                )
-                .collect()
+            rows.into_iter().collect()
         })
     }
 
