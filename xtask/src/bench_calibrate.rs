@@ -167,14 +167,6 @@ fn hdf5_count(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
-fn find_with_suffix(dir: &Path, suffix: &str) -> Result<PathBuf> {
-    std::fs::read_dir(dir)
-        .with_context(|| format!("listing {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.to_string_lossy().ends_with(suffix))
-        .with_context(|| format!("no *{suffix} in {}", dir.display()))
-}
-
 /// The simulated group's truth and its MS, made once per size. The subband
 /// files are removed once converted (the truth file and gains stay): the
 /// disk is shared, and a run needs room for two more copies of the MS.
@@ -203,10 +195,10 @@ fn group_and_ms(tools: &Path, conv: &Path, size: Size, dir: &Path) -> Result<(Pa
         step(&format!("simulated in {:.1} s", t.elapsed().as_secs_f64()));
         Ok(())
     };
-    if find_with_suffix(&group, "_truth.json").is_err() {
+    if util::find_with_suffix(&group, "_truth.json").is_err() {
         simulate()?;
     }
-    let truth = find_with_suffix(&group, "_truth.json")?;
+    let truth = util::find_with_suffix(&group, "_truth.json")?;
     // The simulator's sky frame: UT1 − UTC from the truth, no polar motion.
     // The converter must phase the data in that frame; with the IERS table it
     // would use today's real values and the simulated source would sit ~1″
@@ -246,8 +238,8 @@ fn group_and_ms(tools: &Path, conv: &Path, size: Size, dir: &Path) -> Result<(Pa
             }
         }
     }
-    let ms = find_with_suffix(&conv_dir.join("ms"), ".ms")?;
-    Ok((find_with_suffix(&group, "_truth.json")?, ms))
+    let ms = util::find_with_suffix(&conv_dir.join("ms"), ".ms")?;
+    Ok((util::find_with_suffix(&group, "_truth.json")?, ms))
 }
 
 /// Bytes used under `path` and bytes free on its file system (`du`, `df`).

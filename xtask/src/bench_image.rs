@@ -131,15 +131,9 @@ fn group_ms(tools: &Path, conv: &Path, scale: &str) -> Result<(PathBuf, PathBuf)
         .join(format!("image-{scale}"));
     let hdf5 = dir.join("hdf5");
     let ms_dir = dir.join("ms");
-    let find = |d: &Path, pred: &dyn Fn(&str) -> bool| -> Option<PathBuf> {
-        std::fs::read_dir(d)
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.file_name().is_some_and(|n| pred(&n.to_string_lossy())))
-    };
-    let have_ms = find(&ms_dir, &|n| n.ends_with(".ms"));
-    let have_truth = find(&dir, &|n| n.ends_with("truth.json"));
-    if let (Some(ms), Some(truth)) = (have_ms, have_truth) {
+    let have_ms = util::find_with_suffix(&ms_dir, ".ms");
+    let have_truth = util::find_with_suffix(&dir, "truth.json");
+    if let (Ok(ms), Ok(truth)) = (have_ms, have_truth) {
         return Ok((ms, truth));
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -171,9 +165,8 @@ fn group_ms(tools: &Path, conv: &Path, scale: &str) -> Result<(PathBuf, PathBuf)
             .arg(dir.join("queue.sqlite3"))
             .arg("--once"),
     )?;
-    let ms = find(&ms_dir, &|n| n.ends_with(".ms"))
-        .with_context(|| format!("no .ms in {} after the conversion", ms_dir.display()))?;
-    let truth = find(&dir, &|n| n.ends_with("truth.json")).context("no truth file")?;
+    let ms = util::find_with_suffix(&ms_dir, ".ms").context("after the conversion")?;
+    let truth = util::find_with_suffix(&dir, "truth.json")?;
     Ok((ms, truth))
 }
 

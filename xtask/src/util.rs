@@ -61,3 +61,12 @@ pub fn build_bin(package: &str, bin: &str) -> Result<PathBuf> {
         .unwrap_or_else(|| workspace_root().join("target"));
     Ok(target.join("debug").join(bin))
 }
+
+/// The first entry of `dir` whose path ends with `suffix`.
+pub fn find_with_suffix(dir: &Path, suffix: &str) -> Result<PathBuf> {
+    std::fs::read_dir(dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with(suffix))
+        .with_context(|| format!("no *{suffix} in {}", dir.display()))
+}
