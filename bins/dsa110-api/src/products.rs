@@ -47,6 +47,8 @@ fn job_json(j: &dsa110_queue::JobRecord) -> Value {
         "started_at": j.started_at.and_then(iso),
         "finished_at": j.finished_at.and_then(iso),
         "requested_by": j.requested_by,
+        "owner": j.owner,
+        "heartbeat_at": j.heartbeat_at.and_then(iso),
     })
 }
 

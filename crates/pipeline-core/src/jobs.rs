@@ -9,6 +9,13 @@
 //! the outcome: `completed` when every group completed, else `failed` naming the groups
 //! and their errors.
 //!
+//! A running job is owned (`host:pid:jobs`) and its heartbeat refreshed every
+//! [`JOB_HEARTBEAT`]. On a graceful stop the daemon gives its job back (`queued`); a job
+//! left `running` by a daemon that died (its pid gone on this host) or fell silent for
+//! [`JOB_STALE_AFTER_S`] is queued again by the next recovery (at start, then every
+//! [`JOB_HEARTBEAT`]) and run again, which is safe: a conversion job only waits for its
+//! groups, and a mosaic is built again.
+//!
 //! A `mosaic` job (`POST /api/mosaic/create`: a time range, optionally a declination
 //! strip and a name) combines the restored images whose mid-time lies in the range, of
 //! one declination strip, into a primary-beam-weighted mosaic under `<output>/mosaics/`,
@@ -28,7 +35,7 @@ use dsa110_queue::{
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::process::now_unix_s;
+use crate::process::{now_unix_s, owner_alive, owner_id};
 use crate::science::photometry::{fits_path, sort_by_time, strip_of};
 use crate::worker::db;
 
@@ -50,6 +57,66 @@ const MOSAIC_JOB_LOOKBACK: u32 = 100_000;
 /// Longest a job waits for its groups before it is recorded failed.
 pub const JOB_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
+/// How often a running job's heartbeat is refreshed, and jobs of stopped owners are
+/// looked for.
+pub const JOB_HEARTBEAT: Duration = Duration::from_secs(60);
+
+/// Seconds without a heartbeat after which a running job is taken back even though its
+/// owner (on another host) cannot be seen to be dead.
+pub const JOB_STALE_AFTER_S: f64 = 900.0;
+
+/// Queues again the jobs left `running` by stopped owners. At start (`starting`), an
+/// owner with this process's own id is a previous process that had our pid: dead.
+async fn recover_jobs(queue: &Queue, me: &str, starting: bool) {
+    let me = me.to_owned();
+    let r = db(queue, "recover_jobs", move |q| {
+        let alive = |o: &str| !(starting && o == me) && owner_alive(o);
+        q.recover_jobs(alive, JOB_STALE_AFTER_S, now_unix_s())
+    })
+    .await;
+    match r {
+        Ok(back) if !back.is_empty() => {
+            tracing::warn!(
+                n = back.len(),
+                "jobs left running by stopped owners queued again"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!("cannot look for jobs of stopped owners: {e}"),
+    }
+}
+
+/// Refreshes a running job's heartbeat until dropped.
+struct JobHeartbeat(tokio::task::JoinHandle<()>);
+
+impl JobHeartbeat {
+    fn spawn(queue: Queue, id: i64, owner: String) -> Self {
+        Self(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(JOB_HEARTBEAT);
+            tick.tick().await; // the first tick is immediate
+            loop {
+                tick.tick().await;
+                let o = owner.clone();
+                match db(&queue, "job_heartbeat", move |q| {
+                    q.job_heartbeat(id, &o, now_unix_s())
+                })
+                .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(job_id = id, "the job is no longer ours"),
+                    Err(e) => tracing::warn!(job_id = id, "job heartbeat failed: {e}"),
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for JobHeartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Runs queued jobs until the stop signal.
 pub async fn run_jobs(
     queue: Queue,
@@ -57,21 +124,32 @@ pub async fn run_jobs(
     poll: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
+    let owner = format!("{}:jobs", owner_id());
+    recover_jobs(&queue, &owner, true).await;
+    let mut last_recovery = Instant::now();
     loop {
         if *stop.borrow() {
             return;
         }
-        match db(&queue, "claim_next_job", |q| {
-            q.claim_next_job(EXECUTED_KINDS, now_unix_s())
+        if last_recovery.elapsed() >= JOB_HEARTBEAT {
+            recover_jobs(&queue, &owner, false).await;
+            last_recovery = Instant::now();
+        }
+        let o = owner.clone();
+        match db(&queue, "claim_next_job", move |q| {
+            q.claim_next_job(EXECUTED_KINDS, &o, now_unix_s())
         })
         .await
         {
             Ok(Some(job)) => {
                 let span = tracing::info_span!("job", id = job.id, kind = %job.kind);
+                let _beat = JobHeartbeat::spawn(queue.clone(), job.id, owner.clone());
                 if job.kind == "mosaic" {
                     execute_mosaic(&queue, job, &mosaics).instrument(span).await;
                 } else {
-                    execute(&queue, job, poll, &mut stop).instrument(span).await;
+                    execute(&queue, job, &owner, poll, &mut stop)
+                        .instrument(span)
+                        .await;
                 }
             }
             Ok(None) => {
@@ -85,13 +163,26 @@ pub async fn run_jobs(
     }
 }
 
-async fn execute(queue: &Queue, job: JobRecord, poll: Duration, stop: &mut watch::Receiver<bool>) {
+async fn execute(
+    queue: &Queue,
+    job: JobRecord,
+    owner: &str,
+    poll: Duration,
+    stop: &mut watch::Receiver<bool>,
+) {
     tracing::info!(groups = ?job.group_ids, "job started");
     let started = Instant::now();
     loop {
         if *stop.borrow() {
-            // left `running`; the next start's recovery is the API's cancel, or a rerun
-            tracing::warn!("stopping with the job unfinished");
+            // given back, so that the next start (of this or another daemon) runs it
+            let (id, o) = (job.id, owner.to_owned());
+            match db(queue, "release_job", move |q| q.release_job(id, &o)).await {
+                Ok(_) => tracing::warn!("stopping with the job unfinished: queued again"),
+                Err(e) => tracing::error!(
+                    "stopping with the job unfinished, and cannot queue it again \
+                     (the next start's recovery will): {e}"
+                ),
+            }
             return;
         }
         let ids = job.group_ids.clone();

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use crate::error::Result;
 use crate::products::{
     CalAppliedRecord, CalSet, CalStatus, ImageRecord, ImageType, JobOutcome, JobRecord, JobState,
-    MosaicRecord, MosaicStatus, MsStatus, NewJob, PhotometryRecord, SolveResult, SolveStart,
-    SourceSummary, VariabilityRecord,
+    MosaicRecord, MosaicStatus, MsStatus, NewJob, PhotometryRecord, RecoveredJob, SolveResult,
+    SolveStart, SourceSummary, VariabilityRecord,
 };
 use crate::records::{
     AcquiredGroup, ConversionStats, EnqueueOutcome, FailOutcome, Failure, GroupRecord,
@@ -422,7 +422,26 @@ pub trait QueueBackend: Send + Sync + std::fmt::Debug {
     fn cancel_job(&self, id: i64, now_unix_s: f64) -> Result<JobRecord>;
 
     /// See [`Queue::claim_next_job`](crate::Queue::claim_next_job).
-    fn claim_next_job(&self, kinds: &[&str], now_unix_s: f64) -> Result<Option<JobRecord>>;
+    fn claim_next_job(
+        &self,
+        kinds: &[&str],
+        owner: &str,
+        now_unix_s: f64,
+    ) -> Result<Option<JobRecord>>;
+
+    /// See [`Queue::job_heartbeat`](crate::Queue::job_heartbeat).
+    fn job_heartbeat(&self, id: i64, owner: &str, now_unix_s: f64) -> Result<bool>;
+
+    /// See [`Queue::release_job`](crate::Queue::release_job).
+    fn release_job(&self, id: i64, owner: &str) -> Result<bool>;
+
+    /// See [`Queue::recover_jobs`](crate::Queue::recover_jobs).
+    fn recover_jobs(
+        &self,
+        is_owner_alive: &dyn Fn(&str) -> bool,
+        stale_after_s: f64,
+        now_unix_s: f64,
+    ) -> Result<Vec<RecoveredJob>>;
 
     /// See [`Queue::finish_job`](crate::Queue::finish_job).
     fn finish_job(&self, id: i64, outcome: &JobOutcome<'_>, now_unix_s: f64) -> Result<()>;
@@ -929,8 +948,30 @@ impl QueueBackend for SqliteBackend {
         SqliteBackend::cancel_job(self, id, now_unix_s)
     }
 
-    fn claim_next_job(&self, kinds: &[&str], now_unix_s: f64) -> Result<Option<JobRecord>> {
-        SqliteBackend::claim_next_job(self, kinds, now_unix_s)
+    fn claim_next_job(
+        &self,
+        kinds: &[&str],
+        owner: &str,
+        now_unix_s: f64,
+    ) -> Result<Option<JobRecord>> {
+        SqliteBackend::claim_next_job(self, kinds, owner, now_unix_s)
+    }
+
+    fn job_heartbeat(&self, id: i64, owner: &str, now_unix_s: f64) -> Result<bool> {
+        SqliteBackend::job_heartbeat(self, id, owner, now_unix_s)
+    }
+
+    fn release_job(&self, id: i64, owner: &str) -> Result<bool> {
+        SqliteBackend::release_job(self, id, owner)
+    }
+
+    fn recover_jobs(
+        &self,
+        is_owner_alive: &dyn Fn(&str) -> bool,
+        stale_after_s: f64,
+        now_unix_s: f64,
+    ) -> Result<Vec<RecoveredJob>> {
+        SqliteBackend::recover_jobs(self, is_owner_alive, stale_after_s, now_unix_s)
     }
 
     fn finish_job(&self, id: i64, outcome: &JobOutcome<'_>, now_unix_s: f64) -> Result<()> {

@@ -59,7 +59,8 @@ pub use error::{DbError, QueueError, Result};
 pub use products::{
     CalAppliedRecord, CalSet, CalStatus, CaltableRecord, CaltableType, ImageRecord, ImageType,
     JobOutcome, JobRecord, JobState, MosaicRecord, MosaicStatus, MsStatus, NewJob,
-    PhotometryRecord, PlannedCaltable, SolveResult, SolveStart, SourceSummary, VariabilityRecord,
+    PhotometryRecord, PlannedCaltable, RecoveredJob, SolveResult, SolveStart, SourceSummary,
+    VariabilityRecord,
 };
 pub use queue::Queue;
 pub use records::{

@@ -459,6 +459,23 @@ pub struct JobRecord {
     pub finished_at: Option<f64>,
     /// Who asked (token name).
     pub requested_by: Option<String>,
+    /// The process running it (`host:pid:jobs`), while `running`.
+    pub owner: Option<String>,
+    /// Its owner's last heartbeat (Unix s), while `running`.
+    pub heartbeat_at: Option<f64>,
+}
+
+/// A `running` job taken back by [`crate::Queue::recover_jobs`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveredJob {
+    /// Job id.
+    pub id: i64,
+    /// Kind.
+    pub kind: String,
+    /// The owner that stopped (`None`: claimed before owners were recorded).
+    pub owner: Option<String>,
+    /// Why, in words (also stored in the job's `error` until it runs again).
+    pub reason: String,
 }
 
 /// A job to create, for [`crate::Queue::create_job`].

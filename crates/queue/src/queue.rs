@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use crate::error::Result;
 use crate::products::{
     CalAppliedRecord, CalSet, CalStatus, ImageRecord, ImageType, JobOutcome, JobRecord, JobState,
-    MosaicRecord, MosaicStatus, MsStatus, NewJob, PhotometryRecord, SolveResult, SolveStart,
-    SourceSummary, VariabilityRecord,
+    MosaicRecord, MosaicStatus, MsStatus, NewJob, PhotometryRecord, RecoveredJob, SolveResult,
+    SolveStart, SourceSummary, VariabilityRecord,
 };
 use crate::records::{
     AcquiredGroup, ConversionStats, EnqueueOutcome, FailOutcome, Failure, GroupRecord,
@@ -781,9 +781,43 @@ impl Queue {
     }
 
     /// Atomically takes the oldest `queued` job of one of `kinds` (any kind if
-    /// empty): it becomes `running` with `started_at = now`. Safe across processes.
-    pub fn claim_next_job(&self, kinds: &[&str], now_unix_s: f64) -> Result<Option<JobRecord>> {
-        self.backend.claim_next_job(kinds, now_unix_s)
+    /// empty): it becomes `running`, owned by `owner` (`host:pid:jobs`), with
+    /// `started_at` and `heartbeat_at` = now. Safe across processes.
+    pub fn claim_next_job(
+        &self,
+        kinds: &[&str],
+        owner: &str,
+        now_unix_s: f64,
+    ) -> Result<Option<JobRecord>> {
+        self.backend.claim_next_job(kinds, owner, now_unix_s)
+    }
+
+    /// Records that `owner` still runs job `id`; `false` when the job is no
+    /// longer `running` under that owner (recovered, finished).
+    pub fn job_heartbeat(&self, id: i64, owner: &str, now_unix_s: f64) -> Result<bool> {
+        self.backend.job_heartbeat(id, owner, now_unix_s)
+    }
+
+    /// Gives a `running` job of `owner` back (`queued`, to be taken again), e.g.
+    /// on a graceful stop; `false` when it was not `running` under that owner.
+    pub fn release_job(&self, id: i64, owner: &str) -> Result<bool> {
+        self.backend.release_job(id, owner)
+    }
+
+    /// Takes back `running` jobs whose owner is dead (per `is_owner_alive`),
+    /// silent for more than `stale_after_s`, or unrecorded (a job taken by a
+    /// build before owners were recorded): each goes back to `queued`, with
+    /// `error` saying why until it runs again. The jobs are idempotent (a
+    /// conversion waits for its groups; a mosaic is built again), so running
+    /// one again loses nothing.
+    pub fn recover_jobs(
+        &self,
+        is_owner_alive: impl Fn(&str) -> bool,
+        stale_after_s: f64,
+        now_unix_s: f64,
+    ) -> Result<Vec<RecoveredJob>> {
+        self.backend
+            .recover_jobs(&is_owner_alive, stale_after_s, now_unix_s)
     }
 
     /// Ends a `running` job: `completed` or `failed` with its result or error.

@@ -9,7 +9,7 @@ use crate::error::{from_sqlite, is_busy, QueueError, Result};
 use crate::sqlite::QueueOptions;
 
 /// Schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Version 1: every table. `IF NOT EXISTS` so that a database created by the
 /// Python pipeline (same contract tables, `user_version` 0) is adopted; the
@@ -377,6 +377,12 @@ END;
 /// without (invalid files counted as missing subbands), with the reasons.
 const V3_COLUMNS: &[(&str, &str, &str)] = &[("processing_queue", "excluded_files", "TEXT")];
 
+/// Version 5: who runs a `running` job and when it last said so, so that a job
+/// left `running` by a daemon that stopped is taken back
+/// ([`crate::Queue::recover_jobs`]).
+const V5_COLUMNS: &[(&str, &str, &str)] =
+    &[("jobs", "owner", "TEXT"), ("jobs", "heartbeat_at", "REAL")];
+
 /// Columns version 2 adds to `ms_index`.
 const V2_COLUMNS: &[(&str, &str, &str)] = &[
     ("ms_index", "cal_applied", "INTEGER"),
@@ -499,6 +505,9 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     }
     if found < 4 {
         tx.execute_batch(SCHEMA_V4).map_err(open_err)?;
+    }
+    if found < 5 {
+        add_missing_columns(&tx, V5_COLUMNS).map_err(open_err)?;
     }
     if found < SCHEMA_VERSION {
         tracing::info!(db = %path.display(), from = found, to = SCHEMA_VERSION, "queue schema migrated");

@@ -101,7 +101,10 @@ fn every_guide_curl_does_what_the_guide_says() {
     );
 
     // The daemon's side (not this binary): claim and finish the job; the API shows it completed.
-    let claimed = q.claim_next_job(&["convert"], now()).unwrap().unwrap();
+    let claimed = q
+        .claim_next_job(&["convert"], "test:1:jobs", now())
+        .unwrap()
+        .unwrap();
     assert_eq!(claimed.id, job_id);
     let running = get(s.port, &format!("/api/v1/jobs/{job_id}")).json();
     assert_eq!(running["state"], "running");

@@ -412,3 +412,104 @@ fn a_convert_job_is_executed_and_its_state_recorded() {
     );
     daemon.stop_ok(Duration::from_secs(20));
 }
+
+/// Jobs survive the daemon: one left `running` by a daemon that died (its owner's pid
+/// is gone) is queued again at the next start and run to its end, and a daemon stopped
+/// gracefully gives its unfinished job back (`queued`, no owner), so that nothing waits
+/// for an owner that will never finish it.
+#[test]
+fn jobs_of_a_stopped_daemon_are_taken_back_and_a_graceful_stop_gives_its_job_back() {
+    use dsa110_queue::{JobState, NewJob, Queue, RegisterOutcome, SubbandIdx};
+    let dirs = Dirs::new();
+    std::fs::create_dir_all(dirs.db().parent().unwrap()).unwrap();
+    let q = Queue::open(dirs.db()).unwrap();
+    let now = 1.7e9;
+    // a job claimed by a process that is gone: a child that has exited and been reaped
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let dead = format!("{}:{}:jobs", host.trim(), gone.id());
+    let job = |group_ids| NewJob {
+        kind: "convert",
+        group_ids,
+        params_json: None,
+        requested_by: Some("test"),
+    };
+    let orphan = q.create_job(&job(&[]), now).unwrap();
+    let claimed = q.claim_next_job(&["convert"], &dead, now).unwrap().unwrap();
+    assert_eq!((claimed.id, claimed.state), (orphan, JobState::Running));
+    // a group that waits: its files are registered, and the daemon is paused (low disk)
+    let mut gid = None;
+    for s in 0..16u8 {
+        let out = q
+            .register_file(
+                dirs.input()
+                    .join(format!("2026-01-01T00:00:00_sb{s:02}.hdf5")),
+                SubbandIdx::new(s).unwrap(),
+                1.767e9,
+                16,
+                now,
+            )
+            .unwrap();
+        if let RegisterOutcome::Added { group_id, .. } = out {
+            gid = Some(group_id);
+        }
+    }
+    let gid = gid.unwrap();
+    let waiting = q.create_job(&job(std::slice::from_ref(&gid)), now).unwrap();
+
+    let free = dirs.root().join("free_gb");
+    std::fs::write(&free, "7").unwrap();
+    let mut daemon = Daemon::start(
+        &dirs,
+        &[
+            "--debug-free-space-file",
+            free.to_str().unwrap(),
+            "--no-imaging",
+        ],
+    );
+    let done = wait_for(
+        "the orphaned job to finish",
+        Duration::from_secs(30),
+        || {
+            q.job(orphan)
+                .unwrap()
+                .filter(|j| matches!(j.state, JobState::Completed | JobState::Failed))
+        },
+    );
+    assert_eq!(
+        done.state,
+        JobState::Completed,
+        "{done:#?}\n{}",
+        daemon.stderr()
+    );
+    assert!(
+        daemon
+            .stderr()
+            .contains(&format!("queued again: its owner {dead} stopped")),
+        "{}",
+        daemon.stderr()
+    );
+    let mine = format!("{}:{}:jobs", host.trim(), daemon.pid());
+    let running = wait_for(
+        "the waiting job to be taken",
+        Duration::from_secs(30),
+        || {
+            q.job(waiting)
+                .unwrap()
+                .filter(|j| j.state == JobState::Running)
+        },
+    );
+    assert_eq!(running.owner.as_deref(), Some(mine.as_str()));
+    assert!(running.heartbeat_at.is_some());
+    assert_eq!(q.group(&gid).unwrap().unwrap().state.as_str(), "pending");
+
+    daemon.stop_ok(Duration::from_secs(20));
+    let back = q.job(waiting).unwrap().unwrap();
+    assert_eq!(
+        (back.state, back.owner.as_deref(), back.started_at),
+        (JobState::Queued, None, None),
+        "{back:#?}\n{}",
+        daemon.stderr()
+    );
+}

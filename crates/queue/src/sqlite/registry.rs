@@ -12,7 +12,7 @@ use crate::error::{QueueError, Result};
 use crate::products::{
     CalAppliedRecord, CalSet, CalStatus, CaltableRecord, ImageRecord, ImageType, JobOutcome,
     JobRecord, JobState, MosaicRecord, MosaicStatus, MsStatus, NewJob, PhotometryRecord,
-    SolveResult, SolveStart, SourceSummary, VariabilityRecord,
+    RecoveredJob, SolveResult, SolveStart, SourceSummary, VariabilityRecord,
 };
 use crate::types::GroupId;
 
@@ -274,7 +274,7 @@ fn mosaic_row(r: &Row<'_>) -> RowResult<MosaicRecord> {
 }
 
 const JOB_COLUMNS: &str = "id, kind, state, group_ids, params_json, result_json, error, \
-     created_at, started_at, finished_at, requested_by";
+     created_at, started_at, finished_at, requested_by, owner, heartbeat_at";
 
 fn job_row(r: &Row<'_>) -> RowResult<JobRecord> {
     let id: i64 = r.get(0)?;
@@ -292,6 +292,8 @@ fn job_row(r: &Row<'_>) -> RowResult<JobRecord> {
         started_at: r.get(8)?,
         finished_at: r.get(9)?,
         requested_by: r.get(10)?,
+        owner: r.get(11)?,
+        heartbeat_at: r.get(12)?,
     };
     Ok((|| -> Result<_> {
         let ids: Vec<String> = serde_json::from_str(&groups)
@@ -1502,7 +1504,12 @@ impl SqliteBackend {
     }
 
     /// See [`crate::Queue::claim_next_job`].
-    pub fn claim_next_job(&self, kinds: &[&str], now_unix_s: f64) -> Result<Option<JobRecord>> {
+    pub fn claim_next_job(
+        &self,
+        kinds: &[&str],
+        owner: &str,
+        now_unix_s: f64,
+    ) -> Result<Option<JobRecord>> {
         const OP: &str = "claim_next_job";
         let now = finite("now_unix_s", now_unix_s)?;
         let kinds_json = if kinds.is_empty() {
@@ -1518,19 +1525,20 @@ impl SqliteBackend {
         self.write(OP, |tx| {
             let id: Option<i64> = tx
                 .query_row(
-                    "UPDATE jobs SET state = 'running', started_at = ?2 WHERE state = 'queued' AND id = ( \
+                    "UPDATE jobs SET state = 'running', started_at = ?2, owner = ?3, heartbeat_at = ?2, \
+                     error = NULL WHERE state = 'queued' AND id = ( \
                          SELECT id FROM jobs WHERE state = 'queued' \
                          AND (?1 IS NULL OR kind IN (SELECT value FROM json_each(?1))) \
                          ORDER BY id LIMIT 1) \
                      RETURNING id",
-                    params![kinds_json, now],
+                    params![kinds_json, now, owner],
                     |r| r.get(0),
                 )
                 .optional()
                 .at(self, OP)?;
             match id {
                 Some(id) => {
-                    tracing::info!(job_id = id, "job claimed");
+                    tracing::info!(job_id = id, owner, "job claimed");
                     self.job_in(tx, OP, id)
                 }
                 None => Ok(None),
@@ -1558,12 +1566,107 @@ impl SqliteBackend {
                 JobState::Failed
             };
             tx.execute(
-                "UPDATE jobs SET state = ?2, result_json = ?3, error = ?4, finished_at = ?5 WHERE id = ?1",
-                params![id, new_state.as_str(), outcome.result_json, outcome.error, now],
+                "UPDATE jobs SET state = ?2, result_json = ?3, error = ?4, finished_at = ?5, \
+                 owner = NULL, heartbeat_at = NULL WHERE id = ?1",
+                params![
+                    id,
+                    new_state.as_str(),
+                    outcome.result_json,
+                    outcome.error,
+                    now
+                ],
             )
             .at(self, OP)?;
             tracing::info!(job_id = id, state = %new_state, "job finished");
             Ok(())
+        })
+    }
+    /// See [`crate::Queue::job_heartbeat`].
+    pub fn job_heartbeat(&self, id: i64, owner: &str, now_unix_s: f64) -> Result<bool> {
+        const OP: &str = "job_heartbeat";
+        let now = finite("now_unix_s", now_unix_s)?;
+        self.write(OP, |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE jobs SET heartbeat_at = ?3 WHERE id = ?1 AND state = 'running' AND owner = ?2",
+                    params![id, owner, now],
+                )
+                .at(self, OP)?;
+            Ok(n == 1)
+        })
+    }
+
+    /// See [`crate::Queue::release_job`].
+    pub fn release_job(&self, id: i64, owner: &str) -> Result<bool> {
+        const OP: &str = "release_job";
+        self.write(OP, |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE jobs SET state = 'queued', started_at = NULL, owner = NULL, heartbeat_at = NULL \
+                     WHERE id = ?1 AND state = 'running' AND owner = ?2",
+                    params![id, owner],
+                )
+                .at(self, OP)?;
+            if n == 1 {
+                tracing::info!(job_id = id, owner, "job released (queued again)");
+            }
+            Ok(n == 1)
+        })
+    }
+
+    /// See [`crate::Queue::recover_jobs`].
+    pub fn recover_jobs(
+        &self,
+        is_owner_alive: impl Fn(&str) -> bool,
+        stale_after_s: f64,
+        now_unix_s: f64,
+    ) -> Result<Vec<RecoveredJob>> {
+        const OP: &str = "recover_jobs";
+        let now = finite("now_unix_s", now_unix_s)?;
+        self.write(OP, |tx| {
+            let rows = self.query_all(
+                tx,
+                OP,
+                "SELECT id, kind, owner, heartbeat_at, started_at FROM jobs \
+                 WHERE state = 'running' ORDER BY id",
+                [],
+                |r| {
+                    Ok(Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<f64>>(3)?,
+                        r.get::<_, Option<f64>>(4)?,
+                    )))
+                },
+            )?;
+            let mut out = Vec::new();
+            for (id, kind, owner, heartbeat, started) in rows {
+                let reason = match (&owner, heartbeat.or(started)) {
+                    (None, _) => "taken by a process that recorded no owner".to_string(),
+                    (Some(o), _) if !is_owner_alive(o) => format!("its owner {o} stopped"),
+                    (Some(o), Some(t)) if now - t > stale_after_s => {
+                        format!("no heartbeat from its owner {o} for {:.0} s", now - t)
+                    }
+                    (Some(o), None) => format!("its owner {o} never sent a heartbeat"),
+                    _ => continue,
+                };
+                let message = format!("queued again: {reason} while it was running");
+                tx.execute(
+                    "UPDATE jobs SET state = 'queued', started_at = NULL, owner = NULL, \
+                     heartbeat_at = NULL, error = ?2 WHERE id = ?1 AND state = 'running'",
+                    params![id, message],
+                )
+                .at(self, OP)?;
+                tracing::warn!(job_id = id, kind = %kind, "{message}");
+                out.push(RecoveredJob {
+                    id,
+                    kind,
+                    owner,
+                    reason: message,
+                });
+            }
+            Ok(out)
         })
     }
 }

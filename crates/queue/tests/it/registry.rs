@@ -539,12 +539,20 @@ fn jobs_lifecycle() {
     ));
 
     // Claims only the kinds asked for, oldest first; never a cancelled job.
-    let got = q.claim_next_job(&["image"], T0 + 4.0).unwrap().unwrap();
+    let got = q
+        .claim_next_job(&["image"], "h:1:jobs", T0 + 4.0)
+        .unwrap()
+        .unwrap();
     assert_eq!((got.id, got.state), (b, JobState::Running));
     assert_eq!(got.started_at, Some(T0 + 4.0));
-    let got = q.claim_next_job(&[], T0 + 5.0).unwrap().unwrap();
+    assert_eq!(got.owner.as_deref(), Some("h:1:jobs"));
+    assert_eq!(got.heartbeat_at, Some(T0 + 4.0));
+    let got = q
+        .claim_next_job(&[], "h:1:jobs", T0 + 5.0)
+        .unwrap()
+        .unwrap();
     assert_eq!(got.id, a);
-    assert_eq!(q.claim_next_job(&[], T0 + 6.0).unwrap(), None);
+    assert_eq!(q.claim_next_job(&[], "h:1:jobs", T0 + 6.0).unwrap(), None);
     assert!(matches!(
         q.cancel_job(a, T0 + 6.0),
         Err(QueueError::WrongStatus { .. })
@@ -570,7 +578,8 @@ fn jobs_lifecycle() {
         T0 + 8.0,
     )
     .unwrap();
-    assert_eq!(q.job(a).unwrap().unwrap().state, JobState::Completed);
+    let ja = q.job(a).unwrap().unwrap();
+    assert_eq!((ja.state, ja.owner), (JobState::Completed, None));
     let jb = q.job(b).unwrap().unwrap();
     assert_eq!(
         (jb.state, jb.error.as_deref()),
@@ -617,7 +626,10 @@ fn threads_never_claim_the_same_job() {
                     // Separate pools: separate connections, as separate processes would have.
                     let q = Queue::open(&db).unwrap();
                     let mut mine = Vec::new();
-                    while let Some(j) = q.claim_next_job(&["convert"], T0 + 100.0).unwrap() {
+                    while let Some(j) = q
+                        .claim_next_job(&["convert"], "h:1:jobs", T0 + 100.0)
+                        .unwrap()
+                    {
                         mine.push(j.id);
                     }
                     mine
@@ -631,4 +643,76 @@ fn threads_never_claim_the_same_job() {
     assert_eq!(all.len(), n_jobs as usize, "every job claimed exactly once");
     assert_eq!(unique.len(), n_jobs as usize);
     assert_eq!(q.list_jobs(Some(JobState::Running), 1, 0).unwrap().1, 60);
+}
+
+/// A job left `running` by a daemon that stopped goes back to `queued` (with the
+/// reason), whether its owner is dead, silent too long, or unrecorded; a job of a
+/// live owner with a fresh heartbeat stays; a graceful release requeues only the
+/// owner's own job.
+#[test]
+fn jobs_of_stopped_owners_are_queued_again() {
+    let (_dir, q) = fresh();
+    let new = NewJob {
+        kind: "convert",
+        group_ids: &[],
+        params_json: None,
+        requested_by: None,
+    };
+    let ids: Vec<i64> = (0..4)
+        .map(|i| q.create_job(&new, T0 + f64::from(i)).unwrap())
+        .collect();
+    for owner in ["h:10:jobs", "h:11:jobs", "h:12:jobs", "h:13:jobs"] {
+        q.claim_next_job(&[], owner, T0 + 10.0).unwrap().unwrap();
+    }
+    // h:11 keeps beating; h:12 went silent at T0 + 10; h:10 is dead
+    assert!(q.job_heartbeat(ids[1], "h:11:jobs", T0 + 990.0).unwrap());
+    assert!(
+        !q.job_heartbeat(ids[1], "h:99:jobs", T0 + 990.0).unwrap(),
+        "not its owner"
+    );
+    let alive = |o: &str| o != "h:10:jobs";
+    let back = q.recover_jobs(alive, 600.0, T0 + 1000.0).unwrap();
+    let got: Vec<(i64, Option<&str>)> = back.iter().map(|r| (r.id, r.owner.as_deref())).collect();
+    assert_eq!(
+        got,
+        [
+            (ids[0], Some("h:10:jobs")),
+            (ids[2], Some("h:12:jobs")),
+            (ids[3], Some("h:13:jobs"))
+        ]
+    );
+    let j0 = q.job(ids[0]).unwrap().unwrap();
+    assert_eq!(
+        (j0.state, j0.owner.clone(), j0.started_at),
+        (JobState::Queued, None, None)
+    );
+    assert!(
+        j0.error
+            .as_deref()
+            .unwrap()
+            .contains("its owner h:10:jobs stopped"),
+        "{:?}",
+        j0.error
+    );
+    let j2 = q.job(ids[2]).unwrap().unwrap();
+    assert!(
+        j2.error
+            .as_deref()
+            .unwrap()
+            .contains("no heartbeat from its owner h:12:jobs for 990 s"),
+        "{:?}",
+        j2.error
+    );
+    assert_eq!(q.job(ids[1]).unwrap().unwrap().state, JobState::Running);
+
+    // a graceful stop: only the owner's own running job is released
+    assert!(!q.release_job(ids[1], "h:12:jobs").unwrap());
+    assert!(q.release_job(ids[1], "h:11:jobs").unwrap());
+    assert_eq!(q.job(ids[1]).unwrap().unwrap().state, JobState::Queued);
+    // taken again, the recovery note is cleared
+    let again = q
+        .claim_next_job(&[], "h:20:jobs", T0 + 1100.0)
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.error), (ids[0], None));
 }
