@@ -9,8 +9,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use dsa110_queue::{
-    CalStatus, GroupId, ImageRecord, ImageType, JobState, MosaicStatus, NewJob, PhotometryRecord,
-    QueueError,
+    solution_overview_path, CalStatus, CaltableType, GroupId, ImageRecord, ImageType, JobState,
+    MosaicStatus, NewJob, PhotometryRecord, QueueError,
 };
 use serde_json::{json, Value};
 
@@ -150,6 +150,111 @@ pub async fn get_cal_set(
         Ok(Json(v))
     })
     .await
+}
+
+/// `GET /api/v1/cal/sets/{name}/solutions?antenna=NAME`: one antenna's solutions of a
+/// set, for plots (the overview the daemon writes beside the tables, in CASA's CPARAM
+/// convention, `null` where flagged): bandpass amplitude and phase per receptor against
+/// frequency, gain amplitude and phase per receptor and window against time, with the
+/// list of antennas. Without `antenna`, the first antenna that is not the reference.
+pub async fn cal_set_solutions(
+    State(s): State<AppState>,
+    UrlPath(name): UrlPath<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let p = Params::parse(raw.as_deref())?;
+    let wanted = p.str("antenna").map(str::to_owned);
+    let set_name = name.clone();
+    let bcal = s
+        .db(move |q| {
+            let set = q
+                .cal_set(&name)?
+                .ok_or_else(|| ApiError::not_found("calibration set", &name))?;
+            set.tables
+                .iter()
+                .find(|t| t.table_type == CaltableType::B)
+                .map(|t| t.path.clone())
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "no_solutions",
+                        format!("calibration set {name} has no bandpass table"),
+                    )
+                })
+        })
+        .await?;
+    let path = solution_overview_path(&bcal);
+    if tokio::fs::metadata(&path).await.is_err() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_solutions",
+            format!(
+                "calibration set {set_name} has no solution overview ({} is not on disk: \
+                 the set was solved before overviews were written, or its solve failed \
+                 before the tables were written)",
+                path.display()
+            ),
+        ));
+    }
+    let bytes = read_product(s.params.output_dir.as_deref(), &path).await?;
+    let mut overview: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "corrupt_file",
+            format!("{} is not a solution overview: {e}", path.display()),
+        )
+    })?;
+    let antennas = overview
+        .get_mut("antennas")
+        .map(Value::take)
+        .and_then(|a| match a {
+            Value::Array(a) => Some(a),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corrupt_file",
+                format!("{} lists no antennas", path.display()),
+            )
+        })?;
+    let name_of = |a: &Value| {
+        a.get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let names: Vec<String> = antennas.iter().map(name_of).collect();
+    let refant = overview.get("refant").and_then(Value::as_str).unwrap_or("");
+    let pick = match &wanted {
+        Some(w) => names.iter().position(|n| n == w).ok_or_else(|| {
+            ApiError::invalid(
+                "antenna",
+                format!(
+                    "no antenna {w:?} in set {set_name} (it has {})",
+                    names.len()
+                ),
+            )
+        })?,
+        None => names.iter().position(|n| n != refant).unwrap_or(0),
+    };
+    let chosen = antennas.into_iter().nth(pick).unwrap_or(Value::Null);
+    let Value::Object(mut out) = overview else {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "corrupt_file",
+            format!("{} is not a JSON object", path.display()),
+        ));
+    };
+    out.insert("set_name".into(), json!(set_name));
+    out.insert(
+        "convention".into(),
+        json!("CASA CPARAM (as plotms shows the tables)"),
+    );
+    out.insert("antennas".into(), json!(names));
+    out.insert("antenna".into(), json!(names.get(pick)));
+    out.insert("solutions".into(), chosen);
+    Ok(Json(Value::Object(out)))
 }
 
 /// `GET /api/v1/cal/applied?ms_path=…` or `?group_id=…`: which set each MS got.

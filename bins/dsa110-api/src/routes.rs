@@ -281,6 +281,16 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     route!(
         "GET",
+        "/api/v1/cal/sets/{name}/solutions",
+        "calibration",
+        "One antenna's bandpass and gain solutions of a set, for plots (CASA's convention, null where flagged), and the set's antennas",
+        &[("antenna", "string", "antenna name (default: the first that is not the reference)")],
+        None,
+        Access::Read,
+        JSON
+    ),
+    route!(
+        "GET",
         "/api/v1/cal/applied",
         "calibration",
         "Which calibration set each Measurement Set got",
@@ -500,6 +510,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("POST", "/api/v1/jobs/{id}/cancel") => post(products::cancel_job),
         ("GET", "/api/v1/cal/sets") => get(products::list_cal_sets),
         ("GET", "/api/v1/cal/sets/{name}") => get(products::get_cal_set),
+        ("GET", "/api/v1/cal/sets/{name}/solutions") => get(products::cal_set_solutions),
         ("GET", "/api/v1/cal/applied") => get(products::cal_applied),
         ("GET", "/api/v1/images") => get(products::list_images),
         ("GET", "/api/v1/images/{id}") => get(products::get_image),

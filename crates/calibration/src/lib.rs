@@ -13,6 +13,7 @@
 //!   conventions (`V_ij = g_i conj(g_j) M_ij`, `minblperant`, `minsnr`,
 //!   reference antenna), errors, SNR and a QA verdict.
 //! * [`apply`] — corrected data and weights from B and G.
+//! * [`overview`] — a compact view of a solution set for plots (CASA's convention).
 //! * `msio` (feature `ms`, on by default) — the same on Measurement Sets and
 //!   CASA `B Jones`/`G Jones` tables, through `dsa110-ms-writer` (which owns
 //!   all casacore access); `--no-default-features` builds the pure-Rust part
@@ -31,6 +32,7 @@ pub mod flag;
 pub mod model;
 #[cfg(feature = "ms")]
 pub mod msio;
+pub mod overview;
 pub mod solve;
 pub mod transit;
 
@@ -44,6 +46,7 @@ pub use msio::{
     antenna_by_name, apply_tables, flag_ms, group_transits, solve_ms, write_model_ms, write_tables,
     MsSolve, SolveSummary,
 };
+pub use overview::{solution_overview, AntennaSolutions, GainWindow, SolutionOverview};
 pub use solve::{
     model_residual_fraction, qa_summary, solve_spws, solve_table, CalSolutions, JonesKind,
     QaReport, QaThresholds, SolutionTable, SolveParams,

@@ -57,10 +57,10 @@ mod types;
 pub use backend::QueueBackend;
 pub use error::{DbError, QueueError, Result};
 pub use products::{
-    CalAppliedRecord, CalSet, CalStatus, CaltableRecord, CaltableType, ImageRecord, ImageType,
-    JobOutcome, JobRecord, JobState, MosaicRecord, MosaicStatus, MsStatus, NewJob,
-    PhotometryRecord, PlannedCaltable, RecoveredJob, SolveResult, SolveStart, SourceSummary,
-    VariabilityRecord,
+    solution_overview_path, CalAppliedRecord, CalSet, CalStatus, CaltableRecord, CaltableType,
+    ImageRecord, ImageType, JobOutcome, JobRecord, JobState, MosaicRecord, MosaicStatus, MsStatus,
+    NewJob, PhotometryRecord, PlannedCaltable, RecoveredJob, SolveResult, SolveStart,
+    SourceSummary, VariabilityRecord,
 };
 pub use queue::Queue;
 pub use records::{

@@ -174,6 +174,12 @@ pub struct ImageRecord {
     pub mid_mjd: Option<f64>,
 }
 
+/// Where the daemon writes the overview of the set whose B table is `bcal` (the
+/// solutions for the dashboard's plots, JSON): `<stem>.solutions.json` beside it.
+pub fn solution_overview_path(bcal: &std::path::Path) -> std::path::PathBuf {
+    bcal.with_extension("solutions.json")
+}
+
 /// One calibration table of a set (`caltables`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaltableRecord {

@@ -93,6 +93,18 @@ fn the_dashboard_shows_the_database_in_chromium() {
         "five light-curve points"
     );
     assert!(dom.contains(CAL_SET), "calibration set listed");
+    // the active set's solution plots: bandpass and gain, amplitude and phase, one
+    // line per receptor, for the first antenna that is not the reference
+    assert_eq!(
+        dom.matches("class=\"sol-series\"").count(),
+        8,
+        "four solution plots of two receptors:\n{dom}"
+    );
+    assert!(dom.contains("reference antenna pad103"), "{dom}");
+    assert!(
+        dom.contains("<option value=\"pad104\">pad104</option>"),
+        "{dom}"
+    );
 
     let shot = shots.join("dashboard.png");
     let _ = std::fs::remove_file(&shot);

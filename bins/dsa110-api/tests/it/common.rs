@@ -223,6 +223,31 @@ pub fn fixture() -> Fixture {
         t,
     )
     .unwrap();
+    // the overview the daemon writes beside the tables (dsa110_calibration::overview's
+    // format): two antennas, two receptors, four channels, one window of three gains;
+    // pad103 is the reference (zero phases), pad104 has a flagged channel
+    std::fs::create_dir_all(output.join("cal")).unwrap();
+    let ant = |name: &str, ph: f64| {
+        serde_json::json!({
+            "name": name,
+            "bandpass_amp": [[1.0, 1.1, 1.2, 1.1], [0.9, null, 1.0, 0.95]],
+            "bandpass_phase_deg": [[ph, 2.0 * ph, 3.0 * ph, 4.0 * ph], [-ph, null, 0.0, ph]],
+            "gain_amp": [[[1.01, 1.02, 1.03]], [[0.99, 0.98, 0.97]]],
+            "gain_phase_deg": [[[ph, ph, ph]], [[-ph, -ph, -ph]]],
+        })
+    };
+    std::fs::write(
+        output.join("cal/3C286.solutions.json"),
+        serde_json::json!({
+            "receptors": ["X", "Y"],
+            "refant": "pad103",
+            "bandpass_freqs_mhz": [1311.25, 1311.5, 1311.75, 1312.0],
+            "gain_windows": [{"freq_mhz": 1311.6, "times_mjd": [60950.0, 60950.0001, 60950.0002]}],
+            "antennas": [ant("pad103", 0.0), ant("pad104", 5.0)],
+        })
+        .to_string(),
+    )
+    .unwrap();
     q.record_cal_applied(&CalAppliedRecord {
         id: None,
         ms_path: ms_path.clone(),

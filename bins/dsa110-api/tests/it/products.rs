@@ -22,6 +22,48 @@ fn calibration_images_and_mosaics() {
     )
     .json();
     assert_eq!(applied["applied"][0]["set_name"], CAL_SET);
+    // solution plots: one antenna at a time, by default the first that is not the
+    // reference; flagged solutions stay null; an unknown antenna is a 422 naming it
+    let url = format!("/api/v1/cal/sets/{CAL_SET}/solutions");
+    let sol = get(s.port, &url).json();
+    assert_eq!(sol["antennas"], serde_json::json!(["pad103", "pad104"]));
+    assert_eq!(
+        (&sol["antenna"], &sol["refant"]),
+        (&serde_json::json!("pad104"), &serde_json::json!("pad103"))
+    );
+    assert_eq!(sol["solutions"]["name"], "pad104");
+    assert_eq!(sol["solutions"]["bandpass_phase_deg"][0][3], 20.0);
+    assert!(sol["solutions"]["bandpass_amp"][1][1].is_null());
+    assert_eq!(sol["bandpass_freqs_mhz"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        sol["gain_windows"][0]["times_mjd"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let refs = get(s.port, &format!("{url}?antenna=pad103")).json();
+    assert_eq!(
+        refs["solutions"]["gain_phase_deg"][0][0],
+        serde_json::json!([0.0, 0.0, 0.0])
+    );
+    let bad = get(s.port, &format!("{url}?antenna=pad999"));
+    assert_eq!(bad.status, 422, "{}", bad.text());
+    assert!(
+        bad.text().contains("\"antenna\"") && bad.text().contains("pad999"),
+        "{}",
+        bad.text()
+    );
+    assert_eq!(get(s.port, "/api/v1/cal/sets/nope/solutions").status, 404);
+    std::fs::remove_file(f.output.join("cal/3C286.solutions.json")).unwrap();
+    let gone = get(s.port, &url);
+    assert_eq!(gone.status, 404, "{}", gone.text());
+    assert!(
+        gone.text().contains("no_solutions") && gone.text().contains("3C286.solutions.json"),
+        "{}",
+        gone.text()
+    );
+
     let by_group = get(s.port, &format!("/api/v1/cal/applied?group_id={COMPLETED}")).json();
     assert_eq!(by_group["total"], 1);
     assert_eq!(

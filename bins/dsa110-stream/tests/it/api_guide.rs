@@ -5,8 +5,7 @@
 //! `dsa110-api` is the sibling binary of the daemon under test (same target directory):
 //! `cargo test --workspace` (the README's test command) builds it before any test runs.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use dsa110_sim::Scale;
@@ -18,51 +17,6 @@ const TOKEN: &str = "guide-test-token";
 /// The groups the guide's commands name.
 const GROUP_A: &str = "2025-10-02T00:05:18";
 const GROUP_B: &str = "2025-10-02T00:10:22";
-
-/// `dsa110-api` on a free port, killed on drop.
-struct Api {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn api_exe() -> PathBuf {
-    let exe = Path::new(EXE).with_file_name("dsa110-api");
-    assert!(
-        exe.is_file(),
-        "{} is missing: build the workspace (`cargo test --workspace` or \
-         `cargo build -p dsa110-api`)",
-        exe.display()
-    );
-    exe
-}
-
-fn start_api(dirs: &Dirs) -> Api {
-    let port = free_port();
-    let log = std::fs::File::create(dirs.root().join("api.log")).unwrap();
-    let child = Command::new(api_exe())
-        .arg("--queue-db")
-        .arg(dirs.db())
-        .arg("--output-dir")
-        .arg(dirs.output())
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("DSA110_API_TOKENS", TOKEN)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let api = Api { child, port };
-    wait_for("dsa110-api to answer", Duration::from_secs(30), || {
-        dsa110_test_support::http_get(port, "/api/v1/health")
-    });
-    api
-}
 
 /// The seconds from the test clock's origin to a guide timestamp.
 fn offset_of(iso: &str) -> f64 {
@@ -114,7 +68,7 @@ fn the_guides_api_commands_work_on_a_database_the_daemon_filled() {
     let ids: Vec<String> = groups(&dirs.db()).into_iter().map(|r| r.group_id).collect();
     assert_eq!(ids, vec![GROUP_A, GROUP_B], "the simulator's group ids");
 
-    let api = start_api(&dirs);
+    let api = start_api(&dirs, TOKEN);
     let cmds = guide_api_commands();
     let cwd = dirs.root();
 

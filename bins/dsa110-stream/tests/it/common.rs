@@ -496,3 +496,48 @@ pub fn assert_once(text: &str, needle: &str) {
         "{needle:?} should occur once in {text:?}"
     );
 }
+
+/// `dsa110-api` on a free port, killed on drop.
+pub struct Api {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn api_exe() -> PathBuf {
+    let exe = Path::new(EXE).with_file_name("dsa110-api");
+    assert!(
+        exe.is_file(),
+        "{} is missing: build the workspace (`cargo test --workspace` or \
+         `cargo build -p dsa110-api`)",
+        exe.display()
+    );
+    exe
+}
+
+pub fn start_api(dirs: &Dirs, token: &str) -> Api {
+    let port = free_port();
+    let log = std::fs::File::create(dirs.root().join("api.log")).unwrap();
+    let child = Command::new(api_exe())
+        .arg("--queue-db")
+        .arg(dirs.db())
+        .arg("--output-dir")
+        .arg(dirs.output())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("DSA110_API_TOKENS", token)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let api = Api { child, port };
+    wait_for("dsa110-api to answer", Duration::from_secs(30), || {
+        dsa110_test_support::http_get(port, "/api/v1/health")
+    });
+    api
+}

@@ -178,6 +178,7 @@ fn quick_start_calibrates_images_and_measures_a_target_with_the_calibrator_set()
             .join(format!("{set_name}.{kind}"));
         assert!(p.join("table.dat").is_file(), "{} missing", p.display());
     }
+    solution_plots_are_served(&dirs, set_name);
     let has_cal = query_strings(
         &db,
         "SELECT group_id || ':' || has_calibrator || ':' || COALESCE(calibrators, '') FROM processing_queue ORDER BY group_id",
@@ -459,6 +460,65 @@ fn quick_start_calibrates_images_and_measures_a_target_with_the_calibrator_set()
 /// Images `column` of `ms` with WSClean 3.1 (Briggs 0, CLEAN to 1σ) and measures the
 /// truth's sources in it with `wsclean_sources.py` (independent primary beam and
 /// Gaussian fits in Python); one JSON object per source, plus the restoring beam.
+/// The set's solutions, as `dsa110-api` serves them for the dashboard's plots (from
+/// the overview the daemon wrote beside the tables): every antenna of the array, one
+/// value per channel of every window and per integration, the reference antenna's
+/// gain phases zero (CASA's convention) and the others' not.
+fn solution_plots_are_served(dirs: &Dirs, set_name: &str) {
+    let api = start_api(dirs, "plots");
+    let url = format!("/api/v1/cal/sets/{set_name}/solutions");
+    let get = |path: &str| -> serde_json::Value {
+        let r = dsa110_test_support::http_get(api.port, path).unwrap();
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        serde_json::from_str(&r.body).unwrap()
+    };
+    let d = get(&url);
+    let antennas = d["antennas"].as_array().unwrap();
+    assert_eq!(antennas.len(), 24, "the simulated array: {}", d["antennas"]);
+    let refant = d["refant"].as_str().unwrap();
+    assert_ne!(d["antenna"].as_str().unwrap(), refant);
+    assert_eq!(d["receptors"], serde_json::json!(["X", "Y"]));
+    let nchan = d["bandpass_freqs_mhz"].as_array().unwrap().len();
+    let ntimes: usize = d["gain_windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["times_mjd"].as_array().unwrap().len())
+        .sum();
+    assert!(
+        nchan >= 16 && ntimes >= 16,
+        "{nchan} channels, {ntimes} gains"
+    );
+    let values = |v: &serde_json::Value| -> Vec<f64> {
+        let mut out = Vec::new();
+        let mut stack = vec![v];
+        while let Some(v) = stack.pop() {
+            match v {
+                serde_json::Value::Array(a) => stack.extend(a),
+                serde_json::Value::Number(n) => out.push(n.as_f64().unwrap()),
+                _ => {}
+            }
+        }
+        out
+    };
+    let s = &d["solutions"];
+    assert_eq!(
+        values(&s["bandpass_amp"]).len(),
+        2 * nchan,
+        "one per channel and receptor"
+    );
+    assert_eq!(values(&s["gain_amp"]).len(), 2 * ntimes);
+    assert!(values(&s["gain_amp"]).iter().all(|a| *a > 0.1 && *a < 10.0));
+    assert!(values(&s["gain_phase_deg"]).iter().any(|p| p.abs() > 0.1));
+    let r = get(&format!("{url}?antenna={refant}"));
+    let phases = values(&r["solutions"]["gain_phase_deg"]);
+    assert_eq!(phases.len(), 2 * ntimes);
+    assert!(phases.iter().all(|p| p.abs() < 1e-3), "{phases:?}");
+    let r = dsa110_test_support::http_get(api.port, &format!("{url}?antenna=NOPE")).unwrap();
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("\"antenna\""), "{}", r.body);
+}
+
 fn wsclean_sources(ms: &Path, column: &str, truth: &Path) -> Vec<serde_json::Value> {
     let prefix = ms.with_file_name(format!(
         "wsclean-{}",

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use dsa110_calibration::{
-    antenna_by_name, apply_tables, group_transits, solve_ms, write_tables, CalError, Catalog,
-    SolveParams,
+    antenna_by_name, apply_tables, group_transits, solution_overview, solve_ms, write_tables,
+    CalError, Catalog, MsSolve, SolveParams,
 };
 use dsa110_queue::{
     CalAppliedRecord, CalSet, CaltableType, GroupId, PlannedCaltable, Product, SolveResult,
@@ -30,6 +30,41 @@ use crate::process::{mjd_to_unix_s, now_unix_s};
 use crate::runner::{with_retry, DB_GIVE_UP_AFTER};
 use crate::stage::{GroupWork, ProductKind, Stage, StageContext, StageError, StageOutput};
 use crate::temporaries::temporary_path;
+
+/// Writes [`solution_overview`] of `solve` (antenna names and receptors from the MS) as
+/// JSON at `path`, through a temporary name.
+fn write_overview(ms: &Path, solve: &MsSolve, path: &Path) -> Result<(), String> {
+    let table = dsa110_ms_writer::MsTable::open(ms).map_err(|e| {
+        format!(
+            "reading the antennas of {}: {}",
+            ms.display(),
+            display_chain(&e)
+        )
+    })?;
+    let meta = table.meta();
+    let names: Vec<String> = meta.antennas.iter().map(|a| a.name.clone()).collect();
+    // parallel hands in data order (AIPS codes: −1 RR, −2 LL, −5 XX, −6 YY)
+    let receptors: Vec<&str> = meta
+        .pols
+        .iter()
+        .filter_map(|p| match p {
+            -1 => Some("R"),
+            -2 => Some("L"),
+            -5 => Some("X"),
+            -6 => Some("Y"),
+            _ => None,
+        })
+        .collect();
+    let overview = solution_overview(&solve.solutions, &names, &receptors);
+    let json = serde_json::to_vec(&overview).map_err(|e| format!("encoding: {e}"))?;
+    let tmp = tmp_for(path);
+    std::fs::write(&tmp, json)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("writing {}: {e}", path.display())
+        })
+}
 
 /// Calibration settings (`--enable-calibration-solving`, `--calibrator-catalog`,
 /// `--refant`, `--cal-validity-hours`, `--cal-fence-timeout`).
@@ -121,6 +156,12 @@ impl CalSolveStage {
                 path: fin.to_path_buf(),
                 source,
             })?;
+        }
+        // the dashboard's solution plots; the tables are the product, so a failure here
+        // is logged, not fatal
+        let overview = dsa110_queue::solution_overview_path(bcal);
+        if let Err(e) = write_overview(ms, &solve, &overview) {
+            tracing::warn!(path = %overview.display(), "cannot write the solutions' overview: {e}");
         }
         let qa = &solve.solutions.qa;
         let info = SolveOutcomeInfo {
