@@ -723,7 +723,7 @@ pub async fn lightcurve(
     let (start, end) = date_range(&p)?;
     let cache = s.lightcurves.clone();
     s.db(move |q| {
-        let generation = q.photometry_generation()?;
+        let generation = q.photometry_generation(&id)?;
         let body = match cache.get(&id, start, end, generation) {
             Some(body) => body,
             None => {

@@ -60,10 +60,11 @@ type CurveKey = (String, Option<u64>, Option<u64>);
 /// The cached bodies with the generation each was read at, and their total size.
 type CurveMap = (HashMap<CurveKey, (u64, axum::body::Bytes)>, usize);
 
-/// Serialised light curves, each with the `photometry_generation` it was read
-/// at. An entry is served only while the database's generation is still that
-/// number — no photometry row has been inserted, updated or deleted since — so
-/// a cached body is exactly what reading again would give, never stale.
+/// Serialised light curves, each with its source's `photometry_generation` it
+/// was read at. An entry is served only while the source's generation is still
+/// that number — no photometry row of that source has been inserted, updated or
+/// deleted since — so a cached body is exactly what reading again would give,
+/// never stale.
 #[derive(Debug, Default)]
 pub struct LightcurveCache {
     inner: Mutex<CurveMap>,
@@ -92,7 +93,8 @@ impl LightcurveCache {
             .map(|(_, b)| b.clone())
     }
 
-    /// Keeps `body`, read at `generation`; entries of older generations go.
+    /// Keeps `body`, read at `generation`; the source's entries of older
+    /// generations go.
     pub fn put(
         &self,
         source: &str,
@@ -103,8 +105,11 @@ impl LightcurveCache {
     ) {
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (map, bytes) = &mut *m;
-        if map.values().any(|(g, _)| *g < generation) {
-            map.retain(|_, (g, _)| *g >= generation);
+        if map
+            .iter()
+            .any(|(k, (g, _))| k.0 == source && *g < generation)
+        {
+            map.retain(|k, (g, _)| k.0 != source || *g >= generation);
             *bytes = map.values().map(|(_, b)| b.len()).sum();
         }
         if *bytes + body.len() > LIGHTCURVE_CACHE_BYTES {

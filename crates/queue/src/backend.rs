@@ -357,7 +357,7 @@ pub trait QueueBackend: Send + Sync + std::fmt::Debug {
     fn source_summary(&self, source_id: &str) -> Result<Option<SourceSummary>>;
 
     /// See [`Queue::photometry_generation`](crate::Queue::photometry_generation).
-    fn photometry_generation(&self) -> Result<u64>;
+    fn photometry_generation(&self, source_id: &str) -> Result<u64>;
 
     /// See [`Queue::photometry_snapshot`](crate::Queue::photometry_snapshot).
     fn photometry_snapshot(
@@ -868,8 +868,8 @@ impl QueueBackend for SqliteBackend {
         SqliteBackend::source_summary(self, source_id)
     }
 
-    fn photometry_generation(&self) -> Result<u64> {
-        SqliteBackend::photometry_generation(self)
+    fn photometry_generation(&self, source_id: &str) -> Result<u64> {
+        SqliteBackend::photometry_generation(self, source_id)
     }
 
     fn photometry_snapshot(

@@ -672,16 +672,17 @@ impl Queue {
         self.backend.list_sources(search, limit, offset)
     }
 
-    /// A number that grows with every insert, update or delete of a
-    /// photometry row (kept by triggers, whoever writes): equal values mean
-    /// no photometry changed in between.
-    pub fn photometry_generation(&self) -> Result<u64> {
-        self.backend.photometry_generation()
+    /// A number that grows with every insert, update or delete of a photometry
+    /// row of `source_id` (kept by triggers, whoever writes; 0 for a source never
+    /// measured): equal values mean that source's photometry did not change in
+    /// between.
+    pub fn photometry_generation(&self, source_id: &str) -> Result<u64> {
+        self.backend.photometry_generation(source_id)
     }
 
-    /// [`Queue::photometry_for_source`] and the [`Queue::photometry_generation`]
-    /// it was read at, from one snapshot: while the generation stays the same,
-    /// the rows do too.
+    /// [`Queue::photometry_for_source`] and the source's
+    /// [`Queue::photometry_generation`] it was read at, from one snapshot: while
+    /// the generation stays the same, the rows do too.
     pub fn photometry_snapshot(
         &self,
         source_id: &str,

@@ -281,10 +281,9 @@ CREATE INDEX IF NOT EXISTS idx_jobs_state ON jobs(state);
 /// * `queue_state_counts`, the number of groups in each state, and
 ///   `photometry_sources`, one row per photometry source (measurement count,
 ///   largest RA/Dec, first and last MJD — what `/api/v1/sources` lists);
-///   `photometry_generation` is one number that grows with every insert,
-///   update or delete of a photometry row: a reader that finds it unchanged
-///   knows that no photometry changed since it last looked (the API's light
-///   curve cache). All three are filled at migration and then kept exact by
+///   `photometry_generation` (replaced by a number per source in version 5)
+///   was one number that grew with every insert, update or delete of a
+///   photometry row (the API's light-curve cache). All three are filled at migration and then kept exact by
 ///   triggers, inside the writer's own transaction, whoever the writer is
 ///   (this crate, `sqlite3` by hand, another program). The one write they do
 ///   not follow is `INSERT OR REPLACE` into `processing_queue` or `photometry`
@@ -382,6 +381,57 @@ const V3_COLUMNS: &[(&str, &str, &str)] = &[("processing_queue", "excluded_files
 /// ([`crate::Queue::recover_jobs`]).
 const V5_COLUMNS: &[(&str, &str, &str)] =
     &[("jobs", "owner", "TEXT"), ("jobs", "heartbeat_at", "REAL")];
+
+/// Version 5: the photometry generation per source instead of one for the whole
+/// table. `photometry_source_generation.n` grows with every insert, update or
+/// delete of a row of that source (an update that moves a row to another source
+/// counts for both) and is never reset, so equal values mean that source's rows
+/// did not change — while the daemon adds photometry of other sources, a light
+/// curve read earlier stays exactly right (version 4's single number changed with
+/// every image's photometry). The version-4 triggers are recreated without the
+/// global number, which goes.
+pub(crate) const SCHEMA_V5: &str = r#"
+CREATE TABLE IF NOT EXISTS photometry_source_generation (
+    source_id TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO photometry_source_generation (source_id, n)
+    SELECT source_id, 0 FROM photometry_sources;
+DROP TRIGGER IF EXISTS trg_photometry_generation_update;
+DROP TRIGGER IF EXISTS trg_photometry_sources_insert;
+DROP TRIGGER IF EXISTS trg_photometry_sources_delete;
+DROP TABLE IF EXISTS photometry_generation;
+CREATE TRIGGER trg_photometry_source_generation_update
+AFTER UPDATE ON photometry BEGIN
+    INSERT INTO photometry_source_generation (source_id, n) VALUES (old.source_id, 1)
+        ON CONFLICT(source_id) DO UPDATE SET n = n + 1;
+    INSERT INTO photometry_source_generation (source_id, n)
+        SELECT new.source_id, 1 WHERE new.source_id IS NOT old.source_id
+        ON CONFLICT(source_id) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER trg_photometry_sources_insert
+AFTER INSERT ON photometry BEGIN
+    INSERT INTO photometry_source_generation (source_id, n) VALUES (new.source_id, 1)
+        ON CONFLICT(source_id) DO UPDATE SET n = n + 1;
+    INSERT INTO photometry_sources (source_id, n_measurements, ra_deg, dec_deg, first_mjd, last_mjd)
+        VALUES (new.source_id, 1, new.ra_deg, new.dec_deg, new.mjd, new.mjd)
+        ON CONFLICT(source_id) DO UPDATE SET
+            n_measurements = n_measurements + 1,
+            ra_deg = max(coalesce(ra_deg, excluded.ra_deg), coalesce(excluded.ra_deg, ra_deg)),
+            dec_deg = max(coalesce(dec_deg, excluded.dec_deg), coalesce(excluded.dec_deg, dec_deg)),
+            first_mjd = min(first_mjd, excluded.first_mjd),
+            last_mjd = max(last_mjd, excluded.last_mjd);
+END;
+CREATE TRIGGER trg_photometry_sources_delete
+AFTER DELETE ON photometry BEGIN
+    INSERT INTO photometry_source_generation (source_id, n) VALUES (old.source_id, 1)
+        ON CONFLICT(source_id) DO UPDATE SET n = n + 1;
+    DELETE FROM photometry_sources WHERE source_id = old.source_id;
+    INSERT INTO photometry_sources (source_id, n_measurements, ra_deg, dec_deg, first_mjd, last_mjd)
+        SELECT source_id, COUNT(*), MAX(ra_deg), MAX(dec_deg), MIN(mjd), MAX(mjd)
+        FROM photometry WHERE source_id = old.source_id GROUP BY source_id;
+END;
+"#;
 
 /// Columns version 2 adds to `ms_index`.
 const V2_COLUMNS: &[(&str, &str, &str)] = &[
@@ -508,6 +558,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     }
     if found < 5 {
         add_missing_columns(&tx, V5_COLUMNS).map_err(open_err)?;
+        tx.execute_batch(SCHEMA_V5).map_err(open_err)?;
     }
     if found < SCHEMA_VERSION {
         tracing::info!(db = %path.display(), from = found, to = SCHEMA_VERSION, "queue schema migrated");

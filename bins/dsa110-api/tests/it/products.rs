@@ -249,6 +249,23 @@ fn lightcurves_follow_every_photometry_write() {
         "DELETE FROM photometry WHERE mjd = 60950.0"
     ));
     assert_eq!(fluxes().len(), 5, "a row deleted by hand");
+
+    // the generation is per source: photometry of another source leaves this one's
+    // (and its cached curve) alone; moving a row between sources counts for both
+    let mine = q.photometry_generation(SOURCE).unwrap();
+    let mut other = q.photometry_for_source(SOURCE, None, None).unwrap()[0].clone();
+    other.source_id = "J9999+0000".into();
+    q.record_photometry(&[other]).unwrap();
+    assert_eq!(q.photometry_generation(SOURCE).unwrap(), mine);
+    let theirs = q.photometry_generation("J9999+0000").unwrap();
+    assert!(theirs > 0);
+    assert!(sqlite3_cli(
+        &f.db,
+        "UPDATE photometry SET source_id = 'J9999+0000' WHERE mjd = 60952.0"
+    ));
+    assert!(q.photometry_generation(SOURCE).unwrap() > mine);
+    assert!(q.photometry_generation("J9999+0000").unwrap() > theirs);
+    assert_eq!(fluxes().len(), 4, "a row moved to another source by hand");
 }
 
 /// Runs SQL with the `sqlite3` command-line tool, as an operator would.

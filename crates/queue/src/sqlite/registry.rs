@@ -1044,18 +1044,19 @@ impl SqliteBackend {
     }
 
     /// See [`crate::Queue::photometry_generation`].
-    pub fn photometry_generation(&self) -> Result<u64> {
+    pub fn photometry_generation(&self, source_id: &str) -> Result<u64> {
         const OP: &str = "photometry_generation";
-        self.read(OP, |tx| self.generation_in(tx, OP))
+        self.read(OP, |tx| self.generation_in(tx, OP, source_id))
     }
 
-    fn generation_in(&self, tx: &Connection, op: &'static str) -> Result<u64> {
-        let n: i64 = tx
-            .prepare_cached("SELECT n FROM photometry_generation WHERE id = 1")
+    fn generation_in(&self, tx: &Connection, op: &'static str, source_id: &str) -> Result<u64> {
+        let n: Option<i64> = tx
+            .prepare_cached("SELECT n FROM photometry_source_generation WHERE source_id = ?1")
             .at(self, op)?
-            .query_row([], |r| r.get(0))
+            .query_row([source_id], |r| r.get(0))
+            .optional()
             .at(self, op)?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
     }
 
     /// See [`crate::Queue::photometry_snapshot`].
@@ -1067,7 +1068,7 @@ impl SqliteBackend {
     ) -> Result<(u64, Vec<PhotometryRecord>)> {
         const OP: &str = "photometry_snapshot";
         self.read(OP, |tx| {
-            let generation = self.generation_in(tx, OP)?;
+            let generation = self.generation_in(tx, OP, source_id)?;
             let rows = self.source_photometry_in(tx, OP, source_id, start_mjd, end_mjd)?;
             Ok((generation, rows))
         })
