@@ -31,17 +31,7 @@ fn the_guides_api_commands_work_on_a_database_the_daemon_filled() {
     std::fs::create_dir_all(dirs.staging()).unwrap();
     // The operator's situation: the daemon is up but paused (low disk space) while the
     // correlator delivers the two groups of the guide, so they wait, complete, in the queue.
-    let free = dirs.root().join("free_gb");
-    std::fs::write(&free, "7").unwrap();
-    let mut daemon = Daemon::start(
-        &dirs,
-        &[
-            "--debug-free-space-file",
-            free.to_str().unwrap(),
-            "--no-flagging",
-            "--no-imaging",
-        ],
-    );
+    let mut daemon = Daemon::start_paused(&dirs, &["--no-flagging", "--no-imaging"]);
     for (i, id) in [GROUP_A, GROUP_B].into_iter().enumerate() {
         let mut cfg = sim_config(
             Scale::Tiny,
@@ -111,7 +101,7 @@ fn the_guides_api_commands_work_on_a_database_the_daemon_filled() {
     );
 
     // Space is freed: the daemon resumes by itself and executes the job.
-    std::fs::write(&free, "100").unwrap();
+    std::fs::write(Daemon::free_space_file(&dirs), "100").unwrap();
     let job = wait_for("the job to finish", Duration::from_secs(90), || {
         let j = dsa110_test_support::http_get(api.port, &format!("/api/v1/jobs/{job_id}"))?.json();
         matches!(j["state"].as_str(), Some("completed" | "failed")).then_some(j)

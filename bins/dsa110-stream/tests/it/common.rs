@@ -72,6 +72,21 @@ impl Daemon {
         Self::start_with_env(dirs, extra, &[])
     }
 
+    /// [`Daemon::start`] paused for low disk space (7 GB free, read from the file
+    /// [`Daemon::free_space_file`] with `--debug-free-space-file`): it registers groups
+    /// but takes none, so they wait; writing "100" to that file resumes it.
+    pub fn start_paused(dirs: &Dirs, extra: &[&str]) -> Self {
+        let free = Self::free_space_file(dirs);
+        std::fs::write(&free, "7").unwrap();
+        let free = free.to_str().unwrap();
+        Self::start(dirs, &[&["--debug-free-space-file", free], extra].concat())
+    }
+
+    /// The free-space file of [`Daemon::start_paused`] (GB).
+    pub fn free_space_file(dirs: &Dirs) -> PathBuf {
+        dirs.root().join("free_gb")
+    }
+
     /// [`Daemon::start`] with extra environment variables (e.g. the runner's testing
     /// aids `DSA110_FAULT_SLEEP`, `DSA110_FAULT_POINT`).
     pub fn start_with_env(dirs: &Dirs, extra: &[&str], env: &[(&str, &str)]) -> Self {

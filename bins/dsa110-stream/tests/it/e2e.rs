@@ -458,16 +458,7 @@ fn jobs_of_a_stopped_daemon_are_taken_back_and_a_graceful_stop_gives_its_job_bac
     let gid = gid.unwrap();
     let waiting = q.create_job(&job(std::slice::from_ref(&gid)), now).unwrap();
 
-    let free = dirs.root().join("free_gb");
-    std::fs::write(&free, "7").unwrap();
-    let mut daemon = Daemon::start(
-        &dirs,
-        &[
-            "--debug-free-space-file",
-            free.to_str().unwrap(),
-            "--no-imaging",
-        ],
-    );
+    let mut daemon = Daemon::start_paused(&dirs, &["--no-imaging"]);
     let done = wait_for(
         "the orphaned job to finish",
         Duration::from_secs(30),
