@@ -142,6 +142,10 @@ pub fn read_ms_stokes_i(path: &Path, column: VisColumn) -> Result<ImagingVis, Im
         if meta.n_rows_in_spw(s) == 0 {
             continue;
         }
+        // this window's channels in the global (ascending) list, looked up once
+        let to_global: Vec<Option<usize>> = (0..meta.spws[s].freqs_hz.len())
+            .map(|c| global.get(&(s, c)).copied())
+            .collect();
         let ranges = ms
             .chunk_ranges(ChunkSpec {
                 spw: s,
@@ -177,22 +181,23 @@ pub fn read_ms_stokes_i(path: &Path, column: VisColumn) -> Result<ImagingVis, Im
                         r
                     }
                 };
-                let spw_nchan = meta.spws[s].freqs_hz.len();
-                for c in 0..spw_nchan {
-                    let Some(&g) = global.get(&(s, c)) else {
+                let mut row_weight = 0.0f64;
+                for (c, g) in to_global.iter().enumerate() {
+                    let Some(g) = *g else {
                         continue;
                     };
                     let fl = flag[[i, c, ixx]] || flag[[i, c, iyy]];
                     let w = ImagingVis::stokes_i_weight(wsp[[i, c, ixx]], wsp[[i, c, iyy]], fl);
                     let k = row * nchan + g;
                     out.weight[k] = w;
-                    *time_weight.entry(t.to_bits()).or_insert(0.0) += w as f64;
+                    row_weight += w as f64;
                     out.vis[k] = if w > 0.0 {
                         (data[[i, c, ixx]] + data[[i, c, iyy]]) * 0.5
                     } else {
                         Complex32::new(0.0, 0.0)
                     };
                 }
+                *time_weight.entry(t.to_bits()).or_insert(0.0) += row_weight;
             }
             if ch.time_mjd_s.len() > 1 {
                 let dt = ch
