@@ -56,57 +56,10 @@ impl Quad {
 }
 
 /// Fit the PSF (`[y][x]`, peak at `(n/2, n/2)`, normalised to 1) with an
-/// elliptical Gaussian of peak 1 centred on the peak, as WSClean defines its
-/// restoring beam: unweighted least squares over every pixel of a square box
-/// around the peak whose side is 10 × the fitted major axis (even, at most the
-/// image; enlarged and refitted while the major axis exceeds a tenth of 0.8 ×
-/// the box), so the negative sidelobes next to the main lobe pull the fit in
-/// as they do in WSClean. The starting point is a fit to the main lobe alone
-/// (pixels connected to the centre above 0.35). None if the PSF has no usable
-/// main lobe.
-///
-/// WSClean 3.1's own fitter evaluates the pixel offsets `(i − mid)` in unsigned
-/// arithmetic, so only the quadrant `x ≥ 0, y ≥ 0` of its box enters its fit;
-/// for a PSF tilted against the pixel axes its BMAJ/BMIN/BPA differ from the
-/// least-squares fit over the box by a few per cent and degrees (measured in
-/// tests/it/wsclean.rs). We fit the whole box.
+/// elliptical Gaussian of peak 1: pixels of the main lobe (connected to the
+/// centre) above 0.35, first a log-quadratic fit, then Gauss–Newton on the
+/// values. None if the PSF has no usable main lobe.
 pub fn fit_psf(psf: &[f64], n: usize, cell_arcsec: f64) -> Option<BeamShape> {
-    let mut q = match fit_main_lobe(psf, n)? {
-        MainLobe::Narrow => {
-            // a PSF narrower than a pixel: a 1-pixel beam
-            return Some(BeamShape {
-                bmaj_arcsec: cell_arcsec,
-                bmin_arcsec: cell_arcsec,
-                bpa_deg: 0.0,
-            });
-        }
-        MainLobe::Fit(q) => q,
-    };
-    let even_box = |bmaj_px: f64| {
-        let b = (10.0 * bmaj_px).ceil().max(10.0) as usize;
-        (b + b % 2).min(n)
-    };
-    let mut side = even_box(q.to_beam(1.0)?.bmaj_arcsec);
-    for _ in 0..5 {
-        q = fit_in_box(psf, n, side, q)?;
-        let bmaj_px = q.to_beam(1.0)?.bmaj_arcsec;
-        if bmaj_px * 10.0 * 0.8 < side as f64 || side >= n {
-            break;
-        }
-        side = even_box(bmaj_px);
-    }
-    q.to_beam(cell_arcsec)
-}
-
-enum MainLobe {
-    /// Fewer than 4 pixels above the level.
-    Narrow,
-    Fit(Quad),
-}
-
-/// Gaussian fit to the main lobe: the pixels connected to the centre above
-/// 0.35, a log-quadratic fit, then Gauss–Newton on the values.
-fn fit_main_lobe(psf: &[f64], n: usize) -> Option<MainLobe> {
     let (cx, cy) = (n / 2, n / 2);
     let level = 0.35;
     // flood fill from the centre, limited to a box
@@ -135,7 +88,12 @@ fn fit_main_lobe(psf: &[f64], n: usize) -> Option<MainLobe> {
         }
     }
     if pts.len() < 4 {
-        return Some(MainLobe::Narrow);
+        // a PSF narrower than a pixel: fall back to a 1-pixel beam
+        return Some(BeamShape {
+            bmaj_arcsec: cell_arcsec,
+            bmin_arcsec: cell_arcsec,
+            bpa_deg: 0.0,
+        });
     }
     // log fit: −ln v = a e² + b e n + c n², weights v² (value errors)
     let mut q = {
@@ -188,84 +146,7 @@ fn fit_main_lobe(psf: &[f64], n: usize) -> Option<MainLobe> {
             break;
         }
     }
-    Some(MainLobe::Fit(q))
-}
-
-/// Least-squares fit of `exp(−Q)` to every pixel of the `side × side` box
-/// around the centre (offsets `−side/2 … side/2 − 1`, as WSClean cuts it),
-/// Levenberg–Marquardt from `q`; None if it cannot make the beam positive
-/// definite.
-fn fit_in_box(psf: &[f64], n: usize, side: usize, q: Quad) -> Option<Quad> {
-    let (c, h) = ((n / 2) as i64, (side / 2) as i64);
-    let mut pts = Vec::with_capacity(side * side);
-    for dy in -h..side as i64 - h {
-        for dx in -h..side as i64 - h {
-            let (x, y) = (c + dx, c + dy);
-            if x < 0 || y < 0 || x >= n as i64 || y >= n as i64 {
-                continue;
-            }
-            pts.push((-(dx as f64), dy as f64, psf[y as usize * n + x as usize]));
-        }
-    }
-    let cost = |q: &Quad| -> f64 {
-        pts.iter()
-            .map(|&(e, nn, v)| {
-                let r = v - (-(q.a * e * e + q.b * e * nn + q.c * nn * nn)).exp();
-                r * r
-            })
-            .sum()
-    };
-    let valid = |q: &Quad| q.a > 0.0 && q.c > 0.0 && 4.0 * q.a * q.c > q.b * q.b;
-    let mut q = q;
-    let mut c0 = cost(&q);
-    let mut lambda = 1e-3;
-    for _ in 0..200 {
-        let mut m = [[0.0f64; 3]; 3];
-        let mut r = [0.0f64; 3];
-        for &(e, nn, v) in &pts {
-            let f = [e * e, e * nn, nn * nn];
-            let g = (-(q.a * f[0] + q.b * f[1] + q.c * f[2])).exp();
-            let jac = [-f[0] * g, -f[1] * g, -f[2] * g];
-            let res = v - g;
-            for i in 0..3 {
-                r[i] += jac[i] * res;
-                for j in 0..3 {
-                    m[i][j] += jac[i] * jac[j];
-                }
-            }
-        }
-        let mut improved = false;
-        while lambda < 1e12 {
-            let mut md = m;
-            for (i, row) in md.iter_mut().enumerate() {
-                row[i] *= 1.0 + lambda;
-            }
-            let Some(d) = solve3(md, r) else {
-                lambda *= 10.0;
-                continue;
-            };
-            let t = Quad {
-                a: q.a + d[0],
-                b: q.b + d[1],
-                c: q.c + d[2],
-            };
-            let ct = if valid(&t) { cost(&t) } else { f64::INFINITY };
-            if ct <= c0 {
-                let small = d.iter().map(|x| x.abs()).fold(0.0, f64::max)
-                    <= 1e-12 * (q.a.abs() + q.c.abs());
-                q = t;
-                c0 = ct;
-                lambda = (lambda / 10.0).max(1e-12);
-                improved = !small;
-                break;
-            }
-            lambda *= 10.0;
-        }
-        if !improved {
-            break;
-        }
-    }
-    valid(&q).then_some(q)
+    q.to_beam(cell_arcsec)
 }
 
 fn solve3(m: [[f64; 3]; 3], r: [f64; 3]) -> Option<[f64; 3]> {
