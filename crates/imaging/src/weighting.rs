@@ -1,6 +1,13 @@
 //! Visibility weighting: natural, uniform and Briggs, with WSClean's
-//! definitions (weights summed on the uv grid of the image's cell size, both
-//! Hermitian halves folded together).
+//! definitions, so that our images compare with WSClean's: the weights are
+//! summed on a uv grid of the *padded* image (WSClean's default padding 1.2,
+//! the side rounded up to a multiple of 4), whose cell is `1/(P·Δ)` for a
+//! padded side `P` and pixel `Δ`; a visibility falls in the cell
+//! `⌊u·P·Δ⌋ + P/2`, `⌊v·P·Δ⌋` (cells start at their lower edge, not centred),
+//! after `(u, v) → (−u, −v)` when `v < 0` (both Hermitian halves on one half
+//! plane of `P × P/2` cells). Briggs: `w / (1 + W_cell f²)` with
+//! `f² = (5·10^−R)² / (Σ_cells W² / Σ w)`; uniform: `w / W_cell`. A
+//! visibility outside the weight grid gets weight 0 (uniform, Briggs).
 
 use serde::{Deserialize, Serialize};
 
@@ -62,27 +69,38 @@ impl Weighting {
     }
 }
 
-/// uv cell of a visibility on an `npix`-cell grid of cell `1/(npix·Δ)`, folded
-/// to the half plane v ≥ 0; None if outside.
+/// WSClean's image padding, which sets the weight grid (see the module docs).
+pub const WEIGHT_GRID_PADDING: f64 = 1.2;
+
+/// Side of the weight grid for an image of `npix` pixels: WSClean's padded
+/// image size, `⌈npix · 1.2⌉` rounded up to a multiple of 4.
+pub fn weight_grid_size(npix: usize) -> usize {
+    let p = (npix as f64 * WEIGHT_GRID_PADDING).ceil() as usize;
+    p + (4 - p % 4) % 4
+}
+
+/// Cell of a visibility at (u, v) wavelengths on the `p × p/2` half-plane
+/// weight grid of side `p` (from [`weight_grid_size`]) and image pixel
+/// `cell_rad`, or None if it falls outside.
 #[inline]
-pub fn uv_cell(u_lambda: f64, v_lambda: f64, npix: usize, cell_rad: f64) -> Option<usize> {
-    let s = npix as f64 * cell_rad;
-    let (mut u, mut v) = (u_lambda * s, v_lambda * s);
-    if v < 0.0 || (v == 0.0 && u < 0.0) {
+pub fn uv_cell(u_lambda: f64, v_lambda: f64, p: usize, cell_rad: f64) -> Option<usize> {
+    let s = p as f64 * cell_rad;
+    let (mut u, mut v) = (u_lambda, v_lambda);
+    if v < 0.0 {
         u = -u;
         v = -v;
     }
-    let iu = u.round() as i64 + npix as i64 / 2;
-    let iv = v.round() as i64 + npix as i64 / 2;
-    if iu < 0 || iv < 0 || iu >= npix as i64 || iv >= npix as i64 {
+    let iu = (u * s + (p / 2) as f64).floor();
+    let iv = (v * s).floor();
+    if iu < 0.0 || iu >= p as f64 || iv >= (p / 2) as f64 {
         None
     } else {
-        Some(iv as usize * npix + iu as usize)
+        Some(iv as usize * p + iu as usize)
     }
 }
 
 /// Imaging weights (row × channel) for `vis` on an image of `npix` pixels of
-/// `cell_rad`.
+/// `cell_rad` (WSClean's definitions, module docs).
 pub fn imaging_weights(
     vis: &ImagingVis,
     weighting: Weighting,
@@ -102,11 +120,12 @@ pub fn imaging_weights(
     if weighting == Weighting::Natural {
         return Ok(vis.weight.clone());
     }
-    let mut grid = vec![0f64; npix * npix];
+    let p = weight_grid_size(npix);
+    let mut grid = vec![0f64; p * (p / 2)];
     let cell_of = |r: usize, c: usize| {
         let uvw = vis.uvw_m[r];
         let k = vis.freq_hz[c] / C_M_S;
-        uv_cell(uvw[0] * k, uvw[1] * k, npix, cell_rad)
+        uv_cell(uvw[0] * k, uvw[1] * k, p, cell_rad)
     };
     for r in 0..vis.nrows() {
         for c in 0..nchan {

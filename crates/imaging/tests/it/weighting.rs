@@ -5,21 +5,30 @@ use dsa110_imaging::{imaging_weights, Weighting};
 use crate::common::*;
 
 /// Direct: for each visibility, sum the weights of all visibilities in the same
-/// uv cell (cell 1/(NΔ), rounding, (u,v) and (−u,−v) identified).
+/// uv cell of WSClean's weight grid: the padded image side P = ⌈1.2 N⌉ rounded up
+/// to a multiple of 4, cell 1/(PΔ), cells [k, k+1) (floor, not rounding), and
+/// (u, v) → (−u, −v) when v < 0 (WSClean's ImageWeights).
 fn direct(v: &dsa110_imaging::ImagingVis, npix: usize, cell: f64, kind: Weighting) -> Vec<f64> {
     let nchan = v.nchan();
+    let p = (6 * npix).div_ceil(5).div_ceil(4) * 4;
     let pos: Vec<Option<(i64, i64)>> = (0..v.vis.len())
         .map(|i| {
             let b = v.uvw_m[i / nchan];
-            let k = v.freq_hz[i % nchan] / C_M_S * npix as f64 * cell;
+            let k = v.freq_hz[i % nchan] / C_M_S * p as f64 * cell;
             let (mut u, mut vv) = (b[0] * k, b[1] * k);
-            if vv < 0.0 || (vv == 0.0 && u < 0.0) {
+            if vv < 0.0 {
                 u = -u;
                 vv = -vv;
             }
-            Some((u.round() as i64, vv.round() as i64))
+            let (iu, iv) = (u.floor() as i64, vv.floor() as i64);
+            let half = p as i64 / 2;
+            (iu >= -half && iu < half && iv < half).then_some((iu, iv))
         })
         .collect();
+    assert!(
+        pos.iter().all(Option::is_some),
+        "all inside the weight grid"
+    );
     let cell_sum: Vec<f64> = (0..v.vis.len())
         .map(|i| {
             (0..v.vis.len())
