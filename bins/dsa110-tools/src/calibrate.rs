@@ -52,8 +52,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use dsa110_calibration::msio::ms_writer::MsTable;
 use dsa110_calibration::{
-    apply_tables, flag_solve_apply_ms, solve_ms, write_model_ms, write_tables, Catalog,
-    FlagParams, SolveParams,
+    apply_tables, flag_solve_apply_ms, solve_ms, write_model_ms, write_tables, Catalog, FlagParams,
+    SolveParams,
 };
 use serde_json::json;
 

@@ -48,7 +48,7 @@ pub use msio::{
     write_model_ms, write_tables, MsSolve, OnePass, SolveSummary,
 };
 pub use solve::{
-    model_residual_fraction, qa_summary, solve_spws, solve_table, CalSolutions, GroupSolver, JonesKind,
-    QaReport, QaThresholds, SolutionTable, SolveParams,
+    model_residual_fraction, qa_summary, solve_spws, solve_table, CalSolutions, GroupSolver,
+    JonesKind, QaReport, QaThresholds, SolutionTable, SolveParams,
 };
 pub use transit::{find_transits, BeamGeometry, Transit};

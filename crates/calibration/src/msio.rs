@@ -28,7 +28,9 @@ use serde::Serialize;
 
 use crate::apply::{apply_to_block, ApplyReport};
 use crate::catalog::Catalog;
-use crate::flag::{amplitude, flag_amplitude_group, AmpWindow, BaselineLayout, FlagParams, FlagReport};
+use crate::flag::{
+    amplitude, flag_amplitude_group, AmpWindow, BaselineLayout, FlagParams, FlagReport,
+};
 use crate::model::{pointing_dec_of_icrs_centre, predict_block};
 use crate::solve::{CalSolutions, GroupSolver, JonesKind, SolutionTable, SolveParams};
 use crate::transit::{find_transits, BeamGeometry, Transit};
@@ -799,7 +801,5 @@ fn write_corrected(
         .map_err(ms_err(path))?;
     ms.write_weights(row0, blk.nsamples.view(), blk.flags.view())
         .map_err(ms_err(path))?;
-    ms.write_flags(row0, blk.flags.view())
-        .map_err(ms_err(path))
-
+    ms.write_flags(row0, blk.flags.view()).map_err(ms_err(path))
 }
