@@ -1,4 +1,5 @@
 //! `dsa110-tools calibrate MS --solve --out DIR [--calibrator-catalog FILE] [--refant NAME]`,
+//! `dsa110-tools calibrate MS --flag --solve --apply --out DIR`,
 //! `dsa110-tools calibrate MS --apply TABLE...` and
 //! `dsa110-tools calibrate MS --model [--calibrator-catalog FILE]`.
 //!
@@ -11,6 +12,14 @@
 //! as they are: run `dsa110-tools flag MS` first, as the pipeline does.
 //! The JSON summary gives the calibrator, the reference antenna, the SNR,
 //! flagged fraction and scatter of the solutions and the QA verdict.
+//!
+//! `--flag` (with `--solve`) flags the MS first as `dsa110-tools flag` does,
+//! and `--apply` with `--solve` and no TABLE writes CORRECTED_DATA from the
+//! solutions being solved, in the same run: each window's visibilities are
+//! read twice in all instead of three times by three commands
+//! (`dsa110_calibration::flag_solve_apply_ms`); the summary adds `flagged`
+//! and `applied`. CORRECTED_DATA is written whatever the QA verdict, as
+//! `--apply TABLE...` would write it.
 //!
 //! When QA fails the tables are still written — as CASA's `bandpass`/`gaincal`
 //! write whatever they solved — so that they can be inspected; the summary
@@ -43,7 +52,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use dsa110_calibration::msio::ms_writer::MsTable;
 use dsa110_calibration::{
-    apply_tables, solve_ms, write_model_ms, write_tables, Catalog, SolveParams,
+    apply_tables, flag_solve_apply_ms, solve_ms, write_model_ms, write_tables, Catalog, FlagParams,
+    SolveParams,
 };
 use serde_json::json;
 
@@ -51,7 +61,7 @@ use crate::science::{ms_stem, num, path_json, print_json, require_file, require_
 
 /// Arguments of `calibrate`.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("mode").required(true).args(["solve", "apply", "model"])))]
+#[command(group(clap::ArgGroup::new("mode").required(true).multiple(true).args(["solve", "apply", "model"])))]
 pub struct CalibrateArgs {
     /// The Measurement Set.
     pub ms: PathBuf,
@@ -68,11 +78,17 @@ pub struct CalibrateArgs {
     /// Reference antenna: an ANTENNA NAME of the MS, or its row number.
     #[arg(long, requires = "solve")]
     pub refant: Option<String>,
-    /// Apply these calibration tables (B and/or G), writing CORRECTED_DATA.
-    #[arg(long, num_args = 1.., value_name = "TABLE", conflicts_with_all = ["solve", "out"])]
-    pub apply: Vec<PathBuf>,
+    /// Apply these calibration tables (B and/or G), writing CORRECTED_DATA;
+    /// with --solve and no TABLE, apply the solutions being solved, in the
+    /// same pass over the MS.
+    #[arg(long, num_args = 0.., value_name = "TABLE")]
+    pub apply: Option<Vec<PathBuf>>,
+    /// With --solve: flag the MS first (as `dsa110-tools flag` does), in the
+    /// same run, sharing its reads.
+    #[arg(long, requires = "solve")]
+    pub flag: bool,
     /// Write the calibrator model that --solve solves against into MODEL_DATA.
-    #[arg(long, conflicts_with_all = ["solve", "out", "apply", "refant"])]
+    #[arg(long, conflicts_with_all = ["solve", "out", "apply", "refant", "flag"])]
     pub model: bool,
 }
 
@@ -83,12 +99,25 @@ pub fn run(args: &CalibrateArgs) -> Result<Outcome> {
         let Some(out) = &args.out else {
             bail!("--solve needs --out DIR");
         };
+        match &args.apply {
+            Some(t) if !t.is_empty() => bail!(
+                "--solve --apply applies the solutions being solved: give no TABLE \
+                 (apply existing tables with --apply TABLE... alone)"
+            ),
+            _ => {}
+        }
         solve(args, out)
-    } else if !args.apply.is_empty() {
+    } else if let Some(tables) = &args.apply {
+        if tables.is_empty() {
+            bail!("--apply needs TABLE... (or --solve --out DIR to apply what it solves)");
+        }
         if args.calibrator_catalog.is_some() {
             bail!("--calibrator-catalog goes with --solve or --model, not --apply");
         }
-        apply(&args.ms, &args.apply)
+        if args.out.is_some() {
+            bail!("--out goes with --solve, not --apply TABLE...");
+        }
+        apply(&args.ms, tables)
     } else if args.model {
         model(args)
     } else {
@@ -181,15 +210,45 @@ fn solve(args: &CalibrateArgs, out: &Path) -> Result<Outcome> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create the output directory {}", out.display()))?;
     let t0 = Instant::now();
-    let solved =
-        solve_ms(ms, &catalog, &params).with_context(|| match (&args.refant, params.refant) {
+    let flag_params = args.flag.then(FlagParams::default);
+    let one_pass = args.flag || args.apply.is_some();
+    let what = || {
+        let doing = match (args.flag, args.apply.is_some()) {
+            (true, true) => "flagging, solving and applying",
+            (true, false) => "flagging and solving",
+            (false, true) => "solving and applying",
+            (false, false) => "solving",
+        };
+        match (&args.refant, params.refant) {
             (Some(name), Some(row)) => format!(
-                "solving on {} with reference antenna {} (ANTENNA row {row})",
+                "{doing} on {} with reference antenna {} (ANTENNA row {row})",
                 ms.display(),
                 name.trim()
             ),
-            _ => format!("solving on {}", ms.display()),
-        })?;
+            _ => format!("{doing} on {}", ms.display()),
+        }
+    };
+    let mut flag_s = None;
+    let (solved, flagged, applied) = if one_pass {
+        let r = flag_solve_apply_ms(
+            ms,
+            &catalog,
+            flag_params.as_ref(),
+            &params,
+            args.apply.is_some(),
+        )
+        .with_context(what)?;
+        if args.flag {
+            flag_s = Some(r.flag_s);
+        }
+        (r.solve, r.flag, r.apply)
+    } else {
+        (
+            solve_ms(ms, &catalog, &params).with_context(what)?,
+            None,
+            None,
+        )
+    };
     let solve_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     write_tables(&solved, ms, &bcal, &gcal).with_context(|| {
@@ -214,8 +273,26 @@ fn solve(args: &CalibrateArgs, out: &Path) -> Result<Outcome> {
             qa.failures.join("; ")
         )
     };
+    let flag_json = flagged.map(|r| {
+        json!({
+            "n_samples": r.n_samples,
+            "n_flagged_before": r.n_flagged_before,
+            "n_flagged": r.n_flagged,
+            "fraction": num(r.fraction),
+            "per_spw": r.per_spw.iter().map(|f| num(*f)).collect::<Vec<_>>(),
+        })
+    });
+    let apply_json = applied.map(|r| {
+        json!({
+            "column": "CORRECTED_DATA",
+            "n_corrected": r.n_corrected,
+            "n_newly_flagged": r.n_newly_flagged,
+        })
+    });
     print_json(&json!({
         "ms": path_json(ms),
+        "flagged": flag_json,
+        "applied": apply_json,
         "calibrator": summary.calibrator,
         "calibrator_offset_deg": num(summary.calibrator_offset_deg),
         "transit_in_group": solved.calibrator.transit_in_group,
@@ -231,7 +308,13 @@ fn solve(args: &CalibrateArgs, out: &Path) -> Result<Outcome> {
         "tables": {"bandpass": path_json(&bcal), "gain": path_json(&gcal)},
         "n_spw": solved.solutions.bandpass.len(),
         "note": note,
-        "timings": {"solve_s": solve_s, "write_s": write_s},
+        "timings": {
+            // with --flag/--apply: flagging, solving and applying together
+            "solve_s": solve_s,
+            "write_s": write_s,
+            // with --flag: its share of solve_s (reading the amplitudes, flagging)
+            "flag_s": flag_s,
+        },
     }));
     Ok(if qa.passed {
         Outcome::Ok

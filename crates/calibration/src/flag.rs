@@ -162,21 +162,29 @@ pub fn flag_plane(
         });
     }
     let (nt, nc) = data.dim();
-    let vis: Vec<Complex32> = data.iter().copied().collect();
+    let amps: Vec<f32> = data.iter().map(|&v| amplitude(v)).collect();
     let init: Vec<bool> = flags.iter().copied().collect();
     let mut out = vec![false; nt * nc];
     let mut w = Work::default();
-    flag_plane_slices(&vis, &init, &mut out, nt, nc, params, true, &mut w);
+    flag_plane_slices(&amps, &init, &mut out, nt, nc, params, true, &mut w);
     for (f, o) in flags.iter_mut().zip(&out) {
         *f = *o;
     }
     Ok(out.iter().filter(|&&f| f).count())
 }
 
-/// The plane algorithm on row-major slices (`t·nc + c`).
+/// `|V|` as the flagger sees it: not `hypot` (slow); `|V|` ≳ 1e19 overflows
+/// to ∞ and is then flagged as non-finite, as NaN is.
+#[inline]
+pub fn amplitude(v: Complex32) -> f32 {
+    (v.re * v.re + v.im * v.im).sqrt()
+}
+
+/// The plane algorithm on row-major slices (`t·nc + c`) of amplitudes
+/// ([`amplitude`]; non-finite and zero ones are base flags).
 #[allow(clippy::too_many_arguments)]
 fn flag_plane_slices(
-    vis: &[Complex32],
+    amps: &[f32],
     init: &[bool],
     out: &mut [bool],
     nt: usize,
@@ -188,9 +196,7 @@ fn flag_plane_slices(
     let n = nt * nc;
     w.amp.clear();
     w.base.clear();
-    for (v, &f) in vis.iter().zip(init) {
-        // not hypot (slow): |V| ≳ 1e19 overflows to ∞ and is flagged as non-finite
-        let a = (v.re * v.re + v.im * v.im).sqrt();
+    for (&a, &f) in amps.iter().zip(init) {
         w.amp.push(if a.is_finite() { a } else { 0.0 });
         w.base.push(f || !a.is_finite() || a == 0.0);
     }
@@ -683,7 +689,7 @@ pub struct FlagReport {
 
 /// Access to the TF planes of a set of arrays.
 trait PlaneSource: Sync {
-    fn gather(&self, b: usize, p: usize, vis: &mut Vec<Complex32>, flags: &mut Vec<bool>);
+    fn gather(&self, b: usize, p: usize, amps: &mut Vec<f32>, flags: &mut Vec<bool>);
     fn scatter(&mut self, b: usize, p: usize, flags: &[bool]);
 }
 
@@ -726,13 +732,13 @@ fn run<S: PlaneSource>(
             .par_iter()
             .map_init(
                 || (Work::default(), Vec::new(), Vec::new()),
-                |(w, vis, init), &(b, p)| {
-                    shared.gather(b, p, vis, init);
+                |(w, amps, init), &(b, p)| {
+                    shared.gather(b, p, amps, init);
                     let before = init.iter().filter(|&&f| f).count() as u64;
                     let mut out = vec![false; nt * nchan];
                     let auto = layout.ant1[b] == layout.ant2[b];
                     let search = params.flag_autos || !auto;
-                    flag_plane_slices(vis, init, &mut out, nt, nchan, params, search, w);
+                    flag_plane_slices(amps, init, &mut out, nt, nchan, params, search, w);
                     (b, p, out, before)
                 },
             )
@@ -820,12 +826,17 @@ struct ArraySource<'a> {
 }
 
 impl PlaneSource for ArraySource<'_> {
-    fn gather(&self, b: usize, p: usize, vis: &mut Vec<Complex32>, flags: &mut Vec<bool>) {
-        vis.clear();
+    fn gather(&self, b: usize, p: usize, amps: &mut Vec<f32>, flags: &mut Vec<bool>) {
+        amps.clear();
         flags.clear();
         for t in 0..self.nt {
             let r = t * self.nbls + b;
-            vis.extend(self.data.slice(ndarray::s![r, .., p]).iter().copied());
+            amps.extend(
+                self.data
+                    .slice(ndarray::s![r, .., p])
+                    .iter()
+                    .map(|&v| amplitude(v)),
+            );
             flags.extend(self.flags.slice(ndarray::s![r, .., p]).iter().copied());
         }
     }
@@ -894,8 +905,38 @@ fn check_layout(layout: &BaselineLayout<'_>, nrows: usize) -> Result<(), CalErro
     Ok(())
 }
 
-struct GroupSource<'a> {
-    blocks: &'a mut [dsa110_astro::VisBlock],
+/// One window's visibilities (complex) or amplitudes, as a group's planes read them.
+trait WindowData: Sync {
+    /// Append the amplitudes of row `r`, channels `lo..hi`, polarisation `p`
+    /// (reversed when `rev`).
+    fn amps(&self, r: usize, lo: usize, hi: usize, p: usize, rev: bool, out: &mut Vec<f32>);
+}
+
+impl WindowData for ArrayView3<'_, Complex32> {
+    fn amps(&self, r: usize, lo: usize, hi: usize, p: usize, rev: bool, out: &mut Vec<f32>) {
+        let d = self.slice(ndarray::s![r, lo..hi, p]);
+        if rev {
+            out.extend(d.iter().rev().map(|&v| amplitude(v)));
+        } else {
+            out.extend(d.iter().map(|&v| amplitude(v)));
+        }
+    }
+}
+
+impl WindowData for ArrayView3<'_, f32> {
+    fn amps(&self, r: usize, lo: usize, hi: usize, p: usize, rev: bool, out: &mut Vec<f32>) {
+        let d = self.slice(ndarray::s![r, lo..hi, p]);
+        if rev {
+            out.extend(d.iter().rev().copied());
+        } else {
+            out.extend(d.iter().copied());
+        }
+    }
+}
+
+struct GroupSource<'a, D> {
+    data: Vec<D>,
+    flags: Vec<ArrayViewMut3<'a, bool>>,
     /// runs of the concatenated plane's channels: (block, first channel, length,
     /// descending) — each block's channels in plane order
     runs: Vec<(usize, usize, usize, bool)>,
@@ -904,26 +945,23 @@ struct GroupSource<'a> {
     nt: usize,
 }
 
-impl PlaneSource for GroupSource<'_> {
-    fn gather(&self, b: usize, p: usize, vis: &mut Vec<Complex32>, flags: &mut Vec<bool>) {
-        vis.clear();
+impl<D: WindowData> PlaneSource for GroupSource<'_, D> {
+    fn gather(&self, b: usize, p: usize, amps: &mut Vec<f32>, flags: &mut Vec<bool>) {
+        amps.clear();
         flags.clear();
         for t in 0..self.nt {
             let r = t * self.nbls + b;
             for &(k, c0, len, desc) in &self.runs {
-                let blk = &self.blocks[k];
                 let (lo, hi) = if desc {
                     (c0 + 1 - len, c0 + 1)
                 } else {
                     (c0, c0 + len)
                 };
-                let d = blk.data.slice(ndarray::s![r, lo..hi, p]);
-                let f = blk.flags.slice(ndarray::s![r, lo..hi, p]);
+                self.data[k].amps(r, lo, hi, p, desc, amps);
+                let f = self.flags[k].slice(ndarray::s![r, lo..hi, p]);
                 if desc {
-                    vis.extend(d.iter().rev().copied());
                     flags.extend(f.iter().rev().copied());
                 } else {
-                    vis.extend(d.iter().copied());
                     flags.extend(f.iter().copied());
                 }
             }
@@ -940,7 +978,7 @@ impl PlaneSource for GroupSource<'_> {
                 } else {
                     (c0, c0 + len)
                 };
-                let mut f = self.blocks[k].flags.slice_mut(ndarray::s![r, lo..hi, p]);
+                let mut f = self.flags[k].slice_mut(ndarray::s![r, lo..hi, p]);
                 let src = &out[j..j + len];
                 if desc {
                     for (d, &o) in f.iter_mut().rev().zip(src) {
@@ -999,7 +1037,6 @@ pub fn flag_group(
         first.ntimes(),
         first.pols.clone(),
     );
-    let mut chans: Vec<(f64, usize, usize)> = Vec::new();
     for (k, b) in blocks.iter().enumerate() {
         b.validate().map_err(|source| CalError::Astro {
             what: "visibility block shape",
@@ -1011,29 +1048,106 @@ pub fn flag_group(
                 detail: format!("spectral window {k} has other rows or polarisations"),
             });
         }
-        for (c, &f) in b.freqs_hz.iter().enumerate() {
+    }
+    let layout = BaselineLayout {
+        ntimes: nt,
+        ant1: &ant1,
+        ant2: &ant2,
+    };
+    let mut freqs = Vec::with_capacity(blocks.len());
+    let mut data = Vec::with_capacity(blocks.len());
+    let mut flags = Vec::with_capacity(blocks.len());
+    for b in blocks.iter_mut() {
+        freqs.push(b.freqs_hz.as_slice());
+        data.push(b.data.view());
+        flags.push(b.flags.view_mut());
+    }
+    flag_windows(data, flags, &freqs, &layout, pols.len(), params)
+}
+
+/// One spectral window of a group as amplitudes ([`amplitude`] of each
+/// visibility) and flags, rows `t·nbls + b` as in a [`dsa110_astro::VisBlock`]:
+/// what [`flag_amplitude_group`] needs, at half the memory of the visibilities.
+#[derive(Clone, Debug)]
+pub struct AmpWindow {
+    /// Channel frequencies (Hz).
+    pub freqs_hz: Vec<f64>,
+    /// `[rows, nchan, npol]` amplitudes.
+    pub amp: ndarray::Array3<f32>,
+    /// `[rows, nchan, npol]` flags: existing on entry, the result on return.
+    pub flags: ndarray::Array3<bool>,
+}
+
+/// [`flag_group`] on amplitudes: the same planes, the same flags (the flagger
+/// looks at nothing but `|V|`), for windows sharing the rows of `layout` and
+/// `npol` polarisations.
+pub fn flag_amplitude_group(
+    windows: &mut [AmpWindow],
+    layout: &BaselineLayout<'_>,
+    npol: usize,
+    params: &FlagParams,
+) -> Result<FlagReport, CalError> {
+    if windows.is_empty() {
+        return Err(CalError::InvalidParam {
+            name: "windows",
+            reason: "no spectral windows".into(),
+        });
+    }
+    let nrows = layout.ntimes * layout.nbls();
+    check_layout(layout, nrows)?;
+    for (k, w) in windows.iter().enumerate() {
+        let want = (nrows, w.freqs_hz.len(), npol);
+        if w.amp.dim() != want || w.flags.dim() != want {
+            return Err(CalError::Shape {
+                what: "windows",
+                detail: format!(
+                    "spectral window {k}: amplitudes {:?}, flags {:?}, expected {want:?}",
+                    w.amp.dim(),
+                    w.flags.dim()
+                ),
+            });
+        }
+    }
+    let mut freqs = Vec::with_capacity(windows.len());
+    let mut data = Vec::with_capacity(windows.len());
+    let mut flags = Vec::with_capacity(windows.len());
+    for w in windows.iter_mut() {
+        freqs.push(w.freqs_hz.as_slice());
+        data.push(w.amp.view());
+        flags.push(w.flags.view_mut());
+    }
+    flag_windows(data, flags, &freqs, layout, npol, params)
+}
+
+fn flag_windows<D: WindowData>(
+    data: Vec<D>,
+    flags: Vec<ArrayViewMut3<'_, bool>>,
+    freqs: &[&[f64]],
+    layout: &BaselineLayout<'_>,
+    npol: usize,
+    params: &FlagParams,
+) -> Result<FlagReport, CalError> {
+    let nwin = freqs.len();
+    let mut chans: Vec<(f64, usize, usize)> = Vec::new();
+    for (k, fs) in freqs.iter().enumerate() {
+        for (c, &f) in fs.iter().enumerate() {
             chans.push((f, k, c));
         }
     }
     chans.sort_by(|a, b| a.0.total_cmp(&b.0));
     let spw_of_chan: Vec<usize> = chans.iter().map(|c| c.1).collect();
     let nchan = chans.len();
-    let npol = pols.len();
-    let layout = BaselineLayout {
-        ntimes: nt,
-        ant1: &ant1,
-        ant2: &ant2,
-    };
     let plane: Vec<(usize, usize)> = chans.iter().map(|c| (c.1, c.2)).collect();
     let mut src = GroupSource {
-        nbls: ant1.len(),
-        nt,
+        data,
+        flags,
+        nbls: layout.nbls(),
+        nt: layout.ntimes,
         runs: channel_runs(&plane),
         nchan,
-        blocks,
     };
-    let mut rep = run(&mut src, &layout, nchan, npol, spw_of_chan, params)?;
-    rep.per_spw.resize(src.blocks.len(), 0.0);
+    let mut rep = run(&mut src, layout, nchan, npol, spw_of_chan, params)?;
+    rep.per_spw.resize(nwin, 0.0);
     Ok(rep)
 }
 

@@ -39,16 +39,19 @@ pub mod transit;
 pub use apply::{apply_to_block, ApplyReport};
 pub use catalog::{Calibrator, Catalog};
 pub use error::CalError;
-pub use flag::{flag_block, flag_group, flag_plane, BaselineLayout, FlagParams, FlagReport};
+pub use flag::{
+    amplitude, flag_amplitude_group, flag_block, flag_group, flag_plane, AmpWindow, BaselineLayout,
+    FlagParams, FlagReport,
+};
 pub use model::{predict, predict_block};
 #[cfg(feature = "ms")]
 pub use msio::{
-    antenna_by_name, apply_tables, flag_ms, group_transits, solve_ms, write_model_ms, write_tables,
-    MsSolve, SolveSummary,
+    antenna_by_name, apply_tables, flag_ms, flag_solve_apply_ms, group_transits, solve_ms,
+    write_model_ms, write_tables, MsSolve, OnePass, SolveSummary,
 };
 pub use overview::{solution_overview, AntennaSolutions, GainWindow, SolutionOverview};
 pub use solve::{
-    model_residual_fraction, qa_summary, solve_spws, solve_table, CalSolutions, JonesKind,
-    QaReport, QaThresholds, SolutionTable, SolveParams,
+    model_residual_fraction, qa_summary, solve_spws, solve_table, CalSolutions, GroupSolver,
+    JonesKind, QaReport, QaThresholds, SolutionTable, SolveParams,
 };
 pub use transit::{find_transits, BeamGeometry, Transit};

@@ -889,23 +889,27 @@ pub fn reference_table(table: &mut SolutionTable, ranking: &[u32]) {
     }
 }
 
-/// Rank antennas for the reference: most unflagged cross samples (within 1 %),
-/// then the higher median SNR in `tables`.
-fn rank_antennas(blocks: &[VisBlock], tables: &[SolutionTable]) -> Vec<u32> {
-    let mut counts: std::collections::BTreeMap<u32, u64> = Default::default();
-    for blk in blocks {
-        let nbls = blk.nbls();
-        for (row, f) in blk.flags.outer_iter().enumerate() {
-            let b = row % nbls;
-            let (a1, a2) = (blk.ant1[b], blk.ant2[b]);
-            if a1 == a2 {
-                continue;
-            }
-            let good = f.iter().filter(|&&x| !x).count() as u64;
-            *counts.entry(a1).or_default() += good;
-            *counts.entry(a2).or_default() += good;
+/// Add a block's unflagged cross-correlation samples per antenna to `counts`.
+fn count_unflagged(blk: &VisBlock, counts: &mut std::collections::BTreeMap<u32, u64>) {
+    let nbls = blk.nbls();
+    for (row, f) in blk.flags.outer_iter().enumerate() {
+        let b = row % nbls;
+        let (a1, a2) = (blk.ant1[b], blk.ant2[b]);
+        if a1 == a2 {
+            continue;
         }
+        let good = f.iter().filter(|&&x| !x).count() as u64;
+        *counts.entry(a1).or_default() += good;
+        *counts.entry(a2).or_default() += good;
     }
+}
+
+/// Rank antennas for the reference: most unflagged cross samples (`counts`,
+/// within 1 %), then the higher median SNR in `tables`.
+fn rank_antennas(
+    counts: &std::collections::BTreeMap<u32, u64>,
+    tables: &[SolutionTable],
+) -> Vec<u32> {
     let max = counts.values().copied().max().unwrap_or(0) as f64;
     let mut snrs: std::collections::BTreeMap<u32, Vec<f32>> = Default::default();
     for t in tables {
@@ -949,7 +953,8 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
 
 /// Solve B then G for every spectral window of a group (`models[k]` for
 /// `blocks[k]`, as from [`crate::model::predict_block`]), choose and apply the
-/// reference antenna, and summarise the QA.
+/// reference antenna, and summarise the QA: [`GroupSolver`] over the windows
+/// in order (window `k` is spectral window `k`).
 pub fn solve_spws(
     blocks: &[VisBlock],
     models: &[Array2<Complex32>],
@@ -961,45 +966,131 @@ pub fn solve_spws(
             detail: format!("{} models for {} windows", models.len(), blocks.len()),
         });
     }
-    let mut bands = Vec::with_capacity(blocks.len());
+    let mut solver = GroupSolver::new(params);
     for (k, (blk, m)) in blocks.iter().zip(models).enumerate() {
-        bands.push(solve_table(blk, m.view(), k, JonesKind::B, None, params)?);
+        solver.add_window(k, blk, m.view())?;
     }
-    let ranking = match params.refant {
-        Some(a) => {
-            let mut r = rank_antennas(blocks, &bands);
-            if !bands.iter().any(|t| t.antenna_index(a).is_some()) {
-                return Err(CalError::RefantUnavailable { antenna: a });
+    solver.finish()
+}
+
+/// Solves a group window by window, so that only one window's visibilities
+/// need be in memory: [`add_window`](Self::add_window) solves the window's B
+/// (all integrations, no prior) and G (per integration, B applied;
+/// `outer_iterations > 1` re-solves B with G applied and G again), counts
+/// its unflagged samples per antenna and adds its share of the model fit;
+/// [`finish`](Self::finish) ranks the antennas (most unflagged data, then the
+/// median B SNR over every window), rotates every table to the reference
+/// antenna and summarises the QA. Rotating a table does not change any
+/// `g_i conj(g_j)`, so the model fit (and a correction applied with the
+/// window's unreferenced tables, [`last_tables`](Self::last_tables)) is the
+/// same before and after, to rounding.
+#[derive(Debug)]
+pub struct GroupSolver<'p> {
+    params: &'p SolveParams,
+    bands: Vec<SolutionTable>,
+    gains: Vec<SolutionTable>,
+    counts: std::collections::BTreeMap<u32, u64>,
+    fit: FitSums,
+}
+
+impl<'p> GroupSolver<'p> {
+    /// A solver with no window yet.
+    pub fn new(params: &'p SolveParams) -> Self {
+        Self {
+            params,
+            bands: Vec::new(),
+            gains: Vec::new(),
+            counts: Default::default(),
+            fit: FitSums::default(),
+        }
+    }
+
+    /// Solve one window (`spw` names it in the tables), with `model` its model
+    /// visibilities (`[rows, nchan]`).
+    ///
+    /// # Errors
+    /// As [`solve_table`], and [`CalError::Mismatch`] when a table does not fit.
+    pub fn add_window(
+        &mut self,
+        spw: usize,
+        block: &VisBlock,
+        model: ArrayView2<'_, Complex32>,
+    ) -> Result<(), CalError> {
+        let params = self.params;
+        let mut band = solve_table(block, model, spw, JonesKind::B, None, params)?;
+        let mut g = solve_table(block, model, spw, JonesKind::G, Some(&band), params)?;
+        if params.outer_iterations > 1 {
+            // a provisional reference (this window's ranking) for the prior;
+            // finish() references every table against the group's ranking
+            let mut counts = Default::default();
+            count_unflagged(block, &mut counts);
+            let mut ranking = rank_antennas(&counts, std::slice::from_ref(&band));
+            if let Some(a) = params.refant {
+                ranking.retain(|&x| x != a);
+                ranking.insert(0, a);
             }
-            r.retain(|&x| x != a);
-            r.insert(0, a);
-            r
+            for _ in 1..params.outer_iterations {
+                reference_table(&mut g, &ranking);
+                band = solve_table(block, model, spw, JonesKind::B, Some(&g), params)?;
+                g = solve_table(block, model, spw, JonesKind::G, Some(&band), params)?;
+            }
         }
-        None => rank_antennas(blocks, &bands),
-    };
-    let refant = ranking.first().copied().unwrap_or(0);
-    let mut gains = Vec::with_capacity(blocks.len());
-    for (k, (blk, m)) in blocks.iter().zip(models).enumerate() {
-        let mut g = solve_table(blk, m.view(), k, JonesKind::G, Some(&bands[k]), params)?;
-        for _ in 1..params.outer_iterations.max(1) {
-            reference_table(&mut g, &ranking);
-            bands[k] = solve_table(blk, m.view(), k, JonesKind::B, Some(&g), params)?;
-            g = solve_table(blk, m.view(), k, JonesKind::G, Some(&bands[k]), params)?;
+        count_unflagged(block, &mut self.counts);
+        self.fit.add(block, model, &band, &g)?;
+        self.bands.push(band);
+        self.gains.push(g);
+        Ok(())
+    }
+
+    /// The B and G tables of the last window added (unreferenced).
+    pub fn last_tables(&self) -> Option<(&SolutionTable, &SolutionTable)> {
+        self.bands.last().zip(self.gains.last())
+    }
+
+    /// Choose and apply the reference antenna; QA.
+    ///
+    /// # Errors
+    /// [`CalError::Shape`] with no window; [`CalError::RefantUnavailable`]
+    /// when the requested reference antenna has no solution.
+    pub fn finish(self) -> Result<CalSolutions, CalError> {
+        let Self {
+            params,
+            mut bands,
+            mut gains,
+            counts,
+            fit,
+        } = self;
+        if bands.is_empty() {
+            return Err(CalError::Shape {
+                what: "models",
+                detail: "no windows solved".into(),
+            });
         }
-        gains.push(g);
+        let ranking = match params.refant {
+            Some(a) => {
+                let mut r = rank_antennas(&counts, &bands);
+                if !bands.iter().any(|t| t.antenna_index(a).is_some()) {
+                    return Err(CalError::RefantUnavailable { antenna: a });
+                }
+                r.retain(|&x| x != a);
+                r.insert(0, a);
+                r
+            }
+            None => rank_antennas(&counts, &bands),
+        };
+        let refant = ranking.first().copied().unwrap_or(0);
+        for t in bands.iter_mut().chain(gains.iter_mut()) {
+            reference_table(t, &ranking);
+        }
+        let mut qa = qa_summary(&bands, &gains, &params.qa);
+        qa.add_model_fit(fit.fraction(), &params.qa);
+        Ok(CalSolutions {
+            bandpass: bands,
+            gains,
+            refant,
+            qa,
+        })
     }
-    for t in bands.iter_mut().chain(gains.iter_mut()) {
-        reference_table(t, &ranking);
-    }
-    let mut qa = qa_summary(&bands, &gains, &params.qa);
-    let fit = model_residual_fraction(blocks, models, &bands, &gains)?;
-    qa.add_model_fit(fit, &params.qa);
-    Ok(CalSolutions {
-        bandpass: bands,
-        gains,
-        refant,
-        qa,
-    })
 }
 
 impl QaReport {
@@ -1035,37 +1126,82 @@ pub fn model_residual_fraction(
     bands: &[SolutionTable],
     gains: &[SolutionTable],
 ) -> Result<Option<f64>, CalError> {
-    let (mut res, mut pow, mut wsum) = (0.0f64, 0.0f64, 0.0f64);
-    let (mut diff, mut dw) = (0.0f64, 0.0f64);
+    let mut fit = FitSums::default();
     for (((blk, model), b), g) in blocks.iter().zip(models).zip(bands).zip(gains) {
+        fit.add(blk, model.view(), b, g)?;
+    }
+    Ok(fit.fraction())
+}
+
+/// The sums of [`model_residual_fraction`], window by window.
+#[derive(Clone, Debug, Default)]
+struct FitSums {
+    res: f64,
+    pow: f64,
+    wsum: f64,
+    diff: f64,
+    dw: f64,
+}
+
+impl FitSums {
+    fn add(
+        &mut self,
+        blk: &VisBlock,
+        model: ArrayView2<'_, Complex32>,
+        b: &SolutionTable,
+        g: &SolutionTable,
+    ) -> Result<(), CalError> {
         let pm = pol_map(&blk.pols)?;
         let ai = ant_index(&blk.ant1, &blk.ant2);
         let bd = DenseGains::new(b, &blk.times_jd_utc, &blk.freqs_hz, ai.max_ant)?;
         let gd = DenseGains::new(g, &blk.times_jd_utc, &blk.freqs_hz, ai.max_ant)?;
-        let (nbls, nc) = (blk.nbls(), blk.nchan());
-        for t in 0..blk.ntimes() {
-            for bl in 0..nbls {
+        let (nbls, nc, np) = (blk.nbls(), blk.nchan(), blk.npol());
+        let data = blk.data.as_standard_layout();
+        let flags = blk.flags.as_standard_layout();
+        let wts = blk.nsamples.as_standard_layout();
+        let model = model.as_standard_layout();
+        let (Some(data), Some(flags), Some(wts), Some(model)) = (
+            data.as_slice(),
+            flags.as_slice(),
+            wts.as_slice(),
+            model.as_slice(),
+        ) else {
+            return Err(CalError::Shape {
+                what: "block",
+                detail: "arrays not in standard layout".into(),
+            });
+        };
+        // per row (integration × baseline), in parallel; summed in row order
+        let sums: Vec<[f64; 5]> = (0..blk.ntimes() * nbls)
+            .into_par_iter()
+            .map(|row| {
+                let mut out = [0.0f64; 5];
+                let (t, bl) = (row / nbls, row % nbls);
                 let (a1, a2) = (blk.ant1[bl], blk.ant2[bl]);
                 if a1 == a2 {
-                    continue;
+                    return out;
                 }
-                let row = t * nbls + bl;
                 let (Some(b1), Some(b2), Some(g1), Some(g2)) = (
                     bd.antenna(t, a1),
                     bd.antenna(t, a2),
                     gd.antenna(t, a1),
                     gd.antenna(t, a2),
                 ) else {
-                    continue;
+                    return out;
                 };
+                let d = &data[row * nc * np..(row + 1) * nc * np];
+                let f = &flags[row * nc * np..(row + 1) * nc * np];
+                let w = &wts[row * nc * np..(row + 1) * nc * np];
+                let m = &model[row * nc..(row + 1) * nc];
                 for (r, &p) in pm.parallel.iter().enumerate() {
                     let mut prev: Option<(Complex64, f64)> = None;
                     for c in 0..nc {
-                        let (v, w) = (blk.data[[row, c, p]], f64::from(blk.nsamples[[row, c, p]]));
+                        let k = c * np + p;
+                        let (v, wk) = (d[k], f64::from(w[k]));
                         let gi = b1[bd.at(c, r)] * g1[gd.at(c, r)];
                         let gj = b2[bd.at(c, r)] * g2[gd.at(c, r)];
-                        let usable = !blk.flags[[row, c, p]]
-                            && w > 0.0
+                        let usable = !f[k]
+                            && wk > 0.0
                             && v.re.is_finite()
                             && v.im.is_finite()
                             && gi.norm_sqr() > 0.0
@@ -1074,29 +1210,45 @@ pub fn model_residual_fraction(
                             prev = None;
                             continue;
                         }
-                        let m = model[[row, c]];
-                        let pred =
-                            Complex64::new(f64::from(m.re), f64::from(m.im)) * c64(gi * gj.conj());
+                        let mc = m[c];
+                        let pred = Complex64::new(f64::from(mc.re), f64::from(mc.im))
+                            * c64(gi * gj.conj());
                         let rc = c64(v) - pred;
-                        res += w * rc.norm_sqr();
-                        pow += w * pred.norm_sqr();
-                        wsum += w;
+                        out[0] += wk * rc.norm_sqr();
+                        out[1] += wk * pred.norm_sqr();
+                        out[2] += wk;
                         if let Some((rp, wp)) = prev {
-                            let wd = w.min(wp);
-                            diff += wd * (rc - rp).norm_sqr() / 2.0;
-                            dw += wd;
+                            let wd = wk.min(wp);
+                            out[3] += wd * (rc - rp).norm_sqr() / 2.0;
+                            out[4] += wd;
                         }
-                        prev = Some((rc, w));
+                        prev = Some((rc, wk));
                     }
                 }
-            }
+                out
+            })
+            .collect();
+        for x in sums {
+            self.res += x[0];
+            self.pow += x[1];
+            self.wsum += x[2];
+            self.diff += x[3];
+            self.dw += x[4];
         }
+        Ok(())
     }
-    if wsum <= 0.0 || pow <= 0.0 {
-        return Ok(None);
+
+    fn fraction(&self) -> Option<f64> {
+        if self.wsum <= 0.0 || self.pow <= 0.0 {
+            return None;
+        }
+        let noise = if self.dw > 0.0 {
+            self.diff / self.dw
+        } else {
+            0.0
+        };
+        Some(((self.res / self.wsum - noise).max(0.0)) / (self.pow / self.wsum))
     }
-    let noise = if dw > 0.0 { diff / dw } else { 0.0 };
-    Ok(Some(((res / wsum - noise).max(0.0)) / (pow / wsum)))
 }
 
 fn c64(z: Complex32) -> Complex64 {

@@ -8,8 +8,8 @@ use dsa110_calibration::msio::ms_writer::{
 use dsa110_calibration::msio::read_table;
 use dsa110_calibration::transit::transit_time_jd;
 use dsa110_calibration::{
-    apply_tables, flag_ms, predict_block, solve_ms, write_tables, BeamGeometry, CalError, Catalog,
-    FlagParams, JonesKind, SolveParams,
+    apply_tables, flag_ms, flag_solve_apply_ms, predict_block, solve_ms, write_tables,
+    BeamGeometry, CalError, Catalog, FlagParams, JonesKind, SolveParams,
 };
 use ndarray::{Array2, Array3};
 use num_complex::{Complex32, Complex64};
@@ -276,4 +276,99 @@ fn solve_write_read_apply_on_a_measurement_set() {
     );
     let err = write_tables(&solve, &ms, &bcal, &dir.path().join("x.gcal")).unwrap_err();
     assert!(chain(&err).contains("cal.bcal"), "{}", chain(&err));
+}
+
+/// Every window's (DATA-like column, FLAG, WEIGHT_SPECTRUM) of an MS.
+#[allow(clippy::type_complexity)]
+fn columns(
+    ms: &std::path::Path,
+    col: DataColumn,
+) -> Vec<(Array3<Complex32>, Array3<bool>, Array3<f32>)> {
+    let mut t = MsTable::open(ms).unwrap();
+    (0..t.meta().spws.len())
+        .map(|s| {
+            let n = t.meta().n_rows_in_spw(s);
+            let ranges = t
+                .chunk_ranges(ChunkSpec {
+                    spw: s,
+                    max_rows: n,
+                })
+                .unwrap();
+            let c = t
+                .read_chunk(
+                    &ranges[0],
+                    ChunkColumns {
+                        data: Some(col),
+                        flag: true,
+                        weight_spectrum: true,
+                    },
+                )
+                .unwrap();
+            (
+                c.data.unwrap(),
+                c.flag.unwrap(),
+                c.weight_spectrum.unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn one_pass_equals_flag_then_solve_then_apply() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (ms_a, _, _) = write_group(da.path(), 10);
+    let (ms_b, _, _) = write_group(db.path(), 10);
+    let (cat, params, fp) = (
+        Catalog::built_in(),
+        SolveParams::default(),
+        FlagParams::default(),
+    );
+    // three steps
+    let rep_a = flag_ms(&ms_a, &fp).unwrap();
+    let solve_a = solve_ms(&ms_a, &cat, &params).unwrap();
+    let (bcal, gcal) = (da.path().join("a.bcal"), da.path().join("a.gcal"));
+    write_tables(&solve_a, &ms_a, &bcal, &gcal).unwrap();
+    let app_a = apply_tables(&ms_a, &[bcal, gcal]).unwrap();
+    // one pass
+    let one = flag_solve_apply_ms(&ms_b, &cat, Some(&fp), &params, true).unwrap();
+    // the flagger found something to flag here (noise-free data, see above), so
+    // the comparison covers flags the solver and the application must respect
+    assert!(rep_a.n_flagged > 0);
+    assert_eq!(one.flag.as_ref(), Some(&rep_a));
+    assert_eq!(one.apply.as_ref(), Some(&app_a));
+    let (sa, sb) = (&solve_a.solutions, &one.solve.solutions);
+    assert_eq!(sa.refant, sb.refant);
+    assert_eq!(sa.bandpass, sb.bandpass);
+    assert_eq!(sa.gains, sb.gains);
+    assert_eq!(sa.qa, sb.qa);
+    // the same FLAG and, to rounding (tables rotated to the reference antenna or
+    // not), the same CORRECTED_DATA and weights
+    let (ca, cb) = (
+        columns(&ms_a, DataColumn::Corrected),
+        columns(&ms_b, DataColumn::Corrected),
+    );
+    let mut worst = 0.0f32;
+    for ((xa, fa, wa), (xb, fb, wb)) in ca.iter().zip(&cb) {
+        assert_eq!(fa, fb);
+        for (a, b) in xa.iter().zip(xb) {
+            worst = worst.max((a - b).norm() / a.norm().max(f32::MIN_POSITIVE));
+        }
+        for (a, b) in wa.iter().zip(wb) {
+            worst = worst.max((a - b).abs() / a.abs().max(f32::MIN_POSITIVE));
+        }
+    }
+    eprintln!("one pass against three steps: worst relative difference {worst:.2e}");
+    assert!(worst < 1e-5, "{worst}");
+    // without --apply nothing is corrected, and FLAG is still written
+    let dc = tempfile::tempdir().unwrap();
+    let (ms_c, _, _) = write_group(dc.path(), 10);
+    let two = flag_solve_apply_ms(&ms_c, &cat, Some(&fp), &params, false).unwrap();
+    assert!(two.apply.is_none());
+    assert_eq!(two.solve.solutions.gains, sa.gains);
+    let mut t = MsTable::open(&ms_c).unwrap();
+    assert!(!t.has_column("CORRECTED_DATA").unwrap());
+    drop(t);
+    for ((_, fa, _), (_, fc, _)) in ca.iter().zip(columns(&ms_c, DataColumn::Data)) {
+        assert_eq!(fa, &fc);
+    }
 }
