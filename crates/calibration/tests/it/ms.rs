@@ -304,11 +304,7 @@ fn columns(
                     },
                 )
                 .unwrap();
-            (
-                c.data.unwrap(),
-                c.flag.unwrap(),
-                c.weight_spectrum.unwrap(),
-            )
+            (c.data.unwrap(), c.flag.unwrap(), c.weight_spectrum.unwrap())
         })
         .collect()
 }
