@@ -27,7 +27,9 @@
 //! Python: `$DSA110_PYTHON`, else the workspace's interop venv; CASA runs with
 //! `HOME` set to a directory of the bench holding a `.casa/config.py` that
 //! points at that venv's casadata (offline, no update), so the user's own
-//! `~/.casa` is neither read nor written.
+//! `~/.casa` is not read by the bench's CASA. (The workspace setup the bench runs
+//! first does write `~/.casa/config.py`, for the test suite's CASA checks, as
+//! `cargo xtask setup` always does.)
 //!
 //! `--quick`: 24 antennas, 8 integrations, 12 channels per subband (a smoke
 //! test of a minute or two); the default is the full size (96 antennas, 24
