@@ -22,7 +22,7 @@ use dsa110_ms_writer::{
     jd_to_mjd_s, mjd_s_to_jd, CalTable, CalType, ChunkColumns, ChunkSpec, DataColumn, MsError,
     MsTable,
 };
-use ndarray::Array4;
+use ndarray::{Array2, Array4};
 use num_complex::Complex32;
 use serde::Serialize;
 
@@ -335,31 +335,14 @@ pub fn solve_ms(path: &Path, catalog: &Catalog, params: &SolveParams) -> Result<
     }
     // window by window: one window's visibilities in memory at a time
     let mut solver = GroupSolver::new(params);
-    let mut found: Option<(Transit, f64)> = None;
+    let mut models = WindowModels::new(path, catalog);
     for spw in 0..nspw {
         let blk = read_block(&mut ms, path, spw, true)?;
-        let (cal, pointing) = match &found {
-            Some(f) => f.clone(),
-            None => {
-                let f = group_calibrator(path, &blk, catalog)?;
-                found = Some(f.clone());
-                f
-            }
-        };
-        let model = predict_block(
-            &blk,
-            std::slice::from_ref(&cal.calibrator),
-            &BeamGeometry::dsa110(pointing),
-        )?;
+        let model = models.predict(&blk)?;
         solver.add_window(spw, &blk, model.view())?;
     }
     drop(ms);
-    let Some((cal, pointing)) = found else {
-        return Err(CalError::MsLayout {
-            path: path.to_path_buf(),
-            detail: "no spectral windows".into(),
-        });
-    };
+    let (cal, pointing) = models.finish()?;
     Ok(MsSolve {
         solutions: solver.finish()?,
         calibrator: cal,
@@ -394,6 +377,48 @@ fn group_calibrator(
     Ok((cal, pointing))
 }
 
+/// The calibrator model of each window in turn: the calibrator and pointing are found on
+/// the first window (the group's times and phase centre are the same in every window)
+/// and kept for the rest.
+struct WindowModels<'a> {
+    path: &'a Path,
+    catalog: &'a Catalog,
+    found: Option<(Transit, f64)>,
+}
+
+impl<'a> WindowModels<'a> {
+    fn new(path: &'a Path, catalog: &'a Catalog) -> Self {
+        Self {
+            path,
+            catalog,
+            found: None,
+        }
+    }
+
+    /// The model visibilities of `blk` (this crate's convention).
+    fn predict(&mut self, blk: &VisBlock) -> Result<Array2<Complex32>, CalError> {
+        let found = match self.found.take() {
+            Some(f) => f,
+            None => group_calibrator(self.path, blk, self.catalog)?,
+        };
+        let (cal, pointing) = self.found.insert(found);
+        predict_block(
+            blk,
+            std::slice::from_ref(&cal.calibrator),
+            &BeamGeometry::dsa110(*pointing),
+        )
+    }
+
+    /// The calibrator's transit and the pointing declination; an error when no
+    /// window was modelled.
+    fn finish(self) -> Result<(Transit, f64), CalError> {
+        self.found.ok_or_else(|| CalError::MsLayout {
+            path: self.path.to_path_buf(),
+            detail: "no spectral windows".into(),
+        })
+    }
+}
+
 /// Write the model [`solve_ms`] solves against (the calibrator transiting the
 /// beam, with the beam per integration and frequency; the same in every
 /// polarisation) into MODEL_DATA (created if missing; MS convention), so that
@@ -403,22 +428,10 @@ pub fn write_model_ms(path: &Path, catalog: &Catalog) -> Result<Transit, CalErro
     let mut ms = MsTable::open_rw(path).map_err(ms_err(path))?;
     ms.add_calibration_columns().map_err(ms_err(path))?;
     let rows = ms.meta().spw_rows.clone();
-    let mut found: Option<(Transit, f64)> = None;
+    let mut models = WindowModels::new(path, catalog);
     for (spw, r) in rows.into_iter().enumerate() {
         let blk = read_block(&mut ms, path, spw, false)?;
-        let (cal, pointing) = match &found {
-            Some(f) => f.clone(),
-            None => {
-                let f = group_calibrator(path, &blk, catalog)?;
-                found = Some(f.clone());
-                f
-            }
-        };
-        let m = predict_block(
-            &blk,
-            std::slice::from_ref(&cal.calibrator),
-            &BeamGeometry::dsa110(pointing),
-        )?;
+        let m = models.predict(&blk)?;
         let (nrows, nchan, npol) = blk.data.dim();
         drop(blk);
         let cube =
@@ -426,10 +439,7 @@ pub fn write_model_ms(path: &Path, catalog: &Catalog) -> Result<Transit, CalErro
         ms.write_data(DataColumn::Model, r.start, cube.view())
             .map_err(ms_err(path))?;
     }
-    found.map(|f| f.0).ok_or_else(|| CalError::MsLayout {
-        path: path.to_path_buf(),
-        detail: "no spectral windows".into(),
-    })
+    Ok(models.finish()?.0)
 }
 
 /// What [`flag_solve_apply_ms`] did.
@@ -521,7 +531,7 @@ pub fn flag_solve_apply_ms(
     }
     let rows = ms.meta().spw_rows.clone();
     let mut solver = GroupSolver::new(params);
-    let mut found: Option<(Transit, f64)> = None;
+    let mut models = WindowModels::new(path, catalog);
     let mut total = ApplyReport {
         n_corrected: 0,
         n_newly_flagged: 0,
@@ -529,19 +539,7 @@ pub fn flag_solve_apply_ms(
     for (spw, r) in rows.into_iter().enumerate() {
         let given = flags.get_mut(spw).and_then(Option::take);
         let mut blk = read_block_with(&mut ms, path, spw, true, given)?;
-        let (cal, pointing) = match &found {
-            Some(f) => f.clone(),
-            None => {
-                let f = group_calibrator(path, &blk, catalog)?;
-                found = Some(f.clone());
-                f
-            }
-        };
-        let model = predict_block(
-            &blk,
-            std::slice::from_ref(&cal.calibrator),
-            &BeamGeometry::dsa110(pointing),
-        )?;
+        let model = models.predict(&blk)?;
         solver.add_window(spw, &blk, model.view())?;
         drop(model);
         if apply {
@@ -561,12 +559,7 @@ pub fn flag_solve_apply_ms(
         }
     }
     drop(ms);
-    let Some((cal, pointing)) = found else {
-        return Err(CalError::MsLayout {
-            path: path.to_path_buf(),
-            detail: "no spectral windows".into(),
-        });
-    };
+    let (cal, pointing) = models.finish()?;
     Ok(OnePass {
         flag: flag_report,
         flag_s,
