@@ -4,6 +4,8 @@
 mod beamfit;
 mod clean;
 mod common;
+#[cfg(feature = "ms")]
+mod fidelity;
 mod gridding;
 #[cfg(feature = "ms")]
 mod msio;
