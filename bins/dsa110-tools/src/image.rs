@@ -1,4 +1,4 @@
-//! `dsa110-tools image MS --out NAME [--size N] [--scale 3asec] [--weight "briggs 0"]
+//! `dsa110-tools image MS --out NAME [--size N] [--scale 3asec] [--weight briggs 0]
 //! [--niter N] [--threshold JY] [--auto-threshold S] [--auto-mask S] [--column DATA|CORRECTED_DATA]`:
 //! a Stokes I image of a Measurement Set (`dsa110_imaging::image`), written
 //! as WSClean names its products: `NAME-image.fits`, `-residual.fits`,
@@ -8,8 +8,8 @@
 //!
 //! `--scale` reads like WSClean's `-scale` (`3asec`, `0.5amin`, `0.001deg`,
 //! `200masec`; a plain number is in degrees, as WSClean takes it).
-//! `--weight` reads like WSClean's: `"briggs 0"`, `"briggs -0.5"`, `natural`,
-//! `uniform` (one argument: quote the Briggs form). Without `--column` the
+//! `--weight` reads like WSClean's: `briggs 0`, `briggs -0.5` (two words, or one quoted), `natural`,
+//! `uniform`. Without `--column` the
 //! column is CORRECTED_DATA when the MS has one, else DATA (as WSClean
 //! chooses); asking for a column the MS lacks is an error.
 //!
@@ -54,7 +54,7 @@ pub struct ImageArgs {
     /// degrees, as WSClean's -scale.
     #[arg(long, default_value = "3asec", value_parser = parse_scale_arcsec)]
     pub scale: f64,
-    /// Weighting: `"briggs R"` (R in [-2, 2]), `natural` or `uniform`.
+    /// Weighting: `briggs R` (R in [-2, 2]; two words as in WSClean, or one quoted), `natural` or `uniform`.
     #[arg(long, default_value = "briggs 0", value_parser = parse_weight, allow_hyphen_values = true)]
     pub weight: Weighting,
     /// Most CLEAN minor iterations (0 = dirty image only).
@@ -108,6 +108,40 @@ pub fn parse_scale_arcsec(s: &str) -> Result<f64, String> {
 /// Parse a weighting like WSClean: `briggs R`, `natural`, `uniform`.
 pub fn parse_weight(s: &str) -> Result<Weighting, String> {
     s.parse()
+}
+
+/// WSClean writes `-weight briggs 0` as two words; so may our users
+/// (`--weight briggs 0`). Joins the word after `--weight briggs` into one
+/// value, `briggs 0`, before the arguments are parsed; every other argument is
+/// left as it is (a quoted `"briggs 0"` already is one value).
+pub fn join_briggs_robust(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut it = argv.into_iter().peekable();
+    while let Some(a) = it.next() {
+        let is_weight = a == "--weight";
+        out.push(a);
+        if !is_weight {
+            continue;
+        }
+        let Some(next) = it.next() else { break };
+        let briggs = next
+            .to_str()
+            .is_some_and(|s| s.trim().eq_ignore_ascii_case("briggs"));
+        let robust = it
+            .peek()
+            .and_then(|r| r.to_str())
+            .is_some_and(|r| r.trim().parse::<f64>().is_ok());
+        if briggs && robust {
+            let r = it.next().unwrap_or_default();
+            let mut joined = next;
+            joined.push(" ");
+            joined.push(r);
+            out.push(joined);
+        } else {
+            out.push(next);
+        }
+    }
+    out
 }
 
 /// `image`.
@@ -235,6 +269,24 @@ mod tests {
         check("1ARCMIN", 60.0);
         for bad in ["", "asec", "-3asec", "0", "3 parsecs", "nan", "inf"] {
             assert!(parse_scale_arcsec(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn briggs_and_its_robustness_may_be_two_words_as_in_wsclean() {
+        let argv = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            join_briggs_robust(argv(&["t", "image", "--weight", "briggs", "-0.5", "x.ms"])),
+            argv(&["t", "image", "--weight", "briggs -0.5", "x.ms"])
+        );
+        // one word, a quoted pair, and a positional after a one-word weighting stay
+        for v in [
+            &["t", "image", "--weight", "natural", "0.5"][..],
+            &["t", "image", "--weight", "briggs 0", "x.ms"][..],
+            &["t", "image", "--weight", "briggs", "x.ms"][..],
+            &["t", "image", "x.ms", "--weight"][..],
+        ] {
+            assert_eq!(join_briggs_robust(argv(v)), argv(v));
         }
     }
 

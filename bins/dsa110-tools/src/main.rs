@@ -84,7 +84,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(image::join_briggs_robust(std::env::args_os().collect()));
     let result = match cli.cmd {
         Cmd::Simulate(a) => simulate::run(&a),
         Cmd::Inspect { paths } => inspect(&paths),

@@ -102,8 +102,10 @@ fn imaged() -> &'static (PathBuf, Value) {
             "256".as_ref(),
             "--scale".as_ref(),
             "4asec".as_ref(),
+            // the and WSClean's spelling: two words
             "--weight".as_ref(),
-            "briggs 0".as_ref(),
+            "briggs".as_ref(),
+            "0".as_ref(),
             "--niter".as_ref(),
             "2000".as_ref(),
             "--auto-threshold".as_ref(),
