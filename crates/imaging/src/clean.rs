@@ -107,6 +107,14 @@ pub fn clean(
     let mut n_major = 0usize;
     let mut stop;
     let patch = PsfPatch::new(psf, n, p.mgain);
+    // The level a minor cycle cleaned down to when that was the stopping level
+    // itself: the major cycle after it is the last (as in WSClean), unless the
+    // stopping level fell by more than 10 % with the new residual (an
+    // auto-threshold first set on sidelobes that CLEAN has since removed). The
+    // exact residual may peak a little above the level (the minor cycle's PSF
+    // patch is approximate); chasing that with more major cycles of a few
+    // components each costs a full degrid + grid per cycle and changes nothing.
+    let mut final_level: Option<f64> = None;
     loop {
         let rms = robust_rms(&residual);
         stop = p
@@ -121,6 +129,11 @@ pub fn clean(
                 } else {
                     level = level.max(am * rms);
                 }
+            }
+        }
+        if let Some(fl) = final_level.take() {
+            if level >= 0.9 * fl {
+                break;
             }
         }
         let (ipk, peak) = abs_peak(&residual, mask.as_deref());
@@ -155,9 +168,14 @@ pub fn clean(
         // kept to undo a major cycle that made things worse (divergence)
         let model_before = model.clone();
         let n_iter_before = n_iter;
+        let to_stop_level = (minor_stop <= stop && level <= stop).then_some(stop);
         while n_iter < p.niter {
-            let Some((k, v)) = act.peak() else { break };
+            let Some((k, v)) = act.peak() else {
+                final_level = to_stop_level;
+                break;
+            };
             if v.abs() <= minor_stop {
+                final_level = to_stop_level;
                 break;
             }
             // The residual can only fall in a converging minor cycle: a peak above
