@@ -91,6 +91,92 @@ print(json.dumps({"groups": res, "peak_rss_bytes": resource.getrusage(resource.R
                   "exit": p.returncode}))
 "#;
 
+const CHAIN_PY: &str = r#"
+# The whole chain on full-size groups, the guide's quick start: a 3C286 transit
+# group, then a target group two hours later (same antennas, slowly drifting gains),
+# fed to `dsa110-stream --enable-calibration-solving --enable-photometry` one after
+# the other. Reports each group's stage durations (group_stages), its arrival ->
+# completed wall time, and the daemon's peak RSS.
+import datetime, json, os, re, resource, shutil, signal, sqlite3, subprocess, sys, time
+tools, daemon, work, scale = sys.argv[1:5]
+data = os.path.join(work, "groups-" + scale)
+cal, tgt = os.path.join(data, "cal"), os.path.join(data, "target")
+def complete(d):
+    return os.path.isdir(d) and sum(f.endswith(".hdf5") for f in os.listdir(d)) == 16
+def simulate(args, out):
+    o = subprocess.run([tools, "simulate", "--scale", scale, "--seed", "7", "--out", out] + args,
+                       check=True, capture_output=True, text=True).stdout
+    side = out + ".truth"
+    os.makedirs(side, exist_ok=True)
+    for f in os.listdir(out):
+        if not f.endswith(".hdf5"):
+            shutil.move(os.path.join(out, f), os.path.join(side, f))
+    return re.search(r"group (\S+):", o).group(1)
+if not (complete(cal) and complete(tgt)):
+    shutil.rmtree(data, ignore_errors=True)
+    print("simulating the calibrator group (3C286 transit)", file=sys.stderr, flush=True)
+    gid = simulate(["--calibrator", "3C286"], cal)
+    start = datetime.datetime.fromisoformat(gid) + datetime.timedelta(hours=2)
+    print("simulating the target group, two hours later", file=sys.stderr, flush=True)
+    simulate(["--dec", "30.5092", "--start", start.strftime("%Y-%m-%dT%H:%M:%S")], tgt)
+run = os.path.join(work, "run")
+shutil.rmtree(run, ignore_errors=True)
+inp, out, db = (os.path.join(run, d) for d in ("incoming", "ms", "state/db/pipeline.sqlite3"))
+os.makedirs(inp)
+subprocess.run(["sync"], check=True)
+env = dict(os.environ, RUST_LOG="warn")
+p = subprocess.Popen([daemon, "--input-dir", inp, "--output-dir", out, "--queue-db", db,
+                      "--poll-interval", "1", "--settle", "0.5",
+                      "--enable-calibration-solving", "--enable-photometry"], env=env)
+def stop_daemon():
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=600)
+def run_groups():
+    for g in (cal, tgt):
+        feed_and_wait(g)
+time.sleep(1.0)
+res = []
+def feed_and_wait(g):
+    print(f"feeding {os.path.basename(g)}", file=sys.stderr, flush=True)
+    for f in sorted(f for f in os.listdir(g) if f.endswith(".hdf5")):
+        tmp = os.path.join(inp, f[:-5] + "_incomplete.hdf5")
+        os.link(os.path.join(g, f), tmp)
+        os.rename(tmp, os.path.join(inp, f))
+    t0 = time.perf_counter()
+    while True:
+        if p.poll() is not None:
+            sys.exit("the daemon stopped")
+        try:
+            c = sqlite3.connect(db, timeout=30)
+            rows = c.execute("SELECT group_id, state FROM processing_queue ORDER BY group_id").fetchall()
+            c.close()
+        except sqlite3.Error:
+            rows = []
+        done = [r for r in rows if r[1] in ("completed", "failed")]
+        if len(done) == len(res) + 1:
+            break
+        time.sleep(0.1)
+    wall = time.perf_counter() - t0
+    gid, state = done[-1]
+    c = sqlite3.connect(db, timeout=30)
+    stages = c.execute("SELECT stage, status, duration_s, error FROM group_stages WHERE group_id = ? "
+                       "ORDER BY started_at", (gid,)).fetchall()
+    img = c.execute("SELECT noise_jy, dynamic_range FROM images WHERE group_id = ? AND type = 'image'",
+                    (gid,)).fetchall()
+    cal_applied = c.execute("SELECT cal_applied FROM ms_index WHERE group_id = ?", (gid,)).fetchall()
+    c.close()
+    res.append({"group_id": gid, "state": state, "arrival_to_completed_s": wall,
+                "stages": [{"stage": s, "status": st, "duration_s": d, "error": e} for s, st, d, e in stages],
+                "image": img, "cal_applied": cal_applied})
+try:
+    run_groups()
+finally:
+    stop_daemon()
+print(json.dumps({"groups": res, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+                  "exit": p.returncode}))
+"#;
+
 const PYUVDATA_CONVERT_PY: &str = r#"
 # pyuvdata's conversion of one correlator group: read the 16 files (one at a time:
 # pyuvdata's multi-file read rejects the correlator's float32 uvw_array), combine
@@ -117,6 +203,9 @@ pub fn run(which: &str, args: &[String]) -> Result<()> {
     if which == "calibrate" {
         return crate::bench_calibrate::run(args);
     }
+    if which == "chain" {
+        return chain(args);
+    }
     let reps = parse_reps(args)?;
     match which {
         "ingest" => ingest(reps),
@@ -131,11 +220,86 @@ pub fn run(which: &str, args: &[String]) -> Result<()> {
         ),
         other => {
             bail!(
-                "unknown benchmark {other:?}: expected ingest, convert, stream, ms-access, \
-                 photometry, calibrate, image or api"
+                "unknown benchmark {other:?}: expected ingest, convert, stream, chain, \
+                 ms-access, photometry, calibrate, image or api"
             )
         }
     }
+}
+
+/// `bench chain`: the guide's quick start on a full calibrator group and a full
+/// target group ([`CHAIN_PY`]); prints every stage's duration and the chain
+/// (conversion + flagging + apply + imaging) against the 60 s target.
+#[allow(clippy::print_stdout)]
+fn chain(args: &[String]) -> Result<()> {
+    let scale = match args {
+        [] => "full",
+        [flag, s] if flag == "--scale" && ["tiny", "small", "full"].contains(&s.as_str()) => s,
+        _ => bail!("bench chain takes [--scale tiny|small|full] (default full)"),
+    };
+    let tools = util::build_bin("dsa110-tools", "dsa110-tools")?;
+    let daemon = util::build_bin("dsa110-stream", "dsa110-stream")?;
+    let work = bench_dir().join("chain");
+    std::fs::create_dir_all(&work)?;
+    step(&format!(
+        "the quick start on a {scale} 3C286 group and a {scale} target group two hours later"
+    ));
+    let out = util::output(
+        Command::new(setup::python())
+            .arg("-c")
+            .arg(CHAIN_PY)
+            .arg(&tools)
+            .arg(&daemon)
+            .arg(&work)
+            .arg(scale),
+    )?;
+    let r: Value = serde_json::from_str(out.trim())?;
+    println!(
+        "\nbench chain: dsa110-stream --enable-calibration-solving --enable-photometry, \
+         {scale} groups"
+    );
+    for g in r["groups"]
+        .as_array()
+        .context("no groups in the chain benchmark's report")?
+    {
+        println!(
+            "\n{} ({}): arrival → completed {:.1} s; cal_applied {}; image noise, dynamic range {}",
+            g["group_id"].as_str().unwrap_or("?"),
+            g["state"].as_str().unwrap_or("?"),
+            g["arrival_to_completed_s"].as_f64().unwrap_or(f64::NAN),
+            g["cal_applied"],
+            g["image"]
+        );
+        let mut chain = 0.0;
+        for s in g["stages"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let name = s["stage"].as_str().unwrap_or("?");
+            let d = s["duration_s"].as_f64().unwrap_or(f64::NAN);
+            if matches!(
+                name,
+                "conversion" | "flagging" | "calibration_apply" | "imaging"
+            ) {
+                chain += d;
+            }
+            println!(
+                "  {:<20} {:>8} {:>8.2} s {}",
+                name,
+                s["status"].as_str().unwrap_or("?"),
+                d,
+                s["error"].as_str().unwrap_or("")
+            );
+        }
+        println!("  conversion + flagging + apply + imaging: {chain:.1} s (target < 60 s)");
+    }
+    println!(
+        "\ndaemon peak RSS {:.0} MB; exit {}",
+        r["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+        r["exit"]
+    );
+    Ok(())
 }
 
 /// A full group's MS: add CORRECTED_DATA and stream it back chunk by chunk; reports
@@ -491,7 +655,10 @@ fn stream(n: usize) -> Result<()> {
             .args(&groups),
     )?;
     let r: Value = serde_json::from_str(out.trim())?;
-    println!("\nbench stream: {n} full-size groups (2.31 GB each) through dsa110-stream (conversion only)");
+    println!(
+        "\nbench stream: {n} full-size groups (2.31 GB each) through dsa110-stream with its \
+         default stages (conversion, flagging, imaging; no calibrator, so no solve or apply)"
+    );
     println!(
         "{:<22} {:>22} {:>14} {:>16}",
         "group", "arrival→completed s", "conversion s", "real-time factor"
