@@ -131,6 +131,7 @@ struct Work {
     res: Vec<f32>,
     mask_t: Vec<bool>,
     out_t: Vec<bool>,
+    base_t: Vec<bool>,
     out: Vec<bool>,
     sample: Vec<f32>,
     row_p: Vec<f64>,
@@ -213,9 +214,7 @@ fn flag_plane_slices(
         smooth_background(w, nt, nc, p, scale);
         // residual = amp − background, over all samples (masked ones ignored later)
         w.res.clear();
-        for k in 0..n {
-            w.res.push(w.amp[k] - w.num[k]);
-        }
+        w.res.extend(w.amp.iter().zip(&w.num).map(|(&a, &b)| a - b));
         // residuals are not re-centred on their median: amplitudes of noisy
         // data are Rayleigh/Rice distributed (skewed), and the long windows
         // (M up to 256, threshold ≈ 0.23σ) would see the median–mean offset
@@ -384,50 +383,10 @@ fn sumthreshold(w: &mut Work, nt: usize, nc: usize, p: &FlagParams, chi1: f32) {
     // first, because the shorter windows would otherwise take the channel's
     // brightest samples and leave a line whose mean no longer stands out.
     if p.channel_windows {
-        for c in 0..nc {
-            w.sample.clear();
-            w.sample.extend(
-                (0..nt)
-                    .filter(|&t| !w.mask[t * nc + c])
-                    .map(|t| w.res[t * nc + c]),
-            );
-            let k = w.sample.len();
-            if k < 8 {
-                continue;
-            }
-            let Some(med) = median_in_place(&mut w.sample) else {
-                continue;
-            };
-            if med > chi1 * 1.2533 / (k as f32).sqrt() {
-                for t in 0..nt {
-                    w.mask[t * nc + c] = true;
-                }
-            }
-        }
-    }
-    // Whole integrations likewise: the median residual over the channels of
-    // a time step finds a weak broadband burst.
-    if p.channel_windows {
-        for t in 0..nt {
-            w.sample.clear();
-            w.sample.extend(
-                (0..nc)
-                    .filter(|&c| !w.mask[t * nc + c])
-                    .map(|c| w.res[t * nc + c]),
-            );
-            let k = w.sample.len();
-            if k < 8 {
-                continue;
-            }
-            let Some(med) = median_in_place(&mut w.sample) else {
-                continue;
-            };
-            if med > chi1 * 1.2533 / (k as f32).sqrt() {
-                for m in &mut w.mask[t * nc..(t + 1) * nc] {
-                    *m = true;
-                }
-            }
-        }
+        line_medians_above(w, nt, nc, chi1, true);
+        // Whole integrations likewise: the median residual over the channels
+        // of a time step finds a weak broadband burst.
+        line_medians_above(w, nt, nc, chi1, false);
     }
     // compaction of rows (stride nc) and columns (stride nt)
     w.row_len.clear();
@@ -444,45 +403,52 @@ fn sumthreshold(w: &mut Work, nt: usize, nc: usize, p: &FlagParams, chi1: f32) {
     w.col_dirty.resize(nc, true);
     let mut m = 1usize;
     while m <= longest {
-        // (re)compact dirty lines
-        for t in 0..nt {
-            if !w.row_dirty[t] {
-                continue;
-            }
-            w.row_dirty[t] = false;
-            // prefix sums of the unflagged samples: row_p[t(nc+1) + k]
-            let mut k = 0;
-            let mut acc = 0.0f64;
-            let pb = t * (nc + 1);
-            w.row_p[pb] = 0.0;
-            for c in 0..nc {
-                if !w.mask[t * nc + c] {
-                    acc += f64::from(w.res[t * nc + c]);
-                    w.row_i[t * nc + k] = c as u32;
-                    k += 1;
-                    w.row_p[pb + k] = acc;
-                }
-            }
-            w.row_len[t] = k;
-        }
-        for c in 0..nc {
-            if !w.col_dirty[c] {
-                continue;
-            }
-            w.col_dirty[c] = false;
-            let mut k = 0;
-            let mut acc = 0.0f64;
-            let pb = c * (nt + 1);
-            w.col_p[pb] = 0.0;
+        // (re)compact the dirty lines of the directions this window size
+        // searches (M = 1 looks at samples, not lines; lines shorter than M
+        // are not searched), branch-free: every sample is written, and only
+        // an unflagged one advances the compacted position
+        if m > 1 && m <= nc {
             for t in 0..nt {
-                if !w.mask[t * nc + c] {
-                    acc += f64::from(w.res[t * nc + c]);
-                    w.col_i[c * nt + k] = t as u32;
-                    k += 1;
-                    w.col_p[pb + k] = acc;
+                if !w.row_dirty[t] {
+                    continue;
                 }
+                w.row_dirty[t] = false;
+                // prefix sums of the unflagged samples: row_p[t(nc+1) + k]
+                let pb = t * (nc + 1);
+                let (res, mask) = (&w.res[t * nc..(t + 1) * nc], &w.mask[t * nc..(t + 1) * nc]);
+                let ps = &mut w.row_p[pb..pb + nc + 1];
+                let ci = &mut w.row_i[t * nc..(t + 1) * nc];
+                ps[0] = 0.0;
+                let (mut k, mut acc) = (0usize, 0.0f64);
+                for (c, (&r, &f)) in res.iter().zip(mask).enumerate() {
+                    acc += if f { 0.0 } else { f64::from(r) };
+                    ci[k] = c as u32;
+                    k += usize::from(!f);
+                    ps[k] = acc;
+                }
+                w.row_len[t] = k;
             }
-            w.col_len[c] = k;
+        }
+        if m > 1 && m <= nt {
+            for c in 0..nc {
+                if !w.col_dirty[c] {
+                    continue;
+                }
+                w.col_dirty[c] = false;
+                let pb = c * (nt + 1);
+                let ps = &mut w.col_p[pb..pb + nt + 1];
+                let ti = &mut w.col_i[c * nt..(c + 1) * nt];
+                ps[0] = 0.0;
+                let (mut k, mut acc) = (0usize, 0.0f64);
+                for t in 0..nt {
+                    let f = w.mask[t * nc + c];
+                    acc += if f { 0.0 } else { f64::from(w.res[t * nc + c]) };
+                    ti[k] = t as u32;
+                    k += usize::from(!f);
+                    ps[k] = acc;
+                }
+                w.col_len[c] = k;
+            }
         }
         let mf = m as f64;
         let lim = mf * f64::from(chi1) / f64::from(p.rho).powf(mf.log2());
@@ -538,6 +504,67 @@ fn sumthreshold(w: &mut Work, nt: usize, nc: usize, p: &FlagParams, chi1: f32) {
     }
 }
 
+/// The whole-line test of [`sumthreshold`]: every channel (`channels`) or
+/// integration whose median unmasked residual exceeds `χ₁ · 1.2533/√k` (`k`
+/// unmasked samples, at least 8) is masked whole.
+///
+/// The median of `k` values (the element of rank `⌊k/2⌋`, as
+/// [`median_in_place`] takes it) exceeds a threshold exactly when at least
+/// `k − ⌊k/2⌋` of them do, so each line is decided by two counting passes over
+/// the row-major plane (no gather of strided columns, no selection).
+fn line_medians_above(w: &mut Work, nt: usize, nc: usize, chi1: f32, channels: bool) {
+    let nlines = if channels { nc } else { nt };
+    w.row_len.clear();
+    w.row_len.resize(nlines, 0);
+    w.col_len.clear();
+    w.col_len.resize(nlines, 0);
+    let (k, above) = (&mut w.row_len, &mut w.col_len);
+    if channels {
+        for mask in w.mask.chunks_exact(nc) {
+            for (kk, &m) in k.iter_mut().zip(mask) {
+                *kk += usize::from(!m);
+            }
+        }
+    } else {
+        for (kk, mask) in k.iter_mut().zip(w.mask.chunks_exact(nc)) {
+            *kk = mask.iter().filter(|&&m| !m).count();
+        }
+    }
+    let thr = |k: usize| chi1 * 1.2533 / (k as f32).sqrt();
+    if channels {
+        w.sir_w.clear();
+        w.sir_w.extend(k.iter().map(|&k| thr(k)));
+        for (res, mask) in w.res.chunks_exact(nc).zip(w.mask.chunks_exact(nc)) {
+            for (((a, &r), &m), &th) in above.iter_mut().zip(res).zip(mask).zip(&w.sir_w) {
+                *a += usize::from(!m && r > th);
+            }
+        }
+    } else {
+        for (t, a) in above.iter_mut().enumerate() {
+            let th = thr(k[t]);
+            let (res, mask) = (&w.res[t * nc..(t + 1) * nc], &w.mask[t * nc..(t + 1) * nc]);
+            *a = res
+                .iter()
+                .zip(mask)
+                .filter(|&(&r, &m)| !m && r > th)
+                .count();
+        }
+    }
+    for line in 0..nlines {
+        let (kk, a) = (k[line], above[line]);
+        if kk < 8 || a < kk - kk / 2 {
+            continue;
+        }
+        if channels {
+            for t in 0..nt {
+                w.mask[t * nc + line] = true;
+            }
+        } else {
+            w.mask[line * nc..(line + 1) * nc].fill(true);
+        }
+    }
+}
+
 /// One compacted line of SumThreshold: `ps` are the prefix sums of its
 /// unflagged samples (`ps[0] = 0`), `ci` their positions; windows of `m`
 /// samples whose sum exceeds `lim` are flagged (positions through `pos` into `hits`).
@@ -554,24 +581,45 @@ fn st_line(
         return;
     }
     let mut marked_to = 0usize;
-    for (k, (hi, lo)) in ps[m..].iter().zip(ps).enumerate() {
-        if hi - lo > lim {
-            for &i in &ci[k.max(marked_to)..k + m] {
-                hits.push(pos(i));
+    // blocks of windows tested with a branch-free (vectorisable) "any";
+    // the rare block holding a window over the limit is walked again
+    const BLOCK: usize = 32;
+    let (his, los) = (&ps[m..], &ps[..ps.len() - m]);
+    let mut k0 = 0usize;
+    while k0 < his.len() {
+        let k1 = (k0 + BLOCK).min(his.len());
+        let any = his[k0..k1]
+            .iter()
+            .zip(&los[k0..k1])
+            .fold(false, |a, (hi, lo)| a | (hi - lo > lim));
+        if any {
+            for k in k0..k1 {
+                if his[k] - los[k] > lim {
+                    for &i in &ci[k.max(marked_to)..k + m] {
+                        hits.push(pos(i));
+                    }
+                    marked_to = k + m;
+                }
             }
-            marked_to = k + m;
         }
+        k0 = k1;
     }
 }
 
 /// SIR dilation of `w.mask` along time and along frequency (union).
+///
+/// A line with no flagged sample is left as it is (the operator flags
+/// nothing in it), so only lines holding flags are dilated: rows in place,
+/// channels gathered one at a time.
 fn sir_dilate(w: &mut Work, nt: usize, nc: usize, eta: f32) {
-    let n = nt * nc;
     w.out.clear();
     w.out.extend_from_slice(&w.mask);
     // frequency lines
     for t in 0..nt {
         let r = t * nc..(t + 1) * nc;
+        if !w.mask[r.clone()].contains(&true) {
+            continue;
+        }
         sir_line(
             &w.mask[r.clone()],
             &mut w.out[r],
@@ -580,28 +628,26 @@ fn sir_dilate(w: &mut Work, nt: usize, nc: usize, eta: f32) {
             &mut w.sir_max,
         );
     }
-    // time lines (gather columns)
-    w.mask_t.resize(n, false);
-    w.out_t.resize(n, false);
-    for t in 0..nt {
-        for c in 0..nc {
-            w.mask_t[c * nt + t] = w.mask[t * nc + c];
+    // time lines: the channels holding a flag
+    w.mask_t.clear();
+    w.mask_t.resize(nc, false);
+    for row in w.mask.chunks_exact(nc) {
+        for (a, &m) in w.mask_t.iter_mut().zip(row) {
+            *a |= m;
         }
     }
-    w.out_t.copy_from_slice(&w.mask_t);
     for c in 0..nc {
-        let r = c * nt..(c + 1) * nt;
-        sir_line(
-            &w.mask_t[r.clone()],
-            &mut w.out_t[r],
-            eta,
-            &mut w.sir_w,
-            &mut w.sir_max,
-        );
-    }
-    for t in 0..nt {
-        for c in 0..nc {
-            if w.out_t[c * nt + t] {
+        if !w.mask_t[c] {
+            continue;
+        }
+        // the channel's mask (out_t) dilated into base_t
+        w.out_t.clear();
+        w.out_t.extend((0..nt).map(|t| w.mask[t * nc + c]));
+        w.base_t.clear();
+        w.base_t.extend_from_slice(&w.out_t);
+        sir_line(&w.out_t, &mut w.base_t, eta, &mut w.sir_w, &mut w.sir_max);
+        for (t, &d) in w.base_t.iter().enumerate() {
+            if d {
                 w.out[t * nc + c] = true;
             }
         }
@@ -728,7 +774,9 @@ fn run<S: PlaneSource>(
         let jobs: Vec<(usize, usize)> = (start..end)
             .flat_map(|b| (0..npol).map(move |p| (b, p)))
             .collect();
-        let results: Vec<(usize, usize, Vec<bool>, u64)> = jobs
+        let spw_of_chan = &cnt.spw_of_chan;
+        #[allow(clippy::type_complexity)]
+        let results: Vec<(usize, usize, Vec<bool>, u64, Vec<u64>)> = jobs
             .par_iter()
             .map_init(
                 || (Work::default(), Vec::new(), Vec::new()),
@@ -739,16 +787,21 @@ fn run<S: PlaneSource>(
                     let auto = layout.ant1[b] == layout.ant2[b];
                     let search = params.flag_autos || !auto;
                     flag_plane_slices(amps, init, &mut out, nt, nchan, params, search, w);
-                    (b, p, out, before)
+                    // flagged samples per spectral window
+                    let mut per_spw = vec![0u64; nspw];
+                    for row in out.chunks_exact(nchan.max(1)) {
+                        for (&f, &s) in row.iter().zip(spw_of_chan) {
+                            per_spw[s] += u64::from(f);
+                        }
+                    }
+                    (b, p, out, before, per_spw)
                 },
             )
             .collect();
-        for (b, p, out, before) in results {
+        for (b, p, out, before, per_spw) in results {
             cnt.before += before;
-            for (k, &f) in out.iter().enumerate() {
-                if f {
-                    cnt.flagged[b * nspw + cnt.spw_of_chan[k % nchan]] += 1;
-                }
+            for (s, n) in per_spw.into_iter().enumerate() {
+                cnt.flagged[b * nspw + s] += n;
             }
             src.scatter(b, p, &out);
         }
