@@ -734,9 +734,14 @@ pub struct FlagReport {
 }
 
 /// Access to the TF planes of a set of arrays.
+///
+/// A baseline's planes are gathered and scattered together, every
+/// polarisation in one pass over its rows (the polarisations of a channel are
+/// adjacent in memory): plane `p` at `[p·n, (p+1)·n)` of the buffers, `n =
+/// ntimes · nchan`, row-major `t·nchan + c`.
 trait PlaneSource: Sync {
-    fn gather(&self, b: usize, p: usize, amps: &mut Vec<f32>, flags: &mut Vec<bool>);
-    fn scatter(&mut self, b: usize, p: usize, flags: &[bool]);
+    fn gather(&self, b: usize, amps: &mut Vec<f32>, flags: &mut Vec<bool>);
+    fn scatter(&mut self, b: usize, flags: &[bool]);
 }
 
 /// Counts per (baseline, spw) accumulated while scattering.
@@ -766,27 +771,37 @@ fn run<S: PlaneSource>(
         flagged: vec![0; nbls * nspw],
         before: 0,
     };
-    const BATCH: usize = 128;
+    const BATCH: usize = 64;
     let mut start = 0;
     while start < nbls {
         let end = (start + BATCH).min(nbls);
         let shared: &S = src;
-        let jobs: Vec<(usize, usize)> = (start..end)
-            .flat_map(|b| (0..npol).map(move |p| (b, p)))
-            .collect();
         let spw_of_chan = &cnt.spw_of_chan;
+        let n = nt * nchan;
         #[allow(clippy::type_complexity)]
-        let results: Vec<(usize, usize, Vec<bool>, u64, Vec<u64>)> = jobs
-            .par_iter()
+        let results: Vec<(usize, Vec<bool>, u64, Vec<u64>)> = (start..end)
+            .into_par_iter()
             .map_init(
                 || (Work::default(), Vec::new(), Vec::new()),
-                |(w, amps, init), &(b, p)| {
-                    shared.gather(b, p, amps, init);
+                |(w, amps, init), b| {
+                    shared.gather(b, amps, init);
                     let before = init.iter().filter(|&&f| f).count() as u64;
-                    let mut out = vec![false; nt * nchan];
+                    let mut out = vec![false; n * npol];
                     let auto = layout.ant1[b] == layout.ant2[b];
                     let search = params.flag_autos || !auto;
-                    flag_plane_slices(amps, init, &mut out, nt, nchan, params, search, w);
+                    for p in 0..npol {
+                        let r = p * n..(p + 1) * n;
+                        flag_plane_slices(
+                            &amps[r.clone()],
+                            &init[r.clone()],
+                            &mut out[r],
+                            nt,
+                            nchan,
+                            params,
+                            search,
+                            w,
+                        );
+                    }
                     // flagged samples per spectral window
                     let mut per_spw = vec![0u64; nspw];
                     for row in out.chunks_exact(nchan.max(1)) {
@@ -794,16 +809,16 @@ fn run<S: PlaneSource>(
                             per_spw[s] += u64::from(f);
                         }
                     }
-                    (b, p, out, before, per_spw)
+                    (b, out, before, per_spw)
                 },
             )
             .collect();
-        for (b, p, out, before, per_spw) in results {
+        for (b, out, before, per_spw) in results {
             cnt.before += before;
             for (s, n) in per_spw.into_iter().enumerate() {
                 cnt.flagged[b * nspw + s] += n;
             }
-            src.scatter(b, p, &out);
+            src.scatter(b, &out);
         }
         start = end;
     }
@@ -879,28 +894,126 @@ struct ArraySource<'a> {
 }
 
 impl PlaneSource for ArraySource<'_> {
-    fn gather(&self, b: usize, p: usize, amps: &mut Vec<f32>, flags: &mut Vec<bool>) {
+    fn gather(&self, b: usize, amps: &mut Vec<f32>, flags: &mut Vec<bool>) {
+        let (_, nc, np) = self.data.dim();
+        let n = self.nt * nc;
         amps.clear();
+        amps.resize(n * np, 0.0);
         flags.clear();
+        flags.resize(n * np, false);
         for t in 0..self.nt {
             let r = t * self.nbls + b;
-            amps.extend(
-                self.data
-                    .slice(ndarray::s![r, .., p])
-                    .iter()
-                    .map(|&v| amplitude(v)),
+            let o = t * nc;
+            self.data
+                .slice(ndarray::s![r, .., ..])
+                .amps_into(0, nc, false, &mut amps[o..], n);
+            read_flags(
+                &self.flags.slice(ndarray::s![r, .., ..]),
+                0,
+                nc,
+                false,
+                &mut flags[o..],
+                n,
             );
-            flags.extend(self.flags.slice(ndarray::s![r, .., p]).iter().copied());
         }
     }
-    fn scatter(&mut self, b: usize, p: usize, out: &[bool]) {
-        let nc = self.data.dim().1;
+    fn scatter(&mut self, b: usize, out: &[bool]) {
+        let (_, nc, _) = self.data.dim();
+        let n = self.nt * nc;
         for t in 0..self.nt {
             let r = t * self.nbls + b;
-            let mut dst = self.flags.slice_mut(ndarray::s![r, .., p]);
-            for (d, &o) in dst.iter_mut().zip(&out[t * nc..(t + 1) * nc]) {
-                *d = o;
+            let mut dst = self.flags.slice_mut(ndarray::s![r, .., ..]);
+            write_flags(&mut dst, 0, nc, false, &out[t * nc..], n);
+        }
+    }
+}
+
+/// `out[p·stride + j] = f(cells[j'·npol + p])` for the `len` channels of a
+/// contiguous `[len, npol]` run, `j' = j` or `len − 1 − j` (`rev`).
+#[inline]
+fn deinterleave<T: Copy, U>(
+    cells: &[T],
+    npol: usize,
+    rev: bool,
+    out: &mut [U],
+    stride: usize,
+    f: impl Fn(T) -> U,
+) {
+    let len = cells.len() / npol.max(1);
+    for p in 0..npol {
+        let dst = &mut out[p * stride..p * stride + len];
+        if rev {
+            for (d, ch) in dst.iter_mut().rev().zip(cells.chunks_exact(npol)) {
+                *d = f(ch[p]);
             }
+        } else {
+            for (d, ch) in dst.iter_mut().zip(cells.chunks_exact(npol)) {
+                *d = f(ch[p]);
+            }
+        }
+    }
+}
+
+/// The inverse of [`deinterleave`] (for flags).
+#[inline]
+fn interleave(cells: &mut [bool], npol: usize, rev: bool, src: &[bool], stride: usize) {
+    let len = cells.len() / npol.max(1);
+    for p in 0..npol {
+        let s = &src[p * stride..p * stride + len];
+        if rev {
+            for (ch, &v) in cells.chunks_exact_mut(npol).zip(s.iter().rev()) {
+                ch[p] = v;
+            }
+        } else {
+            for (ch, &v) in cells.chunks_exact_mut(npol).zip(s) {
+                ch[p] = v;
+            }
+        }
+    }
+}
+
+/// Copy the flags of one row's channels `lo..hi` (reversed when `rev`),
+/// every polarisation `p` to `out[p·stride + j]`.
+fn read_flags(
+    f: &ndarray::ArrayView2<'_, bool>,
+    lo: usize,
+    hi: usize,
+    rev: bool,
+    out: &mut [bool],
+    stride: usize,
+) {
+    let cells = f.slice(ndarray::s![lo..hi, ..]);
+    if let Some(sl) = cells.to_slice() {
+        return deinterleave(sl, f.dim().1, rev, out, stride, |v| v);
+    }
+    let len = hi - lo;
+    for (j, ch) in cells.outer_iter().enumerate() {
+        let j = if rev { len - 1 - j } else { j };
+        for (p, &v) in ch.iter().enumerate() {
+            out[p * stride + j] = v;
+        }
+    }
+}
+
+/// The inverse of [`read_flags`]: `out[p·stride + j]` into channels `lo..hi`.
+fn write_flags(
+    f: &mut ndarray::ArrayViewMut2<'_, bool>,
+    lo: usize,
+    hi: usize,
+    rev: bool,
+    src: &[bool],
+    stride: usize,
+) {
+    let npol = f.dim().1;
+    let mut cells = f.slice_mut(ndarray::s![lo..hi, ..]);
+    if let Some(sl) = cells.as_slice_mut() {
+        return interleave(sl, npol, rev, src, stride);
+    }
+    let len = hi - lo;
+    for (j, mut ch) in cells.outer_iter_mut().enumerate() {
+        let j = if rev { len - 1 - j } else { j };
+        for (p, v) in ch.iter_mut().enumerate() {
+            *v = src[p * stride + j];
         }
     }
 }
@@ -960,30 +1073,59 @@ fn check_layout(layout: &BaselineLayout<'_>, nrows: usize) -> Result<(), CalErro
 
 /// One window's visibilities (complex) or amplitudes, as a group's planes read them.
 trait WindowData: Sync {
-    /// Append the amplitudes of row `r`, channels `lo..hi`, polarisation `p`
-    /// (reversed when `rev`).
-    fn amps(&self, r: usize, lo: usize, hi: usize, p: usize, rev: bool, out: &mut Vec<f32>);
+    /// The amplitudes of row `r`, channels `lo..hi` (reversed when `rev`),
+    /// every polarisation `p` to `out[p·stride + j]`.
+    fn amps(&self, r: usize, lo: usize, hi: usize, rev: bool, out: &mut [f32], stride: usize);
 }
 
-impl WindowData for ArrayView3<'_, Complex32> {
-    fn amps(&self, r: usize, lo: usize, hi: usize, p: usize, rev: bool, out: &mut Vec<f32>) {
-        let d = self.slice(ndarray::s![r, lo..hi, p]);
-        if rev {
-            out.extend(d.iter().rev().map(|&v| amplitude(v)));
-        } else {
-            out.extend(d.iter().map(|&v| amplitude(v)));
+/// One row's `[nchan, npol]` cells as amplitudes.
+trait RowAmps {
+    fn amps_into(&self, lo: usize, hi: usize, rev: bool, out: &mut [f32], stride: usize);
+}
+
+impl RowAmps for ndarray::ArrayView2<'_, Complex32> {
+    fn amps_into(&self, lo: usize, hi: usize, rev: bool, out: &mut [f32], stride: usize) {
+        let cells = self.slice(ndarray::s![lo..hi, ..]);
+        if let Some(sl) = cells.to_slice() {
+            return deinterleave(sl, self.dim().1, rev, out, stride, amplitude);
+        }
+        let len = hi - lo;
+        for (j, ch) in cells.outer_iter().enumerate() {
+            let j = if rev { len - 1 - j } else { j };
+            for (p, &v) in ch.iter().enumerate() {
+                out[p * stride + j] = amplitude(v);
+            }
         }
     }
 }
 
-impl WindowData for ArrayView3<'_, f32> {
-    fn amps(&self, r: usize, lo: usize, hi: usize, p: usize, rev: bool, out: &mut Vec<f32>) {
-        let d = self.slice(ndarray::s![r, lo..hi, p]);
-        if rev {
-            out.extend(d.iter().rev().copied());
-        } else {
-            out.extend(d.iter().copied());
+impl RowAmps for ndarray::ArrayView2<'_, f32> {
+    fn amps_into(&self, lo: usize, hi: usize, rev: bool, out: &mut [f32], stride: usize) {
+        let cells = self.slice(ndarray::s![lo..hi, ..]);
+        if let Some(sl) = cells.to_slice() {
+            return deinterleave(sl, self.dim().1, rev, out, stride, |v| v);
         }
+        let len = hi - lo;
+        for (j, ch) in cells.outer_iter().enumerate() {
+            let j = if rev { len - 1 - j } else { j };
+            for (p, &v) in ch.iter().enumerate() {
+                out[p * stride + j] = v;
+            }
+        }
+    }
+}
+
+impl WindowData for ArrayView3<'_, Complex32> {
+    fn amps(&self, r: usize, lo: usize, hi: usize, rev: bool, out: &mut [f32], stride: usize) {
+        self.index_axis(ndarray::Axis(0), r)
+            .amps_into(lo, hi, rev, out, stride);
+    }
+}
+
+impl WindowData for ArrayView3<'_, f32> {
+    fn amps(&self, r: usize, lo: usize, hi: usize, rev: bool, out: &mut [f32], stride: usize) {
+        self.index_axis(ndarray::Axis(0), r)
+            .amps_into(lo, hi, rev, out, stride);
     }
 }
 
@@ -994,57 +1136,58 @@ struct GroupSource<'a, D> {
     /// descending) — each block's channels in plane order
     runs: Vec<(usize, usize, usize, bool)>,
     nchan: usize,
+    npol: usize,
     nbls: usize,
     nt: usize,
 }
 
 impl<D: WindowData> PlaneSource for GroupSource<'_, D> {
-    fn gather(&self, b: usize, p: usize, amps: &mut Vec<f32>, flags: &mut Vec<bool>) {
+    fn gather(&self, b: usize, amps: &mut Vec<f32>, flags: &mut Vec<bool>) {
+        let n = self.nt * self.nchan;
         amps.clear();
+        amps.resize(n * self.npol, 0.0);
         flags.clear();
+        flags.resize(n * self.npol, false);
         for t in 0..self.nt {
             let r = t * self.nbls + b;
+            let mut j = t * self.nchan;
             for &(k, c0, len, desc) in &self.runs {
-                let (lo, hi) = if desc {
-                    (c0 + 1 - len, c0 + 1)
-                } else {
-                    (c0, c0 + len)
-                };
-                self.data[k].amps(r, lo, hi, p, desc, amps);
-                let f = self.flags[k].slice(ndarray::s![r, lo..hi, p]);
-                if desc {
-                    flags.extend(f.iter().rev().copied());
-                } else {
-                    flags.extend(f.iter().copied());
-                }
-            }
-        }
-    }
-    fn scatter(&mut self, b: usize, p: usize, out: &[bool]) {
-        let nc = self.nchan;
-        for t in 0..self.nt {
-            let r = t * self.nbls + b;
-            let mut j = t * nc;
-            for &(k, c0, len, desc) in &self.runs {
-                let (lo, hi) = if desc {
-                    (c0 + 1 - len, c0 + 1)
-                } else {
-                    (c0, c0 + len)
-                };
-                let mut f = self.flags[k].slice_mut(ndarray::s![r, lo..hi, p]);
-                let src = &out[j..j + len];
-                if desc {
-                    for (d, &o) in f.iter_mut().rev().zip(src) {
-                        *d = o;
-                    }
-                } else {
-                    for (d, &o) in f.iter_mut().zip(src) {
-                        *d = o;
-                    }
-                }
+                let (lo, hi) = run_bounds(c0, len, desc);
+                self.data[k].amps(r, lo, hi, desc, &mut amps[j..], n);
+                read_flags(
+                    &self.flags[k].index_axis(ndarray::Axis(0), r),
+                    lo,
+                    hi,
+                    desc,
+                    &mut flags[j..],
+                    n,
+                );
                 j += len;
             }
         }
+    }
+    fn scatter(&mut self, b: usize, out: &[bool]) {
+        let n = self.nt * self.nchan;
+        for t in 0..self.nt {
+            let r = t * self.nbls + b;
+            let mut j = t * self.nchan;
+            for &(k, c0, len, desc) in &self.runs {
+                let (lo, hi) = run_bounds(c0, len, desc);
+                let mut f = self.flags[k].index_axis_mut(ndarray::Axis(0), r);
+                write_flags(&mut f, lo, hi, desc, &out[j..], n);
+                j += len;
+            }
+        }
+    }
+}
+
+/// The channel range `lo..hi` of a run starting at `c0` (its last channel
+/// when descending).
+fn run_bounds(c0: usize, len: usize, desc: bool) -> (usize, usize) {
+    if desc {
+        (c0 + 1 - len, c0 + 1)
+    } else {
+        (c0, c0 + len)
     }
 }
 
@@ -1198,6 +1341,7 @@ fn flag_windows<D: WindowData>(
         nt: layout.ntimes,
         runs: channel_runs(&plane),
         nchan,
+        npol,
     };
     let mut rep = run(&mut src, layout, nchan, npol, spw_of_chan, params)?;
     rep.per_spw.resize(nwin, 0.0);
