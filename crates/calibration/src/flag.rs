@@ -131,6 +131,7 @@ struct Work {
     res: Vec<f32>,
     mask_t: Vec<bool>,
     out_t: Vec<bool>,
+    base_t: Vec<bool>,
     out: Vec<bool>,
     sample: Vec<f32>,
     row_p: Vec<f64>,
@@ -213,9 +214,7 @@ fn flag_plane_slices(
         smooth_background(w, nt, nc, p, scale);
         // residual = amp − background, over all samples (masked ones ignored later)
         w.res.clear();
-        for k in 0..n {
-            w.res.push(w.amp[k] - w.num[k]);
-        }
+        w.res.extend(w.amp.iter().zip(&w.num).map(|(&a, &b)| a - b));
         // residuals are not re-centred on their median: amplitudes of noisy
         // data are Rayleigh/Rice distributed (skewed), and the long windows
         // (M up to 256, threshold ≈ 0.23σ) would see the median–mean offset
@@ -384,50 +383,10 @@ fn sumthreshold(w: &mut Work, nt: usize, nc: usize, p: &FlagParams, chi1: f32) {
     // first, because the shorter windows would otherwise take the channel's
     // brightest samples and leave a line whose mean no longer stands out.
     if p.channel_windows {
-        for c in 0..nc {
-            w.sample.clear();
-            w.sample.extend(
-                (0..nt)
-                    .filter(|&t| !w.mask[t * nc + c])
-                    .map(|t| w.res[t * nc + c]),
-            );
-            let k = w.sample.len();
-            if k < 8 {
-                continue;
-            }
-            let Some(med) = median_in_place(&mut w.sample) else {
-                continue;
-            };
-            if med > chi1 * 1.2533 / (k as f32).sqrt() {
-                for t in 0..nt {
-                    w.mask[t * nc + c] = true;
-                }
-            }
-        }
-    }
-    // Whole integrations likewise: the median residual over the channels of
-    // a time step finds a weak broadband burst.
-    if p.channel_windows {
-        for t in 0..nt {
-            w.sample.clear();
-            w.sample.extend(
-                (0..nc)
-                    .filter(|&c| !w.mask[t * nc + c])
-                    .map(|c| w.res[t * nc + c]),
-            );
-            let k = w.sample.len();
-            if k < 8 {
-                continue;
-            }
-            let Some(med) = median_in_place(&mut w.sample) else {
-                continue;
-            };
-            if med > chi1 * 1.2533 / (k as f32).sqrt() {
-                for m in &mut w.mask[t * nc..(t + 1) * nc] {
-                    *m = true;
-                }
-            }
-        }
+        line_medians_above(w, nt, nc, chi1, true);
+        // Whole integrations likewise: the median residual over the channels
+        // of a time step finds a weak broadband burst.
+        line_medians_above(w, nt, nc, chi1, false);
     }
     // compaction of rows (stride nc) and columns (stride nt)
     w.row_len.clear();
@@ -444,45 +403,52 @@ fn sumthreshold(w: &mut Work, nt: usize, nc: usize, p: &FlagParams, chi1: f32) {
     w.col_dirty.resize(nc, true);
     let mut m = 1usize;
     while m <= longest {
-        // (re)compact dirty lines
-        for t in 0..nt {
-            if !w.row_dirty[t] {
-                continue;
-            }
-            w.row_dirty[t] = false;
-            // prefix sums of the unflagged samples: row_p[t(nc+1) + k]
-            let mut k = 0;
-            let mut acc = 0.0f64;
-            let pb = t * (nc + 1);
-            w.row_p[pb] = 0.0;
-            for c in 0..nc {
-                if !w.mask[t * nc + c] {
-                    acc += f64::from(w.res[t * nc + c]);
-                    w.row_i[t * nc + k] = c as u32;
-                    k += 1;
-                    w.row_p[pb + k] = acc;
-                }
-            }
-            w.row_len[t] = k;
-        }
-        for c in 0..nc {
-            if !w.col_dirty[c] {
-                continue;
-            }
-            w.col_dirty[c] = false;
-            let mut k = 0;
-            let mut acc = 0.0f64;
-            let pb = c * (nt + 1);
-            w.col_p[pb] = 0.0;
+        // (re)compact the dirty lines of the directions this window size
+        // searches (M = 1 looks at samples, not lines; lines shorter than M
+        // are not searched), branch-free: every sample is written, and only
+        // an unflagged one advances the compacted position
+        if m > 1 && m <= nc {
             for t in 0..nt {
-                if !w.mask[t * nc + c] {
-                    acc += f64::from(w.res[t * nc + c]);
-                    w.col_i[c * nt + k] = t as u32;
-                    k += 1;
-                    w.col_p[pb + k] = acc;
+                if !w.row_dirty[t] {
+                    continue;
                 }
+                w.row_dirty[t] = false;
+                // prefix sums of the unflagged samples: row_p[t(nc+1) + k]
+                let pb = t * (nc + 1);
+                let (res, mask) = (&w.res[t * nc..(t + 1) * nc], &w.mask[t * nc..(t + 1) * nc]);
+                let ps = &mut w.row_p[pb..pb + nc + 1];
+                let ci = &mut w.row_i[t * nc..(t + 1) * nc];
+                ps[0] = 0.0;
+                let (mut k, mut acc) = (0usize, 0.0f64);
+                for (c, (&r, &f)) in res.iter().zip(mask).enumerate() {
+                    acc += if f { 0.0 } else { f64::from(r) };
+                    ci[k] = c as u32;
+                    k += usize::from(!f);
+                    ps[k] = acc;
+                }
+                w.row_len[t] = k;
             }
-            w.col_len[c] = k;
+        }
+        if m > 1 && m <= nt {
+            for c in 0..nc {
+                if !w.col_dirty[c] {
+                    continue;
+                }
+                w.col_dirty[c] = false;
+                let pb = c * (nt + 1);
+                let ps = &mut w.col_p[pb..pb + nt + 1];
+                let ti = &mut w.col_i[c * nt..(c + 1) * nt];
+                ps[0] = 0.0;
+                let (mut k, mut acc) = (0usize, 0.0f64);
+                for t in 0..nt {
+                    let f = w.mask[t * nc + c];
+                    acc += if f { 0.0 } else { f64::from(w.res[t * nc + c]) };
+                    ti[k] = t as u32;
+                    k += usize::from(!f);
+                    ps[k] = acc;
+                }
+                w.col_len[c] = k;
+            }
         }
         let mf = m as f64;
         let lim = mf * f64::from(chi1) / f64::from(p.rho).powf(mf.log2());
@@ -538,6 +504,67 @@ fn sumthreshold(w: &mut Work, nt: usize, nc: usize, p: &FlagParams, chi1: f32) {
     }
 }
 
+/// The whole-line test of [`sumthreshold`]: every channel (`channels`) or
+/// integration whose median unmasked residual exceeds `χ₁ · 1.2533/√k` (`k`
+/// unmasked samples, at least 8) is masked whole.
+///
+/// The median of `k` values (the element of rank `⌊k/2⌋`, as
+/// [`median_in_place`] takes it) exceeds a threshold exactly when at least
+/// `k − ⌊k/2⌋` of them do, so each line is decided by two counting passes over
+/// the row-major plane (no gather of strided columns, no selection).
+fn line_medians_above(w: &mut Work, nt: usize, nc: usize, chi1: f32, channels: bool) {
+    let nlines = if channels { nc } else { nt };
+    w.row_len.clear();
+    w.row_len.resize(nlines, 0);
+    w.col_len.clear();
+    w.col_len.resize(nlines, 0);
+    let (k, above) = (&mut w.row_len, &mut w.col_len);
+    if channels {
+        for mask in w.mask.chunks_exact(nc) {
+            for (kk, &m) in k.iter_mut().zip(mask) {
+                *kk += usize::from(!m);
+            }
+        }
+    } else {
+        for (kk, mask) in k.iter_mut().zip(w.mask.chunks_exact(nc)) {
+            *kk = mask.iter().filter(|&&m| !m).count();
+        }
+    }
+    let thr = |k: usize| chi1 * 1.2533 / (k as f32).sqrt();
+    if channels {
+        w.sir_w.clear();
+        w.sir_w.extend(k.iter().map(|&k| thr(k)));
+        for (res, mask) in w.res.chunks_exact(nc).zip(w.mask.chunks_exact(nc)) {
+            for (((a, &r), &m), &th) in above.iter_mut().zip(res).zip(mask).zip(&w.sir_w) {
+                *a += usize::from(!m && r > th);
+            }
+        }
+    } else {
+        for (t, a) in above.iter_mut().enumerate() {
+            let th = thr(k[t]);
+            let (res, mask) = (&w.res[t * nc..(t + 1) * nc], &w.mask[t * nc..(t + 1) * nc]);
+            *a = res
+                .iter()
+                .zip(mask)
+                .filter(|&(&r, &m)| !m && r > th)
+                .count();
+        }
+    }
+    for line in 0..nlines {
+        let (kk, a) = (k[line], above[line]);
+        if kk < 8 || a < kk - kk / 2 {
+            continue;
+        }
+        if channels {
+            for t in 0..nt {
+                w.mask[t * nc + line] = true;
+            }
+        } else {
+            w.mask[line * nc..(line + 1) * nc].fill(true);
+        }
+    }
+}
+
 /// One compacted line of SumThreshold: `ps` are the prefix sums of its
 /// unflagged samples (`ps[0] = 0`), `ci` their positions; windows of `m`
 /// samples whose sum exceeds `lim` are flagged (positions through `pos` into `hits`).
@@ -554,24 +581,45 @@ fn st_line(
         return;
     }
     let mut marked_to = 0usize;
-    for (k, (hi, lo)) in ps[m..].iter().zip(ps).enumerate() {
-        if hi - lo > lim {
-            for &i in &ci[k.max(marked_to)..k + m] {
-                hits.push(pos(i));
+    // blocks of windows tested with a branch-free (vectorisable) "any";
+    // the rare block holding a window over the limit is walked again
+    const BLOCK: usize = 32;
+    let (his, los) = (&ps[m..], &ps[..ps.len() - m]);
+    let mut k0 = 0usize;
+    while k0 < his.len() {
+        let k1 = (k0 + BLOCK).min(his.len());
+        let any = his[k0..k1]
+            .iter()
+            .zip(&los[k0..k1])
+            .fold(false, |a, (hi, lo)| a | (hi - lo > lim));
+        if any {
+            for k in k0..k1 {
+                if his[k] - los[k] > lim {
+                    for &i in &ci[k.max(marked_to)..k + m] {
+                        hits.push(pos(i));
+                    }
+                    marked_to = k + m;
+                }
             }
-            marked_to = k + m;
         }
+        k0 = k1;
     }
 }
 
 /// SIR dilation of `w.mask` along time and along frequency (union).
+///
+/// A line with no flagged sample is left as it is (the operator flags
+/// nothing in it), so only lines holding flags are dilated: rows in place,
+/// channels gathered one at a time.
 fn sir_dilate(w: &mut Work, nt: usize, nc: usize, eta: f32) {
-    let n = nt * nc;
     w.out.clear();
     w.out.extend_from_slice(&w.mask);
     // frequency lines
     for t in 0..nt {
         let r = t * nc..(t + 1) * nc;
+        if !w.mask[r.clone()].contains(&true) {
+            continue;
+        }
         sir_line(
             &w.mask[r.clone()],
             &mut w.out[r],
@@ -580,28 +628,26 @@ fn sir_dilate(w: &mut Work, nt: usize, nc: usize, eta: f32) {
             &mut w.sir_max,
         );
     }
-    // time lines (gather columns)
-    w.mask_t.resize(n, false);
-    w.out_t.resize(n, false);
-    for t in 0..nt {
-        for c in 0..nc {
-            w.mask_t[c * nt + t] = w.mask[t * nc + c];
+    // time lines: the channels holding a flag
+    w.mask_t.clear();
+    w.mask_t.resize(nc, false);
+    for row in w.mask.chunks_exact(nc) {
+        for (a, &m) in w.mask_t.iter_mut().zip(row) {
+            *a |= m;
         }
     }
-    w.out_t.copy_from_slice(&w.mask_t);
     for c in 0..nc {
-        let r = c * nt..(c + 1) * nt;
-        sir_line(
-            &w.mask_t[r.clone()],
-            &mut w.out_t[r],
-            eta,
-            &mut w.sir_w,
-            &mut w.sir_max,
-        );
-    }
-    for t in 0..nt {
-        for c in 0..nc {
-            if w.out_t[c * nt + t] {
+        if !w.mask_t[c] {
+            continue;
+        }
+        // the channel's mask (out_t) dilated into base_t
+        w.out_t.clear();
+        w.out_t.extend((0..nt).map(|t| w.mask[t * nc + c]));
+        w.base_t.clear();
+        w.base_t.extend_from_slice(&w.out_t);
+        sir_line(&w.out_t, &mut w.base_t, eta, &mut w.sir_w, &mut w.sir_max);
+        for (t, &d) in w.base_t.iter().enumerate() {
+            if d {
                 w.out[t * nc + c] = true;
             }
         }
@@ -688,9 +734,14 @@ pub struct FlagReport {
 }
 
 /// Access to the TF planes of a set of arrays.
+///
+/// A baseline's planes are gathered and scattered together, every
+/// polarisation in one pass over its rows (the polarisations of a channel are
+/// adjacent in memory): plane `p` at `[p·n, (p+1)·n)` of the buffers, `n =
+/// ntimes · nchan`, row-major `t·nchan + c`.
 trait PlaneSource: Sync {
-    fn gather(&self, b: usize, p: usize, amps: &mut Vec<f32>, flags: &mut Vec<bool>);
-    fn scatter(&mut self, b: usize, p: usize, flags: &[bool]);
+    fn gather(&self, b: usize, amps: &mut Vec<f32>, flags: &mut Vec<bool>);
+    fn scatter(&mut self, b: usize, flags: &[bool]);
 }
 
 /// Counts per (baseline, spw) accumulated while scattering.
@@ -720,37 +771,54 @@ fn run<S: PlaneSource>(
         flagged: vec![0; nbls * nspw],
         before: 0,
     };
-    const BATCH: usize = 128;
+    const BATCH: usize = 64;
     let mut start = 0;
     while start < nbls {
         let end = (start + BATCH).min(nbls);
         let shared: &S = src;
-        let jobs: Vec<(usize, usize)> = (start..end)
-            .flat_map(|b| (0..npol).map(move |p| (b, p)))
-            .collect();
-        let results: Vec<(usize, usize, Vec<bool>, u64)> = jobs
-            .par_iter()
+        let spw_of_chan = &cnt.spw_of_chan;
+        let n = nt * nchan;
+        #[allow(clippy::type_complexity)]
+        let results: Vec<(usize, Vec<bool>, u64, Vec<u64>)> = (start..end)
+            .into_par_iter()
             .map_init(
                 || (Work::default(), Vec::new(), Vec::new()),
-                |(w, amps, init), &(b, p)| {
-                    shared.gather(b, p, amps, init);
+                |(w, amps, init), b| {
+                    shared.gather(b, amps, init);
                     let before = init.iter().filter(|&&f| f).count() as u64;
-                    let mut out = vec![false; nt * nchan];
+                    let mut out = vec![false; n * npol];
                     let auto = layout.ant1[b] == layout.ant2[b];
                     let search = params.flag_autos || !auto;
-                    flag_plane_slices(amps, init, &mut out, nt, nchan, params, search, w);
-                    (b, p, out, before)
+                    for p in 0..npol {
+                        let r = p * n..(p + 1) * n;
+                        flag_plane_slices(
+                            &amps[r.clone()],
+                            &init[r.clone()],
+                            &mut out[r],
+                            nt,
+                            nchan,
+                            params,
+                            search,
+                            w,
+                        );
+                    }
+                    // flagged samples per spectral window
+                    let mut per_spw = vec![0u64; nspw];
+                    for row in out.chunks_exact(nchan.max(1)) {
+                        for (&f, &s) in row.iter().zip(spw_of_chan) {
+                            per_spw[s] += u64::from(f);
+                        }
+                    }
+                    (b, out, before, per_spw)
                 },
             )
             .collect();
-        for (b, p, out, before) in results {
+        for (b, out, before, per_spw) in results {
             cnt.before += before;
-            for (k, &f) in out.iter().enumerate() {
-                if f {
-                    cnt.flagged[b * nspw + cnt.spw_of_chan[k % nchan]] += 1;
-                }
+            for (s, n) in per_spw.into_iter().enumerate() {
+                cnt.flagged[b * nspw + s] += n;
             }
-            src.scatter(b, p, &out);
+            src.scatter(b, &out);
         }
         start = end;
     }
@@ -826,28 +894,126 @@ struct ArraySource<'a> {
 }
 
 impl PlaneSource for ArraySource<'_> {
-    fn gather(&self, b: usize, p: usize, amps: &mut Vec<f32>, flags: &mut Vec<bool>) {
+    fn gather(&self, b: usize, amps: &mut Vec<f32>, flags: &mut Vec<bool>) {
+        let (_, nc, np) = self.data.dim();
+        let n = self.nt * nc;
         amps.clear();
+        amps.resize(n * np, 0.0);
         flags.clear();
+        flags.resize(n * np, false);
         for t in 0..self.nt {
             let r = t * self.nbls + b;
-            amps.extend(
-                self.data
-                    .slice(ndarray::s![r, .., p])
-                    .iter()
-                    .map(|&v| amplitude(v)),
+            let o = t * nc;
+            self.data
+                .slice(ndarray::s![r, .., ..])
+                .amps_into(0, nc, false, &mut amps[o..], n);
+            read_flags(
+                &self.flags.slice(ndarray::s![r, .., ..]),
+                0,
+                nc,
+                false,
+                &mut flags[o..],
+                n,
             );
-            flags.extend(self.flags.slice(ndarray::s![r, .., p]).iter().copied());
         }
     }
-    fn scatter(&mut self, b: usize, p: usize, out: &[bool]) {
-        let nc = self.data.dim().1;
+    fn scatter(&mut self, b: usize, out: &[bool]) {
+        let (_, nc, _) = self.data.dim();
+        let n = self.nt * nc;
         for t in 0..self.nt {
             let r = t * self.nbls + b;
-            let mut dst = self.flags.slice_mut(ndarray::s![r, .., p]);
-            for (d, &o) in dst.iter_mut().zip(&out[t * nc..(t + 1) * nc]) {
-                *d = o;
+            let mut dst = self.flags.slice_mut(ndarray::s![r, .., ..]);
+            write_flags(&mut dst, 0, nc, false, &out[t * nc..], n);
+        }
+    }
+}
+
+/// `out[p·stride + j] = f(cells[j'·npol + p])` for the `len` channels of a
+/// contiguous `[len, npol]` run, `j' = j` or `len − 1 − j` (`rev`).
+#[inline]
+fn deinterleave<T: Copy, U>(
+    cells: &[T],
+    npol: usize,
+    rev: bool,
+    out: &mut [U],
+    stride: usize,
+    f: impl Fn(T) -> U,
+) {
+    let len = cells.len() / npol.max(1);
+    for p in 0..npol {
+        let dst = &mut out[p * stride..p * stride + len];
+        if rev {
+            for (d, ch) in dst.iter_mut().rev().zip(cells.chunks_exact(npol)) {
+                *d = f(ch[p]);
             }
+        } else {
+            for (d, ch) in dst.iter_mut().zip(cells.chunks_exact(npol)) {
+                *d = f(ch[p]);
+            }
+        }
+    }
+}
+
+/// The inverse of [`deinterleave`] (for flags).
+#[inline]
+fn interleave(cells: &mut [bool], npol: usize, rev: bool, src: &[bool], stride: usize) {
+    let len = cells.len() / npol.max(1);
+    for p in 0..npol {
+        let s = &src[p * stride..p * stride + len];
+        if rev {
+            for (ch, &v) in cells.chunks_exact_mut(npol).zip(s.iter().rev()) {
+                ch[p] = v;
+            }
+        } else {
+            for (ch, &v) in cells.chunks_exact_mut(npol).zip(s) {
+                ch[p] = v;
+            }
+        }
+    }
+}
+
+/// Copy the flags of one row's channels `lo..hi` (reversed when `rev`),
+/// every polarisation `p` to `out[p·stride + j]`.
+fn read_flags(
+    f: &ndarray::ArrayView2<'_, bool>,
+    lo: usize,
+    hi: usize,
+    rev: bool,
+    out: &mut [bool],
+    stride: usize,
+) {
+    let cells = f.slice(ndarray::s![lo..hi, ..]);
+    if let Some(sl) = cells.to_slice() {
+        return deinterleave(sl, f.dim().1, rev, out, stride, |v| v);
+    }
+    let len = hi - lo;
+    for (j, ch) in cells.outer_iter().enumerate() {
+        let j = if rev { len - 1 - j } else { j };
+        for (p, &v) in ch.iter().enumerate() {
+            out[p * stride + j] = v;
+        }
+    }
+}
+
+/// The inverse of [`read_flags`]: `out[p·stride + j]` into channels `lo..hi`.
+fn write_flags(
+    f: &mut ndarray::ArrayViewMut2<'_, bool>,
+    lo: usize,
+    hi: usize,
+    rev: bool,
+    src: &[bool],
+    stride: usize,
+) {
+    let npol = f.dim().1;
+    let mut cells = f.slice_mut(ndarray::s![lo..hi, ..]);
+    if let Some(sl) = cells.as_slice_mut() {
+        return interleave(sl, npol, rev, src, stride);
+    }
+    let len = hi - lo;
+    for (j, mut ch) in cells.outer_iter_mut().enumerate() {
+        let j = if rev { len - 1 - j } else { j };
+        for (p, v) in ch.iter_mut().enumerate() {
+            *v = src[p * stride + j];
         }
     }
 }
@@ -907,30 +1073,59 @@ fn check_layout(layout: &BaselineLayout<'_>, nrows: usize) -> Result<(), CalErro
 
 /// One window's visibilities (complex) or amplitudes, as a group's planes read them.
 trait WindowData: Sync {
-    /// Append the amplitudes of row `r`, channels `lo..hi`, polarisation `p`
-    /// (reversed when `rev`).
-    fn amps(&self, r: usize, lo: usize, hi: usize, p: usize, rev: bool, out: &mut Vec<f32>);
+    /// The amplitudes of row `r`, channels `lo..hi` (reversed when `rev`),
+    /// every polarisation `p` to `out[p·stride + j]`.
+    fn amps(&self, r: usize, lo: usize, hi: usize, rev: bool, out: &mut [f32], stride: usize);
 }
 
-impl WindowData for ArrayView3<'_, Complex32> {
-    fn amps(&self, r: usize, lo: usize, hi: usize, p: usize, rev: bool, out: &mut Vec<f32>) {
-        let d = self.slice(ndarray::s![r, lo..hi, p]);
-        if rev {
-            out.extend(d.iter().rev().map(|&v| amplitude(v)));
-        } else {
-            out.extend(d.iter().map(|&v| amplitude(v)));
+/// One row's `[nchan, npol]` cells as amplitudes.
+trait RowAmps {
+    fn amps_into(&self, lo: usize, hi: usize, rev: bool, out: &mut [f32], stride: usize);
+}
+
+impl RowAmps for ndarray::ArrayView2<'_, Complex32> {
+    fn amps_into(&self, lo: usize, hi: usize, rev: bool, out: &mut [f32], stride: usize) {
+        let cells = self.slice(ndarray::s![lo..hi, ..]);
+        if let Some(sl) = cells.to_slice() {
+            return deinterleave(sl, self.dim().1, rev, out, stride, amplitude);
+        }
+        let len = hi - lo;
+        for (j, ch) in cells.outer_iter().enumerate() {
+            let j = if rev { len - 1 - j } else { j };
+            for (p, &v) in ch.iter().enumerate() {
+                out[p * stride + j] = amplitude(v);
+            }
         }
     }
 }
 
-impl WindowData for ArrayView3<'_, f32> {
-    fn amps(&self, r: usize, lo: usize, hi: usize, p: usize, rev: bool, out: &mut Vec<f32>) {
-        let d = self.slice(ndarray::s![r, lo..hi, p]);
-        if rev {
-            out.extend(d.iter().rev().copied());
-        } else {
-            out.extend(d.iter().copied());
+impl RowAmps for ndarray::ArrayView2<'_, f32> {
+    fn amps_into(&self, lo: usize, hi: usize, rev: bool, out: &mut [f32], stride: usize) {
+        let cells = self.slice(ndarray::s![lo..hi, ..]);
+        if let Some(sl) = cells.to_slice() {
+            return deinterleave(sl, self.dim().1, rev, out, stride, |v| v);
         }
+        let len = hi - lo;
+        for (j, ch) in cells.outer_iter().enumerate() {
+            let j = if rev { len - 1 - j } else { j };
+            for (p, &v) in ch.iter().enumerate() {
+                out[p * stride + j] = v;
+            }
+        }
+    }
+}
+
+impl WindowData for ArrayView3<'_, Complex32> {
+    fn amps(&self, r: usize, lo: usize, hi: usize, rev: bool, out: &mut [f32], stride: usize) {
+        self.index_axis(ndarray::Axis(0), r)
+            .amps_into(lo, hi, rev, out, stride);
+    }
+}
+
+impl WindowData for ArrayView3<'_, f32> {
+    fn amps(&self, r: usize, lo: usize, hi: usize, rev: bool, out: &mut [f32], stride: usize) {
+        self.index_axis(ndarray::Axis(0), r)
+            .amps_into(lo, hi, rev, out, stride);
     }
 }
 
@@ -941,57 +1136,58 @@ struct GroupSource<'a, D> {
     /// descending) — each block's channels in plane order
     runs: Vec<(usize, usize, usize, bool)>,
     nchan: usize,
+    npol: usize,
     nbls: usize,
     nt: usize,
 }
 
 impl<D: WindowData> PlaneSource for GroupSource<'_, D> {
-    fn gather(&self, b: usize, p: usize, amps: &mut Vec<f32>, flags: &mut Vec<bool>) {
+    fn gather(&self, b: usize, amps: &mut Vec<f32>, flags: &mut Vec<bool>) {
+        let n = self.nt * self.nchan;
         amps.clear();
+        amps.resize(n * self.npol, 0.0);
         flags.clear();
+        flags.resize(n * self.npol, false);
         for t in 0..self.nt {
             let r = t * self.nbls + b;
+            let mut j = t * self.nchan;
             for &(k, c0, len, desc) in &self.runs {
-                let (lo, hi) = if desc {
-                    (c0 + 1 - len, c0 + 1)
-                } else {
-                    (c0, c0 + len)
-                };
-                self.data[k].amps(r, lo, hi, p, desc, amps);
-                let f = self.flags[k].slice(ndarray::s![r, lo..hi, p]);
-                if desc {
-                    flags.extend(f.iter().rev().copied());
-                } else {
-                    flags.extend(f.iter().copied());
-                }
-            }
-        }
-    }
-    fn scatter(&mut self, b: usize, p: usize, out: &[bool]) {
-        let nc = self.nchan;
-        for t in 0..self.nt {
-            let r = t * self.nbls + b;
-            let mut j = t * nc;
-            for &(k, c0, len, desc) in &self.runs {
-                let (lo, hi) = if desc {
-                    (c0 + 1 - len, c0 + 1)
-                } else {
-                    (c0, c0 + len)
-                };
-                let mut f = self.flags[k].slice_mut(ndarray::s![r, lo..hi, p]);
-                let src = &out[j..j + len];
-                if desc {
-                    for (d, &o) in f.iter_mut().rev().zip(src) {
-                        *d = o;
-                    }
-                } else {
-                    for (d, &o) in f.iter_mut().zip(src) {
-                        *d = o;
-                    }
-                }
+                let (lo, hi) = run_bounds(c0, len, desc);
+                self.data[k].amps(r, lo, hi, desc, &mut amps[j..], n);
+                read_flags(
+                    &self.flags[k].index_axis(ndarray::Axis(0), r),
+                    lo,
+                    hi,
+                    desc,
+                    &mut flags[j..],
+                    n,
+                );
                 j += len;
             }
         }
+    }
+    fn scatter(&mut self, b: usize, out: &[bool]) {
+        let n = self.nt * self.nchan;
+        for t in 0..self.nt {
+            let r = t * self.nbls + b;
+            let mut j = t * self.nchan;
+            for &(k, c0, len, desc) in &self.runs {
+                let (lo, hi) = run_bounds(c0, len, desc);
+                let mut f = self.flags[k].index_axis_mut(ndarray::Axis(0), r);
+                write_flags(&mut f, lo, hi, desc, &out[j..], n);
+                j += len;
+            }
+        }
+    }
+}
+
+/// The channel range `lo..hi` of a run starting at `c0` (its last channel
+/// when descending).
+fn run_bounds(c0: usize, len: usize, desc: bool) -> (usize, usize) {
+    if desc {
+        (c0 + 1 - len, c0 + 1)
+    } else {
+        (c0, c0 + len)
     }
 }
 
@@ -1145,6 +1341,7 @@ fn flag_windows<D: WindowData>(
         nt: layout.ntimes,
         runs: channel_runs(&plane),
         nchan,
+        npol,
     };
     let mut rep = run(&mut src, layout, nchan, npol, spw_of_chan, params)?;
     rep.per_spw.resize(nwin, 0.0);

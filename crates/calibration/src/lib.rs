@@ -47,7 +47,7 @@ pub use model::{predict, predict_block};
 #[cfg(feature = "ms")]
 pub use msio::{
     antenna_by_name, apply_tables, flag_ms, flag_solve_apply_ms, group_transits, solve_ms,
-    write_model_ms, write_tables, MsSolve, OnePass, SolveSummary,
+    write_model_ms, write_tables, MsSolve, OnePass, OnePassTimings, SolveSummary,
 };
 pub use overview::{solution_overview, AntennaSolutions, GainWindow, SolutionOverview};
 pub use solve::{

@@ -115,7 +115,8 @@ fn read_block_with(
 }
 
 /// All rows of spectral window `spw` in one chunk, with the visibility
-/// column `data`, WEIGHT_SPECTRUM when `weights` and FLAG when `flag`.
+/// column `data`, WEIGHT_SPECTRUM when `weights` and FLAG when `flag` (and
+/// UVW).
 fn read_window(
     ms: &mut MsTable,
     path: &Path,
@@ -123,6 +124,19 @@ fn read_window(
     data: Option<DataColumn>,
     weights: bool,
     flag: bool,
+) -> Result<dsa110_ms_writer::Chunk, CalError> {
+    read_window_uvw(ms, path, spw, data, weights, flag, true)
+}
+
+/// [`read_window`], reading UVW only when `uvw` (else `uvw_m` is empty).
+fn read_window_uvw(
+    ms: &mut MsTable,
+    path: &Path,
+    spw: usize,
+    data: Option<DataColumn>,
+    weights: bool,
+    flag: bool,
+    uvw: bool,
 ) -> Result<dsa110_ms_writer::Chunk, CalError> {
     let nrows = ms.meta().n_rows_in_spw(spw);
     if nrows == 0 {
@@ -143,14 +157,16 @@ fn read_window(
             detail: format!("spectral window {spw}: no chunk"),
         });
     };
-    ms.read_chunk(
-        range,
-        ChunkColumns {
-            data,
-            flag,
-            weight_spectrum: weights,
-        },
-    )
+    let cols = ChunkColumns {
+        data,
+        flag,
+        weight_spectrum: weights,
+    };
+    if uvw {
+        ms.read_chunk(range, cols)
+    } else {
+        ms.read_chunk_without_uvw(range, cols)
+    }
     .map_err(ms_err(path))
 }
 
@@ -242,7 +258,8 @@ fn read_amplitudes(
     let mut windows = Vec::with_capacity(nspw);
     let mut layout: Option<(usize, Vec<u32>, Vec<u32>)> = None;
     for spw in 0..nspw {
-        let chunk = read_window(ms, path, spw, Some(DataColumn::Data), false, true)?;
+        // the flagger looks at |DATA| and FLAG only: no UVW
+        let chunk = read_window_uvw(ms, path, spw, Some(DataColumn::Data), false, true, false)?;
         let (times, ant1, ant2) = window_layout(path, spw, &chunk)?;
         match &layout {
             None => layout = Some((times.len(), ant1, ant2)),
@@ -453,6 +470,26 @@ pub struct OnePass {
     pub solve: MsSolve,
     /// What the application did, when it ran.
     pub apply: Option<ApplyReport>,
+    /// Where the time went.
+    pub timings: OnePassTimings,
+}
+
+/// Wall seconds of the steps of [`flag_solve_apply_ms`] (`flag_read_s +
+/// flag_s` is [`OnePass::flag_s`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct OnePassTimings {
+    /// Reading every window's DATA and FLAG for the flagger.
+    pub flag_read_s: f64,
+    /// The flagger itself.
+    pub flag_s: f64,
+    /// Reading each window again (DATA, WEIGHT_SPECTRUM, UVW; FLAG without the flagger).
+    pub read_s: f64,
+    /// Model prediction and the B and G solves.
+    pub model_solve_s: f64,
+    /// Applying the solutions in memory.
+    pub apply_s: f64,
+    /// Writing CORRECTED_DATA, weights and flags (or FLAG alone).
+    pub write_s: f64,
 }
 
 /// Flag (when `flag` is given), solve and apply (when `apply`) on the MS at
@@ -500,10 +537,12 @@ pub fn flag_solve_apply_ms(
             detail: "no spectral windows".into(),
         });
     }
+    let mut timings = OnePassTimings::default();
     let t_flag = std::time::Instant::now();
     let (mut flags, flag_report) = match flag {
         Some(fp) => {
             let (mut windows, (ntimes, ant1, ant2)) = read_amplitudes(&mut ms, path)?;
+            timings.flag_read_s = t_flag.elapsed().as_secs_f64();
             let npol = ms.meta().pols.len();
             let report = flag_amplitude_group(
                 &mut windows,
@@ -526,6 +565,12 @@ pub fn flag_solve_apply_ms(
     } else {
         0.0
     };
+    timings.flag_s = flag_s - timings.flag_read_s;
+    let lap = |t: &mut std::time::Instant| {
+        let s = t.elapsed().as_secs_f64();
+        *t = std::time::Instant::now();
+        s
+    };
     if apply {
         ms.add_calibration_columns().map_err(ms_err(path))?;
     }
@@ -537,11 +582,14 @@ pub fn flag_solve_apply_ms(
         n_newly_flagged: 0,
     };
     for (spw, r) in rows.into_iter().enumerate() {
+        let mut t = std::time::Instant::now();
         let given = flags.get_mut(spw).and_then(Option::take);
         let mut blk = read_block_with(&mut ms, path, spw, true, given)?;
+        timings.read_s += lap(&mut t);
         let model = models.predict(&blk)?;
         solver.add_window(spw, &blk, model.view())?;
         drop(model);
+        timings.model_solve_s += lap(&mut t);
         if apply {
             let Some((b, g)) = solver.last_tables() else {
                 return Err(CalError::MsLayout {
@@ -552,11 +600,13 @@ pub fn flag_solve_apply_ms(
             let rep = apply_to_block(&mut blk, Some(b), Some(g))?;
             total.n_corrected += rep.n_corrected;
             total.n_newly_flagged += rep.n_newly_flagged;
+            timings.apply_s += lap(&mut t);
             write_corrected(&mut ms, path, r.start, &mut blk)?;
         } else if flag_report.is_some() {
             ms.write_flags(r.start, blk.flags.view())
                 .map_err(ms_err(path))?;
         }
+        timings.write_s += lap(&mut t);
     }
     drop(ms);
     let (cal, pointing) = models.finish()?;
@@ -570,6 +620,7 @@ pub fn flag_solve_apply_ms(
             n_antennas,
         },
         apply: apply.then_some(total),
+        timings,
     })
 }
 

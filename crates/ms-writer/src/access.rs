@@ -516,6 +516,26 @@ impl MsTable {
 
     /// Read the rows of `range`.
     pub fn read_chunk(&mut self, range: &ChunkRange, cols: ChunkColumns) -> Result<Chunk, MsError> {
+        self.read_chunk_with(range, cols, true)
+    }
+
+    /// [`read_chunk`](Self::read_chunk) without `UVW` (one cell read per row
+    /// fewer, for readers that do not need it, e.g. a flagger): the chunk's
+    /// `uvw_m` is empty (`[0, 3]`).
+    pub fn read_chunk_without_uvw(
+        &mut self,
+        range: &ChunkRange,
+        cols: ChunkColumns,
+    ) -> Result<Chunk, MsError> {
+        self.read_chunk_with(range, cols, false)
+    }
+
+    fn read_chunk_with(
+        &mut self,
+        range: &ChunkRange,
+        cols: ChunkColumns,
+        uvw: bool,
+    ) -> Result<Chunk, MsError> {
         let rows = range.rows.clone();
         if rows.end > self.meta.n_rows {
             return Err(MsError::RowRange {
@@ -531,7 +551,7 @@ impl MsTable {
         let mut time_mjd_s = Vec::with_capacity(n);
         let mut ant1 = Vec::with_capacity(n);
         let mut ant2 = Vec::with_capacity(n);
-        let mut uvw_m = Array2::<f64>::zeros((n, 3));
+        let mut uvw_m = Array2::<f64>::zeros((if uvw { n } else { 0 }, 3));
         let starts = self.time_starts.get(range.spw).cloned().unwrap_or_default();
         let grid = self.grid.clone();
         for (i, r) in rows.clone().enumerate() {
@@ -549,8 +569,10 @@ impl MsTable {
                     ant2.push(self.scalar::<i32>("ANTENNA2", r)?);
                 }
             }
-            let u = self.cell::<f64>("UVW", r, 3)?;
-            uvw_m.row_mut(i).iter_mut().zip(u).for_each(|(o, v)| *o = v);
+            if uvw {
+                let u = self.cell::<f64>("UVW", r, 3)?;
+                uvw_m.row_mut(i).iter_mut().zip(u).for_each(|(o, v)| *o = v);
+            }
         }
         let data = match cols.data {
             Some(col) => {

@@ -368,3 +368,41 @@ fn one_pass_equals_flag_then_solve_then_apply() {
         assert_eq!(fa, &fc);
     }
 }
+
+/// The one pass's split (read for the flagger, flag, read, model + solve,
+/// apply, write) on an MS named by `DSA110_ONE_PASS_MS` (flagged, solved and
+/// corrected in place: give it a copy, e.g. of `cargo xtask bench calibrate`'s
+/// converted group). `cargo test -p dsa110-calibration --test it
+/// one_pass_split -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing on a given MS, run on demand"]
+fn one_pass_split_on_a_given_ms() {
+    let Ok(path) = std::env::var("DSA110_ONE_PASS_MS") else {
+        eprintln!("DSA110_ONE_PASS_MS not set: nothing to time");
+        return;
+    };
+    let cpu = || {
+        let s = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let f: Vec<&str> = s[s.rfind(')').unwrap() + 2..].split_whitespace().collect();
+        (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+    };
+    let (t, c) = (std::time::Instant::now(), cpu());
+    let one = flag_solve_apply_ms(
+        std::path::Path::new(&path),
+        &Catalog::built_in(),
+        Some(&FlagParams::default()),
+        &SolveParams::default(),
+        true,
+    )
+    .unwrap();
+    eprintln!(
+        "one pass: {:.1} s wall, {:.1} CPU-s, flagged {:.4} %; {:?}; load average {}",
+        t.elapsed().as_secs_f64(),
+        cpu() - c,
+        100.0 * one.flag.map_or(0.0, |f| f.fraction),
+        one.timings,
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+}

@@ -167,3 +167,85 @@ fn full_group_flag_solve_apply_timing() {
         sol.qa
     );
 }
+
+/// The flagger alone on a third of a group's baselines (32 antennas with
+/// autos, 24 integrations, 16 × 48 channels, 2 pols): CPU seconds, ns per
+/// sample and a fingerprint of the flags (to check that a faster flagger
+/// flags the same samples). `cargo test -p dsa110-calibration --test it
+/// flagger_timing -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing, run on demand"]
+fn flagger_timing() {
+    let (nant, nt, nchan_sb, nsb) = (32usize, 24usize, 48usize, 16usize);
+    let (mut ant1, mut ant2) = (Vec::new(), Vec::new());
+    for i in 0..nant as u32 {
+        for j in i..nant as u32 {
+            ant1.push(i);
+            ant2.push(j);
+        }
+    }
+    let nbls = ant1.len();
+    let nrows = nbls * nt;
+    let mut blocks: Vec<VisBlock> = (0..nsb)
+        .map(|sb| {
+            let mut rng = ChaCha8Rng::seed_from_u64(77 + sb as u64);
+            let mut data = Array3::<Complex32>::zeros((nrows, nchan_sb, 2));
+            for ((r, c, _), v) in data.indexed_iter_mut() {
+                let b = r % nbls;
+                let t = r / nbls;
+                *v = if ant1[b] == ant2[b] {
+                    Complex32::new(11_600.0, 0.0)
+                } else {
+                    let mut z = Complex32::new(
+                        (10.0 + 4.6 * normal(&mut rng)) as f32,
+                        (4.6 * normal(&mut rng)) as f32,
+                    );
+                    // a narrow-band emitter, a broadband burst and random spikes
+                    if (sb == 3 && c == 17) || (t == 9 && sb < 6) {
+                        z += Complex32::new(15.0, 0.0);
+                    }
+                    if rng.random_range(0.0..1.0) < 1e-3 {
+                        z += Complex32::new(200.0, 0.0);
+                    }
+                    z
+                };
+            }
+            VisBlock {
+                times_jd_utc: (0..nt).map(|k| 2.46e6 + k as f64 * 1.5e-4).collect(),
+                int_time_s: 12.884_902,
+                ant1: ant1.clone(),
+                ant2: ant2.clone(),
+                freqs_hz: (0..nchan_sb)
+                    .map(|j| dsa110_astro::constants::channel_freq_hz(sb, j))
+                    .collect(),
+                chan_width_hz: 244_140.625,
+                pols: vec![-5, -6],
+                uvw_m: Array2::zeros((nrows, 3)),
+                data,
+                flags: Array3::from_elem((nrows, nchan_sb, 2), false),
+                nsamples: Array3::from_elem((nrows, nchan_sb, 2), 1.0),
+                phase_centre: PhaseCentre::MeridianDrift { dec_rad: 0.5 },
+            }
+        })
+        .collect();
+    let (t, c) = (Instant::now(), cpu_s());
+    let rep = flag_group(&mut blocks, &FlagParams::default()).unwrap();
+    let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_s() - c);
+    let n = (nrows * nchan_sb * 2 * nsb) as f64;
+    // FNV-1a over the flags in block order
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for b in &blocks {
+        for &f in b.flags.iter() {
+            h = (h ^ u64::from(f)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    eprintln!(
+        "flagger: {wall:.2} s wall, {cpu:.2} CPU-s, {:.0} CPU-ns per sample, {:.4} % flagged, \
+         fingerprint {h:016x}; load average {}",
+        1e9 * cpu / n,
+        100.0 * rep.fraction,
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+}
