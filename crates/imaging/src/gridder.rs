@@ -81,6 +81,19 @@ fn good_size(n: usize) -> usize {
     }
 }
 
+/// A row's (u, v, w) folded onto v ≥ 0: `(−u, −v, −w)` and `true` (its
+/// visibilities conjugated) when v < 0. The image is real (`Re` of the sum), so a
+/// visibility and its conjugate at the opposite baseline image alike; folded,
+/// the data occupy half the grid's rows, and the row FFTs halve.
+#[inline]
+fn fold(uvw: &[f64; 3]) -> ([f64; 3], bool) {
+    if uvw[1] < 0.0 {
+        ([-uvw[0], -uvw[1], -uvw[2]], true)
+    } else {
+        (*uvw, false)
+    }
+}
+
 /// `n − 1` at pixel (x, y), computed stably.
 #[inline]
 fn nm1(n: usize, cell: f64, x: usize, y: usize) -> f64 {
@@ -119,6 +132,7 @@ impl Geometry {
         let (mut vmin, mut vmax) = (f64::INFINITY, f64::NEG_INFINITY);
         let mut nvis = 0usize;
         for (r, uvw) in vis.uvw_m.iter().enumerate() {
+            let (uvw, _) = fold(uvw);
             let good = vis.weight[r * nchan..(r + 1) * nchan]
                 .iter()
                 .filter(|w| **w > 0.0)
@@ -258,6 +272,8 @@ impl Gridder {
         let mut dropped = 0usize;
         let (mut gvmin, mut gvmax) = (f64::INFINITY, f64::NEG_INFINITY);
         for (r, uvw) in vis.uvw_m.iter().enumerate() {
+            let (uvw, _) = fold(uvw);
+            let uvw = &uvw;
             let wts = &vis.weight[r * nchan..(r + 1) * nchan];
             if wts.iter().all(|w| *w == 0.0) {
                 continue;
@@ -517,6 +533,7 @@ impl Gridder {
         let mut count = vec![0u64; nrows + 1];
         let half = self.nu as f64 / 2.0;
         for uvw in &vis.uvw_m {
+            let (uvw, _) = fold(uvw);
             let (c0, c1) = self.chan_range(vis, uvw[2], p);
             if c0 >= c1 {
                 continue;
@@ -581,6 +598,8 @@ impl Gridder {
             let mut ku = vec![0f32; sup];
             let mut kv = vec![0f32; sup];
             for (r, uvw) in vis.uvw_m.iter().enumerate() {
+                let (uvw, flip) = fold(uvw);
+                let uvw = &uvw;
                 let (c0, c1) = self.chan_range(vis, uvw[2], p);
                 if c0 >= c1 {
                     continue;
@@ -617,6 +636,7 @@ impl Gridder {
                         continue;
                     }
                     let mut val = match data {
+                        Some(d) if flip => d[i].conj() * w8,
                         Some(d) => d[i] * w8,
                         None => Complex32::new(w8, 0.0),
                     };
@@ -714,6 +734,8 @@ impl Gridder {
                 .enumerate()
                 .with_min_len(64)
                 .for_each(|(r, (res, uvw))| {
+                    let (uvw, flip) = fold(uvw);
+                    let uvw = &uvw;
                     let (c0, c1) = self.chan_range(vis, uvw[2], p);
                     if c0 >= c1 {
                         return;
@@ -754,7 +776,7 @@ impl Gridder {
                             let ph = shc * self.kernel.eval(t);
                             acc *= Complex32::new(ph.re as f32, ph.im as f32);
                         }
-                        *rc -= acc;
+                        *rc -= if flip { acc.conj() } else { acc };
                     }
                 });
         }
