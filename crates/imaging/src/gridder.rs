@@ -612,6 +612,23 @@ impl Gridder {
                 if vmax < r0 as f64 || vmin > r1 as f64 {
                     continue;
                 }
+                // only the channels whose kernel rows reach this band: gv rises with
+                // f (v ≥ 0 folded), and a row's channels often span several bands
+                let kv_f = uvw[1] / C_M_S * self.cell * nu as f64;
+                let (c0, c1) = if kv_f > 0.0 {
+                    let centre = nu as f64 / 2.0;
+                    let flo = (r0 as f64 - sup as f64 / 2.0 - 1.0 - centre) / kv_f;
+                    let fhi = (r1 as f64 + sup as f64 / 2.0 + 1.0 - centre) / kv_f;
+                    let fr = &vis.freq_hz[c0..c1];
+                    let a = c0 + fr.partition_point(|f| *f < flo);
+                    let b = c0 + fr.partition_point(|f| *f <= fhi);
+                    (a, b.max(a))
+                } else {
+                    (c0, c1)
+                };
+                if c0 >= c1 {
+                    continue;
+                }
                 let (mut sh, step) = self.shift_phasor(uvw[2], vis.freq_hz[c0], -1.0);
                 for c in c0..c1 {
                     let shc = match step {
@@ -643,7 +660,7 @@ impl Gridder {
                     if let Some(wp) = self.w {
                         let wl = uvw[2] * f / C_M_S;
                         let t = (wl - (wp.w0 + p as f64 * wp.dw)) / wp.dw;
-                        let ph = shc * self.kernel.eval(t);
+                        let ph = shc * self.kernel.eval_table(t);
                         val *= Complex32::new(ph.re as f32, ph.im as f32);
                     }
                     let iu0 = self.kernel.weights(gu, &mut ku) as usize;
@@ -773,7 +790,7 @@ impl Gridder {
                         if let Some(wp) = self.w {
                             let wl = uvw[2] * f / C_M_S;
                             let t = (wl - (wp.w0 + p as f64 * wp.dw)) / wp.dw;
-                            let ph = shc * self.kernel.eval(t);
+                            let ph = shc * self.kernel.eval_table(t);
                             acc *= Complex32::new(ph.re as f32, ph.im as f32);
                         }
                         *rc -= if flip { acc.conj() } else { acc };
