@@ -199,8 +199,11 @@ impl EsKernel {
     }
 }
 
-/// Kernel designs made so far: ((ε bits, σ bits), W, β).
-static DESIGNS: std::sync::Mutex<Vec<((u64, u64), usize, f64)>> = std::sync::Mutex::new(Vec::new());
+/// A kernel design: ((ε bits, σ bits), W, β).
+type Design = ((u64, u64), usize, f64);
+
+/// Kernel designs made so far.
+static DESIGNS: std::sync::Mutex<Vec<Design>> = std::sync::Mutex::new(Vec::new());
 
 /// The β (= b·W, b searched by golden section in [1.4, 2.6]) of least aliasing
 /// error for support `w` at oversampling σ, and that error.
