@@ -170,8 +170,26 @@ fn group_ms(tools: &Path, conv: &Path, scale: &str) -> Result<(PathBuf, PathBuf)
     Ok((ms, truth))
 }
 
+/// `bench`'s harness plus the child's CPU time (user + system) and the load average
+/// when it ended: the machine is shared, so wall time alone says little.
+const MEASURE_CPU_PY: &str = r#"
+import json, os, resource, subprocess, sys, time
+t0 = time.perf_counter()
+p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+wall = time.perf_counter() - t0
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+if p.returncode != 0:
+    sys.stderr.write(p.stdout[-4000:] + p.stderr[-4000:])
+    sys.exit(p.returncode)
+print(json.dumps({"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
+                  "peak_rss_bytes": ru.ru_maxrss * 1024, "load": os.getloadavg()[1],
+                  "stdout": p.stdout}))
+"#;
+
 struct Run {
     wall_s: Vec<f64>,
+    cpu_s: Vec<f64>,
+    load: Vec<f64>,
     peak_rss_bytes: f64,
     stdout: String,
 }
@@ -179,18 +197,17 @@ struct Run {
 fn measure(py: &Path, argv: &[String], reps: usize) -> Result<Run> {
     let mut r = Run {
         wall_s: Vec::new(),
+        cpu_s: Vec::new(),
+        load: Vec::new(),
         peak_rss_bytes: 0.0,
         stdout: String::new(),
     };
     for _ in 0..reps {
-        let out = util::output(
-            Command::new(py)
-                .arg("-c")
-                .arg(crate::bench::MEASURE_PY)
-                .args(argv),
-        )?;
+        let out = util::output(Command::new(py).arg("-c").arg(MEASURE_CPU_PY).args(argv))?;
         let m: Value = serde_json::from_str(out.trim())?;
         r.wall_s.push(m["wall_s"].as_f64().unwrap_or(f64::NAN));
+        r.cpu_s.push(m["cpu_s"].as_f64().unwrap_or(f64::NAN));
+        r.load.push(m["load"].as_f64().unwrap_or(f64::NAN));
         r.peak_rss_bytes = r
             .peak_rss_bytes
             .max(m["peak_rss_bytes"].as_f64().unwrap_or(0.0));
@@ -317,15 +334,17 @@ pub fn run(args: &[String]) -> Result<()> {
         o.niter
     );
     println!(
-        "{:<26} {:>10} {:>12} {:>12} {:>8} {:>8}  runs (s)",
-        "contender", "median s", "Mvis/s", "peak RSS MB", "rms mJy", "iters"
+        "{:<26} {:>10} {:>8} {:>6} {:>12} {:>12} {:>8} {:>8}  runs (s)",
+        "contender", "median s", "CPU s", "load", "Mvis/s", "peak RSS MB", "rms mJy", "iters"
     );
     let row = |name: &str, r: &Run, rms: f64, iters: String| {
         let m = median(&r.wall_s);
         println!(
-            "{:<26} {:>10.1} {:>12.2} {:>12.0} {:>8.3} {:>8}  {:?}",
+            "{:<26} {:>10.1} {:>8.1} {:>6.1} {:>12.2} {:>12.0} {:>8.3} {:>8}  {:?}",
             name,
             m,
+            median(&r.cpu_s),
+            median(&r.load),
             nvis / 1e6 / m,
             r.peak_rss_bytes / 1e6,
             rms * 1e3,

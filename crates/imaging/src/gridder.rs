@@ -27,8 +27,9 @@ pub struct GridConfig {
     pub cell_rad: f64,
     /// Requested accuracy ε of gridding/degridding (relative to the peak).
     pub eps: f64,
-    /// Grid oversampling factor σ (e.g. 2.0).
-    pub sigma: f64,
+    /// Grid oversampling factor σ (1.2…4), or `None`: chosen per image and data
+    /// in [1.5, 2] by a cost model (with the kernel support that keeps ε).
+    pub sigma: Option<f64>,
     /// Apply the w-term correction (true) or ignore w entirely (false).
     pub wcorr: bool,
 }
@@ -49,6 +50,7 @@ struct WPlanes {
 pub struct Gridder {
     n: usize,
     nu: usize,
+    sigma: f64,
     cell: f64,
     kernel: EsKernel,
     corr: Vec<f64>,
@@ -79,6 +81,19 @@ fn good_size(n: usize) -> usize {
     }
 }
 
+/// A row's (u, v, w) folded onto v ≥ 0: `(−u, −v, −w)` and `true` (its
+/// visibilities conjugated) when v < 0. The image is real (`Re` of the sum), so a
+/// visibility and its conjugate at the opposite baseline image alike; folded,
+/// the data occupy half the grid's rows, and the row FFTs halve.
+#[inline]
+fn fold(uvw: &[f64; 3]) -> ([f64; 3], bool) {
+    if uvw[1] < 0.0 {
+        ([-uvw[0], -uvw[1], -uvw[2]], true)
+    } else {
+        (*uvw, false)
+    }
+}
+
 /// `n − 1` at pixel (x, y), computed stably.
 #[inline]
 fn nm1(n: usize, cell: f64, x: usize, y: usize) -> f64 {
@@ -89,6 +104,107 @@ fn nm1(n: usize, cell: f64, x: usize, y: usize) -> f64 {
         return -1.0;
     }
     -r2 / (1.0 + (1.0 - r2).sqrt())
+}
+
+/// The grid side for image side `n` at oversampling σ with kernel support `w`.
+fn grid_side(n: usize, sigma: f64, w: usize) -> usize {
+    good_size((n as f64 * sigma).ceil() as usize).max(n + 2 * w)
+}
+
+/// What the cost of a grid or degrid pass depends on, from one pass over the rows.
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    /// Range of w over rows with any weight (wavelengths).
+    w_range: f64,
+    /// Half the range of (n − 1) over the image.
+    n_half_range: f64,
+    /// Extent of v·cell over rows with any weight (fraction of the grid side).
+    v_frac: f64,
+    /// Unflagged visibilities.
+    nvis: f64,
+}
+
+impl Geometry {
+    fn of(vis: &ImagingVis, cfg: &GridConfig) -> Self {
+        let nchan = vis.nchan();
+        let (fmin, fmax) = (vis.freq_hz[0], vis.freq_hz[nchan - 1]);
+        let (mut wmin, mut wmax) = (f64::INFINITY, f64::NEG_INFINITY);
+        let (mut vmin, mut vmax) = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut nvis = 0usize;
+        for (r, uvw) in vis.uvw_m.iter().enumerate() {
+            let (uvw, _) = fold(uvw);
+            let good = vis.weight[r * nchan..(r + 1) * nchan]
+                .iter()
+                .filter(|w| **w > 0.0)
+                .count();
+            if good == 0 {
+                continue;
+            }
+            nvis += good;
+            for f in [fmin, fmax] {
+                let (v, w) = (uvw[1] * f / C_M_S, uvw[2] * f / C_M_S);
+                wmin = wmin.min(w);
+                wmax = wmax.max(w);
+                vmin = vmin.min(v);
+                vmax = vmax.max(v);
+            }
+        }
+        let n = cfg.npix;
+        let nmin = nm1(n, cfg.cell_rad, 0, 0).min(nm1(n, cfg.cell_rad, n - 1, n - 1));
+        let finite = wmin.is_finite();
+        Self {
+            w_range: if finite { wmax - wmin } else { 0.0 },
+            n_half_range: 0.5 * nmin.abs(),
+            v_frac: if finite {
+                ((vmax - vmin) * cfg.cell_rad).min(1.0)
+            } else {
+                0.0
+            },
+            nvis: nvis as f64,
+        }
+    }
+}
+
+/// The oversampling σ in [1.5, 2] of least estimated cost for one grid pass
+/// plus one degrid pass, each σ with the support [`EsKernel::design`] gives
+/// for ε. A smaller σ shrinks the FFTs (rows × columns ∝ σ², and fewer rows
+/// hold data) but widens the kernel (W³ per visibility with the w-kernel) and,
+/// with w-correction, spaces the w-planes closer (their number ∝ σ + W).
+///
+/// Per pass: w-planes × (FFT rows of the band and the image's columns, each
+/// `nu log₂ nu`; the image's `n²` w-phase and accumulation) + visibilities × W²
+/// (× W with the w-kernel). The weights are this machine's measured ratios
+/// (an FFT's `nu log₂ nu` unit ≈ 1, a pixel's w-phase ≈ 6, a kernel tap ≈ 4).
+fn choose_sigma(cfg: &GridConfig, geom: &Geometry) -> f64 {
+    // Not below 1.5: the grids are f32, and dividing by the kernel's transform
+    // (u × v × w) at the field's edge amplifies their rounding; at σ = 1.25 the
+    // wide-field test's error reaches 2e-4 of the peak whatever the support.
+    const SIGMAS: [f64; 6] = [1.5, 1.6, 1.7, 1.8, 1.9, 2.0];
+    let (c_fft, c_pix, c_tap) = (1.0, 6.0, 4.0);
+    let n = cfg.npix as f64;
+    let cost = |sigma: f64| {
+        let w = EsKernel::design_params(cfg.eps, sigma).0;
+        let nu = grid_side(cfg.npix, sigma, w) as f64;
+        let wf = w as f64;
+        let nplanes = if cfg.wcorr && geom.w_range > 0.0 {
+            (geom.w_range * 2.0 * sigma * geom.n_half_range).ceil() + wf + 1.0
+        } else {
+            1.0
+        };
+        let band = (geom.v_frac * nu + wf + 3.0).min(nu);
+        let fft = c_fft * (band + n) * nu * nu.log2();
+        let per_plane = fft + c_pix * n * n;
+        let taps = geom.nvis * wf * wf * if cfg.wcorr { wf } else { 1.0 };
+        2.0 * (nplanes * per_plane + c_tap * taps)
+    };
+    let mut best = (f64::INFINITY, 2.0);
+    for s in SIGMAS {
+        let c = cost(s);
+        if c < best.0 {
+            best = (c, s);
+        }
+    }
+    best.1
 }
 
 impl Gridder {
@@ -109,21 +225,29 @@ impl Gridder {
                 reason: "pixel size must be > 0 and the field smaller than the sky".into(),
             });
         }
-        if !(1.2..=4.0).contains(&cfg.sigma) {
-            return Err(ImagingError::InvalidParam {
-                name: "sigma",
-                value: cfg.sigma.to_string(),
-                reason: "grid oversampling must be in [1.2, 4]".into(),
-            });
+        if let Some(sigma) = cfg.sigma {
+            if !(1.2..=4.0).contains(&sigma) {
+                return Err(ImagingError::InvalidParam {
+                    name: "sigma",
+                    value: sigma.to_string(),
+                    reason: "grid oversampling must be in [1.2, 4]".into(),
+                });
+            }
         }
-        let kernel = EsKernel::for_accuracy(cfg.eps, cfg.sigma);
-        let nu = good_size((n as f64 * cfg.sigma).ceil() as usize).max(n + 2 * kernel.support);
+        let geom = Geometry::of(vis, cfg);
+        let sigma = match cfg.sigma {
+            Some(s) => s,
+            None => choose_sigma(cfg, &geom),
+        };
+        let kernel = EsKernel::design(cfg.eps, sigma);
+        let nu = grid_side(n, sigma, kernel.support);
         let corr: Vec<f64> = (0..n)
             .map(|x| kernel.ft((x as f64 - n as f64 / 2.0) / nu as f64))
             .collect();
         let mut g = Self {
             n,
             nu,
+            sigma,
             cell: cfg.cell_rad,
             kernel,
             corr,
@@ -148,6 +272,8 @@ impl Gridder {
         let mut dropped = 0usize;
         let (mut gvmin, mut gvmax) = (f64::INFINITY, f64::NEG_INFINITY);
         for (r, uvw) in vis.uvw_m.iter().enumerate() {
+            let (uvw, _) = fold(uvw);
+            let uvw = &uvw;
             let wts = &vis.weight[r * nchan..(r + 1) * nchan];
             if wts.iter().all(|w| *w == 0.0) {
                 continue;
@@ -184,7 +310,7 @@ impl Gridder {
             let nmin = nm1(n, cfg.cell_rad, 0, 0).min(nm1(n, cfg.cell_rad, n - 1, n - 1));
             let nshift = 0.5 * nmin;
             let half_range = 0.5 * nmin.abs();
-            let dw = 1.0 / (2.0 * cfg.sigma * half_range.max(1e-12));
+            let dw = 1.0 / (2.0 * sigma * half_range.max(1e-12));
             let sup = g.kernel.support;
             let nplanes = ((wmax - wmin) / dw).ceil() as usize + sup + 1;
             let w0 = 0.5 * (wmin + wmax) - 0.5 * (nplanes as f64 - 1.0) * dw;
@@ -201,6 +327,10 @@ impl Gridder {
     /// Oversampled grid side.
     pub fn grid_size(&self) -> usize {
         self.nu
+    }
+    /// Grid oversampling factor σ used (given or chosen).
+    pub fn sigma(&self) -> f64 {
+        self.sigma
     }
     /// Kernel support W.
     pub fn support(&self) -> usize {
@@ -278,39 +408,34 @@ impl Gridder {
         let (n, nu) = (self.n, self.nu);
         let (vlo, vhi) = self.vband;
         let nband = vhi - vlo;
+        let h = n / 2;
         let mut img_t = vec![0f64; n * n]; // [x][y]
         let mut grid = vec![Complex32::new(0.0, 0.0); nband * nu];
         let mut planner = FftPlanner::<f32>::new();
         let fft = planner.plan_fft(nu, FftDirection::Forward);
-        // w-phase per pixel (transposed layout): current plane and per-plane step
+        // The w-phase depends on (n − 1), i.e. on |l| and |m| only: kept for one
+        // quadrant, `[|x − N/2|][|y − N/2|]` (a quarter of the image's memory
+        // traffic per plane); the current plane's and the per-plane step.
+        let quad_phase = |wv: f64, wp: WPlanes| -> Vec<Complex32> {
+            (0..(h + 1) * (h + 1))
+                .into_par_iter()
+                .map(|i| {
+                    let (ax, ay) = (i / (h + 1), i % (h + 1));
+                    let xn = nm1(n, self.cell, h - ax, h + ay) - wp.nshift;
+                    let (s, c) = (-2.0 * PI * wv * xn).sin_cos();
+                    Complex32::new(c as f32, s as f32)
+                })
+                .collect()
+        };
         let (mut phase, step) = match self.w {
-            Some(wp) => {
-                let mk = |wv: f64| -> Vec<Complex32> {
-                    (0..n * n)
-                        .into_par_iter()
-                        .map(|i| {
-                            let (x, y) = (i / n, i % n);
-                            let xn = nm1(n, self.cell, x, y) - wp.nshift;
-                            let (s, c) = (-2.0 * PI * wv * xn).sin_cos();
-                            Complex32::new(c as f32, s as f32)
-                        })
-                        .collect()
-                };
-                (mk(wp.w0), mk(wp.dw))
-            }
+            Some(wp) => (quad_phase(wp.w0, wp), quad_phase(wp.dw, wp)),
             None => (Vec::new(), Vec::new()),
         };
         for p in 0..self.nplanes() {
-            if p > 0 && self.w.is_some() {
+            if let (true, Some(wp)) = (p > 0, self.w) {
                 // exact phases every 8 planes, the running product otherwise
-                if let (Some(wp), true) = (self.w, p % 8 == 0) {
-                    let wv = wp.w0 + p as f64 * wp.dw;
-                    phase.par_iter_mut().enumerate().for_each(|(i, ph)| {
-                        let (x, y) = (i / n, i % n);
-                        let xn = nm1(n, self.cell, x, y) - wp.nshift;
-                        let (s, c) = (-2.0 * PI * wv * xn).sin_cos();
-                        *ph = Complex32::new(c as f32, s as f32);
-                    });
+                if p % 8 == 0 {
+                    phase = quad_phase(wp.w0 + p as f64 * wp.dw, wp);
                 } else {
                     phase
                         .par_iter_mut()
@@ -324,8 +449,10 @@ impl Gridder {
                 || vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
                 |scratch, row| fft.process_with_scratch(row, scratch),
             );
-            // kept columns px ∈ [−N/2, N/2): blocks of CB image columns x
-            const CB: usize = 8;
+            // kept columns px ∈ [−N/2, N/2): blocks of CB image columns x, gathered
+            // row by row (CB neighbouring cells of a grid row at a time, not one
+            // cell per row per column: the rows are nu cells apart)
+            const CB: usize = 16;
             let grid = &grid;
             let fft = &fft;
             let with_w = self.w.is_some();
@@ -340,24 +467,40 @@ impl Gridder {
                 |(buf, scratch), (bi, out)| {
                     let x0 = bi * CB;
                     let ncols = out.len() / n;
+                    let mut ixs = [0usize; CB];
+                    for (k, ix) in ixs.iter_mut().enumerate().take(ncols) {
+                        let px = (x0 + k) as i64 - h as i64;
+                        *ix = px.rem_euclid(nu as i64) as usize;
+                    }
                     for k in 0..ncols {
-                        let px = (x0 + k) as i64 - n as i64 / 2;
-                        let ix = px.rem_euclid(nu as i64) as usize;
                         let col = &mut buf[k * nu..(k + 1) * nu];
-                        col.iter_mut().for_each(|c| *c = Complex32::new(0.0, 0.0));
-                        for (j, row) in grid.chunks_exact(nu).enumerate() {
-                            col[vlo + j] = row[ix];
+                        col[..vlo]
+                            .iter_mut()
+                            .for_each(|c| *c = Complex32::new(0.0, 0.0));
+                        col[vhi..]
+                            .iter_mut()
+                            .for_each(|c| *c = Complex32::new(0.0, 0.0));
+                    }
+                    for (j, row) in grid.chunks_exact(nu).enumerate() {
+                        for (k, ix) in ixs.iter().enumerate().take(ncols) {
+                            buf[k * nu + vlo + j] = row[*ix];
                         }
+                    }
+                    for k in 0..ncols {
+                        let col = &mut buf[k * nu..(k + 1) * nu];
                         fft.process_with_scratch(col, scratch);
+                        let x = x0 + k;
+                        let px = x as i64 - h as i64;
+                        let qrow = x.abs_diff(h) * (h + 1);
                         let orow = &mut out[k * n..(k + 1) * n];
                         for (y, o) in orow.iter_mut().enumerate() {
-                            let py = y as i64 - n as i64 / 2;
+                            let py = y as i64 - h as i64;
                             let mut v = col[py.rem_euclid(nu as i64) as usize];
                             if (px + py) & 1 != 0 {
                                 v = -v;
                             }
                             if with_w {
-                                v *= phase_ref[(x0 + k) * n + y];
+                                v *= phase_ref[qrow + y.abs_diff(h)];
                             }
                             *o += v.re as f64;
                         }
@@ -390,6 +533,7 @@ impl Gridder {
         let mut count = vec![0u64; nrows + 1];
         let half = self.nu as f64 / 2.0;
         for uvw in &vis.uvw_m {
+            let (uvw, _) = fold(uvw);
             let (c0, c1) = self.chan_range(vis, uvw[2], p);
             if c0 >= c1 {
                 continue;
@@ -454,6 +598,8 @@ impl Gridder {
             let mut ku = vec![0f32; sup];
             let mut kv = vec![0f32; sup];
             for (r, uvw) in vis.uvw_m.iter().enumerate() {
+                let (uvw, flip) = fold(uvw);
+                let uvw = &uvw;
                 let (c0, c1) = self.chan_range(vis, uvw[2], p);
                 if c0 >= c1 {
                     continue;
@@ -464,6 +610,23 @@ impl Gridder {
                 let vmin = va.min(vb) + nu as f64 / 2.0 - sup as f64;
                 let vmax = va.max(vb) + nu as f64 / 2.0 + sup as f64;
                 if vmax < r0 as f64 || vmin > r1 as f64 {
+                    continue;
+                }
+                // only the channels whose kernel rows reach this band: gv rises with
+                // f (v ≥ 0 folded), and a row's channels often span several bands
+                let kv_f = uvw[1] / C_M_S * self.cell * nu as f64;
+                let (c0, c1) = if kv_f > 0.0 {
+                    let centre = nu as f64 / 2.0;
+                    let flo = (r0 as f64 - sup as f64 / 2.0 - 1.0 - centre) / kv_f;
+                    let fhi = (r1 as f64 + sup as f64 / 2.0 + 1.0 - centre) / kv_f;
+                    let fr = &vis.freq_hz[c0..c1];
+                    let a = c0 + fr.partition_point(|f| *f < flo);
+                    let b = c0 + fr.partition_point(|f| *f <= fhi);
+                    (a, b.max(a))
+                } else {
+                    (c0, c1)
+                };
+                if c0 >= c1 {
                     continue;
                 }
                 let (mut sh, step) = self.shift_phasor(uvw[2], vis.freq_hz[c0], -1.0);
@@ -490,13 +653,14 @@ impl Gridder {
                         continue;
                     }
                     let mut val = match data {
+                        Some(d) if flip => d[i].conj() * w8,
                         Some(d) => d[i] * w8,
                         None => Complex32::new(w8, 0.0),
                     };
                     if let Some(wp) = self.w {
                         let wl = uvw[2] * f / C_M_S;
                         let t = (wl - (wp.w0 + p as f64 * wp.dw)) / wp.dw;
-                        let ph = shc * self.kernel.eval(t);
+                        let ph = shc * self.kernel.eval_table(t);
                         val *= Complex32::new(ph.re as f32, ph.im as f32);
                     }
                     let iu0 = self.kernel.weights(gu, &mut ku) as usize;
@@ -587,6 +751,8 @@ impl Gridder {
                 .enumerate()
                 .with_min_len(64)
                 .for_each(|(r, (res, uvw))| {
+                    let (uvw, flip) = fold(uvw);
+                    let uvw = &uvw;
                     let (c0, c1) = self.chan_range(vis, uvw[2], p);
                     if c0 >= c1 {
                         return;
@@ -624,10 +790,10 @@ impl Gridder {
                         if let Some(wp) = self.w {
                             let wl = uvw[2] * f / C_M_S;
                             let t = (wl - (wp.w0 + p as f64 * wp.dw)) / wp.dw;
-                            let ph = shc * self.kernel.eval(t);
+                            let ph = shc * self.kernel.eval_table(t);
                             acc *= Complex32::new(ph.re as f32, ph.im as f32);
                         }
-                        *rc -= acc;
+                        *rc -= if flip { acc.conj() } else { acc };
                     }
                 });
         }
@@ -720,7 +886,7 @@ mod tests {
             npix: n,
             cell_rad: cell,
             eps: 1e-5,
-            sigma: 2.0,
+            sigma: Some(2.0),
             wcorr: true,
         };
         let g = Gridder::new(&cfg, &vis).unwrap();

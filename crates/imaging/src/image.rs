@@ -25,8 +25,9 @@ pub struct ImagingParams {
     pub clean: CleanParams,
     /// Gridding accuracy ε.
     pub eps: f64,
-    /// Grid oversampling σ.
-    pub sigma: f64,
+    /// Grid oversampling σ; `None` (the default): the gridder chooses it in
+    /// [1.5, 2] by its cost model, with the kernel support that keeps ε.
+    pub sigma: Option<f64>,
     /// w-term correction on/off.
     pub wcorr: bool,
     /// Primary-beam cut-off: the pb-corrected image is NaN where pb < this.
@@ -49,7 +50,7 @@ impl Default for ImagingParams {
             weighting: Weighting::Briggs { robust: 0.0 },
             clean: CleanParams::default(),
             eps: 1e-4,
-            sigma: 2.0,
+            sigma: None,
             wcorr: true,
             pb_cutoff: 0.1,
             dish_diameter_m: 4.65,
@@ -126,6 +127,15 @@ pub struct ImagingReport {
     pub n_dropped: usize,
     /// w-planes used.
     pub n_wplanes: usize,
+    /// Grid oversampling σ used (given or chosen).
+    #[serde(default)]
+    pub grid_sigma: f64,
+    /// Oversampled grid side.
+    #[serde(default)]
+    pub grid_size: usize,
+    /// Kernel support (cells).
+    #[serde(default)]
+    pub kernel_support: usize,
     /// Minor iterations.
     pub n_iter: usize,
     /// Major cycles.
@@ -164,7 +174,7 @@ pub struct ImagingProducts {
 
 fn estimate_memory_mb(vis: &ImagingVis, p: &ImagingParams) -> u64 {
     let n = p.size as u64;
-    let nu = (p.size as f64 * p.sigma).ceil() as u64;
+    let nu = (p.size as f64 * p.sigma.unwrap_or(2.0)).ceil() as u64;
     let nvis = vis.vis.len() as u64;
     let bytes = nu * nu * 8 + 9 * n * n * 8 + nvis * (8 + 4);
     bytes / 1_000_000 + 1
@@ -236,6 +246,7 @@ pub fn compute(vis: &ImagingVis, p: &ImagingParams) -> Result<ImagingProducts, I
     tracing::info!(
         n_vis,
         grid = g.grid_size(),
+        sigma = g.sigma(),
         support = g.support(),
         w_planes = g.nplanes(),
         dropped = g.n_dropped,
@@ -340,6 +351,9 @@ pub fn compute(vis: &ImagingVis, p: &ImagingParams) -> Result<ImagingProducts, I
         n_vis,
         n_dropped: g.n_dropped,
         n_wplanes: g.nplanes(),
+        grid_sigma: g.sigma(),
+        grid_size: g.grid_size(),
+        kernel_support: g.support(),
         n_iter: cr.n_iter,
         n_major: cr.n_major,
         stop_level_jy: cr.stop_level_jy,
@@ -426,8 +440,12 @@ pub fn image(
             p.clean.auto_threshold_sigma,
             p.clean.auto_mask_sigma,
             p.eps,
-            p.sigma,
+            report.grid_sigma,
             p.wcorr
+        ),
+        format!(
+            "grid {} support {} w-planes {}",
+            report.grid_size, report.kernel_support, report.n_wplanes
         ),
         format!(
             "pb-cutoff {} dish {} m; iterations {} major cycles {} w-planes {}",

@@ -65,14 +65,25 @@ fn wide_field_case() -> Case {
 }
 
 fn max_err(case: &Case, wcorr: bool) -> (f64, f64) {
+    max_err_with(case, wcorr, 1e-5, Some(2.0))
+}
+
+fn max_err_with(case: &Case, wcorr: bool, eps: f64, sigma: Option<f64>) -> (f64, f64) {
     let cfg = GridConfig {
         npix: case.npix,
         cell_rad: case.cell,
-        eps: 1e-5,
-        sigma: 2.0,
+        eps,
+        sigma,
         wcorr,
     };
     let g = Gridder::new(&cfg, &case.vis).unwrap();
+    eprintln!(
+        "ε {eps:e}: σ {} grid {} support {} w-planes {}",
+        g.sigma(),
+        g.grid_size(),
+        g.support(),
+        g.nplanes()
+    );
     assert_eq!(g.n_dropped, 0, "test visibilities must all fit on the grid");
     let wt = &case.vis.weight;
     let sumw: f64 = wt.iter().map(|w| *w as f64).sum();
@@ -107,6 +118,28 @@ fn dirty_image_equals_direct_fourier_sum_with_n_minus_1_to_1e4_of_peak() {
     assert!(err < 1e-4 * peak, "max error {err} vs peak {peak}");
 }
 
+/// The production setting (ε = 1e-4, σ and the kernel chosen by the gridder's
+/// cost model) still meets 1e-4 of the peak; so does every σ the model may
+/// choose, each with its designed kernel.
+#[test]
+fn production_accuracy_with_chosen_sigma_meets_1e4_of_peak() {
+    let case = wide_field_case();
+    let mut res = Vec::new();
+    for eps in [1e-4] {
+        for sigma in [None, Some(1.5), Some(1.75), Some(2.0)] {
+            let (peak, err) = max_err_with(&case, true, eps, sigma);
+            eprintln!(
+                "ε {eps:e}, σ {sigma:?}: max |err| {err:.3e} = {:.3e} of peak",
+                err / peak
+            );
+            res.push((sigma, err, peak));
+        }
+    }
+    for (sigma, err, peak) in res {
+        assert!(err < 1e-4 * peak, "σ {sigma:?}: error {err} vs peak {peak}");
+    }
+}
+
 #[test]
 fn without_w_correction_the_same_comparison_fails() {
     let case = wide_field_case();
@@ -125,7 +158,7 @@ fn degridding_equals_direct_sum() {
         npix: case.npix,
         cell_rad: case.cell,
         eps: 1e-5,
-        sigma: 2.0,
+        sigma: Some(2.0),
         wcorr: true,
     };
     let g = Gridder::new(&cfg, &case.vis).unwrap();
