@@ -173,8 +173,9 @@ impl Geometry {
 ///
 /// Per pass: w-planes × (FFT rows of the band and the image's columns, each
 /// `nu log₂ nu`; the image's `n²` w-phase and accumulation) + visibilities × W²
-/// (× W with the w-kernel). The weights are this machine's measured ratios
-/// (an FFT's `nu log₂ nu` unit ≈ 1, a pixel's w-phase ≈ 6, a kernel tap ≈ 4).
+/// (× W with the w-kernel). The weights (an FFT's `nu log₂ nu` unit ≈ 1, a
+/// pixel's w-phase ≈ 6, a kernel tap ≈ 4) are rough estimates, not fitted to
+/// timings: refit them before relying on σ < 2 for speed.
 fn choose_sigma(cfg: &GridConfig, geom: &Geometry) -> f64 {
     // Not below 1.5: the grids are f32, and dividing by the kernel's transform
     // (u × v × w) at the field's edge amplifies their rounding; at σ = 1.25 the
