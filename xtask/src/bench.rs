@@ -18,10 +18,12 @@ use serde_json::Value;
 use crate::setup;
 use crate::util::{self, step};
 
-/// Runs argv[1:] as a child; prints its wall time, peak RSS and stdout as JSON (on
-/// failure: the tails of its output on stderr, and its exit status).
+/// Runs argv[1:] as a child; prints its wall time, CPU time (user + system), peak RSS,
+/// the load average when it ended (the machine may be shared: wall time alone says
+/// little) and its stdout as JSON (on failure: the tails of its output on stderr, and
+/// its exit status).
 pub(crate) const MEASURE_PY: &str = r#"
-import json, resource, subprocess, sys, time
+import json, os, resource, subprocess, sys, time
 t0 = time.perf_counter()
 p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 wall = time.perf_counter() - t0
@@ -29,7 +31,9 @@ ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 if p.returncode != 0:
     sys.stderr.write(p.stdout[-4000:] + p.stderr[-4000:])
     sys.exit(p.returncode)
-print(json.dumps({"wall_s": wall, "peak_rss_bytes": ru.ru_maxrss * 1024, "stdout": p.stdout}))
+print(json.dumps({"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
+                  "peak_rss_bytes": ru.ru_maxrss * 1024, "load": os.getloadavg()[1],
+                  "stdout": p.stdout}))
 "#;
 
 const H5PY_READ_PY: &str = r#"

@@ -170,22 +170,6 @@ fn group_ms(tools: &Path, conv: &Path, scale: &str) -> Result<(PathBuf, PathBuf)
     Ok((ms, truth))
 }
 
-/// `bench`'s harness plus the child's CPU time (user + system) and the load average
-/// when it ended: the machine is shared, so wall time alone says little.
-const MEASURE_CPU_PY: &str = r#"
-import json, os, resource, subprocess, sys, time
-t0 = time.perf_counter()
-p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-wall = time.perf_counter() - t0
-ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-if p.returncode != 0:
-    sys.stderr.write(p.stdout[-4000:] + p.stderr[-4000:])
-    sys.exit(p.returncode)
-print(json.dumps({"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
-                  "peak_rss_bytes": ru.ru_maxrss * 1024, "load": os.getloadavg()[1],
-                  "stdout": p.stdout}))
-"#;
-
 struct Run {
     wall_s: Vec<f64>,
     cpu_s: Vec<f64>,
@@ -203,7 +187,12 @@ fn measure(py: &Path, argv: &[String], reps: usize) -> Result<Run> {
         stdout: String::new(),
     };
     for _ in 0..reps {
-        let out = util::output(Command::new(py).arg("-c").arg(MEASURE_CPU_PY).args(argv))?;
+        let out = util::output(
+            Command::new(py)
+                .arg("-c")
+                .arg(crate::bench::MEASURE_PY)
+                .args(argv),
+        )?;
         let m: Value = serde_json::from_str(out.trim())?;
         r.wall_s.push(m["wall_s"].as_f64().unwrap_or(f64::NAN));
         r.cpu_s.push(m["cpu_s"].as_f64().unwrap_or(f64::NAN));
