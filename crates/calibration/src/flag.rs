@@ -982,15 +982,30 @@ fn read_flags(
     out: &mut [bool],
     stride: usize,
 ) {
-    let cells = f.slice(ndarray::s![lo..hi, ..]);
-    if let Some(sl) = cells.to_slice() {
-        return deinterleave(sl, f.dim().1, rev, out, stride, |v| v);
+    gather(f, lo, hi, rev, out, stride, |v| v);
+}
+
+/// One row's `[nchan, npol]` cells, channels `lo..hi` (reversed when `rev`),
+/// mapped by `f`, every polarisation `p` to `out[p·stride + j]`: by
+/// [`deinterleave`] when the cells are contiguous, cell by cell otherwise.
+fn gather<T: Copy, U>(
+    cells: &ndarray::ArrayView2<'_, T>,
+    lo: usize,
+    hi: usize,
+    rev: bool,
+    out: &mut [U],
+    stride: usize,
+    f: impl Fn(T) -> U,
+) {
+    let sub = cells.slice(ndarray::s![lo..hi, ..]);
+    if let Some(sl) = sub.to_slice() {
+        return deinterleave(sl, cells.dim().1, rev, out, stride, f);
     }
     let len = hi - lo;
-    for (j, ch) in cells.outer_iter().enumerate() {
+    for (j, ch) in sub.outer_iter().enumerate() {
         let j = if rev { len - 1 - j } else { j };
         for (p, &v) in ch.iter().enumerate() {
-            out[p * stride + j] = v;
+            out[p * stride + j] = f(v);
         }
     }
 }
@@ -1085,33 +1100,13 @@ trait RowAmps {
 
 impl RowAmps for ndarray::ArrayView2<'_, Complex32> {
     fn amps_into(&self, lo: usize, hi: usize, rev: bool, out: &mut [f32], stride: usize) {
-        let cells = self.slice(ndarray::s![lo..hi, ..]);
-        if let Some(sl) = cells.to_slice() {
-            return deinterleave(sl, self.dim().1, rev, out, stride, amplitude);
-        }
-        let len = hi - lo;
-        for (j, ch) in cells.outer_iter().enumerate() {
-            let j = if rev { len - 1 - j } else { j };
-            for (p, &v) in ch.iter().enumerate() {
-                out[p * stride + j] = amplitude(v);
-            }
-        }
+        gather(self, lo, hi, rev, out, stride, amplitude);
     }
 }
 
 impl RowAmps for ndarray::ArrayView2<'_, f32> {
     fn amps_into(&self, lo: usize, hi: usize, rev: bool, out: &mut [f32], stride: usize) {
-        let cells = self.slice(ndarray::s![lo..hi, ..]);
-        if let Some(sl) = cells.to_slice() {
-            return deinterleave(sl, self.dim().1, rev, out, stride, |v| v);
-        }
-        let len = hi - lo;
-        for (j, ch) in cells.outer_iter().enumerate() {
-            let j = if rev { len - 1 - j } else { j };
-            for (p, &v) in ch.iter().enumerate() {
-                out[p * stride + j] = v;
-            }
-        }
+        gather(self, lo, hi, rev, out, stride, |v| v);
     }
 }
 
