@@ -6,8 +6,9 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::mpsc;
 
-use dsa110_ms_writer::{ChunkColumns, ChunkSpec, DataColumn, MsError, MsTable};
+use dsa110_ms_writer::{ChunkColumns, ChunkSpec, DataColumn, FlatChunk, MsError, MsTable};
 use num_complex::Complex32;
 
 use crate::{ImagingError, ImagingVis, ObsInfo};
@@ -134,81 +135,99 @@ pub fn read_ms_stokes_i(path: &Path, column: VisColumn) -> Result<ImagingVis, Im
         chan_width_hz: meta.spws.first().map_or(0.0, |s| s.chan_width_hz),
         ..Default::default()
     };
+    // casacore reads cell by cell on this thread (the table is not `Send`)
+    // while a second thread forms Stokes I from the previous chunks; a
+    // bounded channel keeps at most a few chunks in flight
+    let to_global: Vec<Vec<Option<usize>>> = meta
+        .spws
+        .iter()
+        .enumerate()
+        .map(|(s, spw)| {
+            (0..spw.freqs_hz.len())
+                .map(|c| global.get(&(s, c)).copied())
+                .collect()
+        })
+        .collect();
     let mut row_of: HashMap<(u64, i32, i32), usize> = HashMap::new();
     let mut max_interval = 0.0f64;
     let mut times: Vec<f64> = Vec::new();
-    let mut time_weight: HashMap<u64, f64> = HashMap::new();
-    for s in 0..meta.spws.len() {
-        if meta.n_rows_in_spw(s) == 0 {
-            continue;
-        }
-        // this window's channels in the global (ascending) list, looked up once
-        let to_global: Vec<Option<usize>> = (0..meta.spws[s].freqs_hz.len())
-            .map(|c| global.get(&(s, c)).copied())
-            .collect();
-        let ranges = ms
-            .chunk_ranges(ChunkSpec {
-                spw: s,
-                max_rows: 8192,
-            })
-            .map_err(|e| ms_err(path, "chunk ranges", e))?;
-        for range in ranges {
-            let ch = ms
-                .read_chunk(&range, cols)
-                .map_err(|e| ms_err(path, &format!("rows {:?}", range.rows), e))?;
-            let (Some(data), Some(flag), Some(wsp)) = (&ch.data, &ch.flag, &ch.weight_spectrum)
-            else {
-                continue;
-            };
-            for i in 0..ch.nrows() {
-                let (a1, a2) = (ch.ant1[i], ch.ant2[i]);
-                if a1 == a2 {
+    let (tx, rx) = mpsc::sync_channel::<StokesWork>(2);
+    let (read, acc) = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| accumulate_stokes_i(rx, &to_global, nchan, ixx, iyy));
+        let read = (|| -> Result<(), ImagingError> {
+            for s in 0..meta.spws.len() {
+                if meta.n_rows_in_spw(s) == 0 {
                     continue;
                 }
-                let t = ch.time_mjd_s[i];
-                let key = (t.to_bits(), a1, a2);
-                let row = match row_of.get(&key) {
-                    Some(r) => *r,
-                    None => {
-                        let r = out.uvw_m.len();
-                        row_of.insert(key, r);
-                        out.uvw_m
-                            .push([ch.uvw_m[[i, 0]], ch.uvw_m[[i, 1]], ch.uvw_m[[i, 2]]]);
-                        out.vis
-                            .extend(std::iter::repeat_n(Complex32::new(0.0, 0.0), nchan));
-                        out.weight.extend(std::iter::repeat_n(0.0f32, nchan));
-                        times.push(t);
-                        r
+                let ranges = ms
+                    .chunk_ranges(ChunkSpec {
+                        spw: s,
+                        max_rows: 8192,
+                    })
+                    .map_err(|e| ms_err(path, "chunk ranges", e))?;
+                for range in ranges {
+                    let ch = ms
+                        .read_chunk_flat(&range, cols)
+                        .map_err(|e| ms_err(path, &format!("rows {:?}", range.rows), e))?;
+                    let mut out_rows = Vec::with_capacity(ch.nrows());
+                    for (i, r) in ch.rows.clone().enumerate() {
+                        let (a1, a2) = (ch.ant1[i], ch.ant2[i]);
+                        if a1 == a2 {
+                            out_rows.push(None);
+                            continue;
+                        }
+                        let t = ch.time_mjd_s[i];
+                        let key = (t.to_bits(), a1, a2);
+                        let row = match row_of.get(&key) {
+                            Some(row) => *row,
+                            None => {
+                                let row = out.uvw_m.len();
+                                row_of.insert(key, row);
+                                let uvw = ms
+                                    .read_uvw(r)
+                                    .map_err(|e| ms_err(path, &format!("UVW row {r}"), e))?;
+                                out.uvw_m.push(uvw);
+                                times.push(t);
+                                row
+                            }
+                        };
+                        out_rows.push(Some(row));
                     }
-                };
-                let mut row_weight = 0.0f64;
-                for (c, g) in to_global.iter().enumerate() {
-                    let Some(g) = *g else {
-                        continue;
+                    if ch.time_mjd_s.len() > 1 {
+                        let dt = ch
+                            .time_mjd_s
+                            .windows(2)
+                            .map(|w| (w[1] - w[0]).abs())
+                            .fold(0.0, f64::max);
+                        max_interval = max_interval.max(dt);
+                    }
+                    let work = StokesWork {
+                        chunk: ch,
+                        out_rows,
+                        n_out_rows: out.uvw_m.len(),
                     };
-                    let fl = flag[[i, c, ixx]] || flag[[i, c, iyy]];
-                    let w = ImagingVis::stokes_i_weight(wsp[[i, c, ixx]], wsp[[i, c, iyy]], fl);
-                    let k = row * nchan + g;
-                    out.weight[k] = w;
-                    row_weight += w as f64;
-                    out.vis[k] = if w > 0.0 {
-                        (data[[i, c, ixx]] + data[[i, c, iyy]]) * 0.5
-                    } else {
-                        Complex32::new(0.0, 0.0)
-                    };
+                    if tx.send(work).is_err() {
+                        // the worker stopped: its join below reports why
+                        break;
+                    }
                 }
-                *time_weight.entry(t.to_bits()).or_insert(0.0) += row_weight;
             }
-            if ch.time_mjd_s.len() > 1 {
-                let dt = ch
-                    .time_mjd_s
-                    .windows(2)
-                    .map(|w| (w[1] - w[0]).abs())
-                    .fold(0.0, f64::max);
-                max_interval = max_interval.max(dt);
-            }
-        }
-    }
+            Ok(())
+        })();
+        drop(tx);
+        let acc = worker
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (read, acc)
+    });
+    read?;
+    let StokesAcc {
+        vis,
+        weight,
+        time_weight,
+    } = acc;
+    out.vis = vis;
+    out.weight = weight;
     if out.uvw_m.is_empty() {
         return Err(ImagingError::Ms {
             path: path.to_path_buf(),
@@ -253,6 +272,91 @@ pub fn read_ms_stokes_i(path: &Path, column: VisColumn) -> Result<ImagingVis, Im
         pointings,
     };
     Ok(out)
+}
+
+/// One chunk handed to [`accumulate_stokes_i`]: its cells, the output row
+/// of each of its rows (`None` for autocorrelations), and the number of
+/// output rows known so far.
+struct StokesWork {
+    chunk: FlatChunk,
+    out_rows: Vec<Option<usize>>,
+    n_out_rows: usize,
+}
+
+/// What [`accumulate_stokes_i`] builds: the Stokes I visibilities and
+/// weights (`rows × nchan`) and the summed weight of each integration
+/// (keyed by the bits of its TIME).
+struct StokesAcc {
+    vis: Vec<Complex32>,
+    weight: Vec<f32>,
+    time_weight: HashMap<u64, f64>,
+}
+
+/// Form Stokes I of the chunks received, in the order sent (so each
+/// integration's weight is summed in the order the rows are read).
+fn accumulate_stokes_i(
+    rx: mpsc::Receiver<StokesWork>,
+    to_global: &[Vec<Option<usize>>],
+    nchan: usize,
+    ixx: usize,
+    iyy: usize,
+) -> StokesAcc {
+    let mut acc = StokesAcc {
+        vis: Vec::new(),
+        weight: Vec::new(),
+        time_weight: HashMap::new(),
+    };
+    for work in rx {
+        let ch = &work.chunk;
+        let n = work.n_out_rows * nchan;
+        if acc.vis.len() < n {
+            acc.vis.resize(n, Complex32::new(0.0, 0.0));
+            acc.weight.resize(n, 0.0);
+        }
+        let Some(to_global) = to_global.get(ch.spw) else {
+            continue;
+        };
+        let cell = ch.nchan * ch.npol;
+        if cell == 0 {
+            continue;
+        }
+        let rows = ch
+            .data
+            .chunks_exact(cell)
+            .zip(ch.flag.chunks_exact(cell))
+            .zip(ch.weight_spectrum.chunks_exact(cell))
+            .zip(&work.out_rows)
+            .zip(&ch.time_mjd_s);
+        for ((((data, flag), wsp), row), t) in rows {
+            let Some(row) = *row else {
+                continue;
+            };
+            let base = row * nchan;
+            let mut row_weight = 0.0f64;
+            let cells = data
+                .chunks_exact(ch.npol)
+                .zip(flag.chunks_exact(ch.npol))
+                .zip(wsp.chunks_exact(ch.npol))
+                .zip(to_global);
+            for (((d, f), w), g) in cells {
+                let Some(g) = *g else {
+                    continue;
+                };
+                let fl = f[ixx] || f[iyy];
+                let wi = ImagingVis::stokes_i_weight(w[ixx], w[iyy], fl);
+                let k = base + g;
+                acc.weight[k] = wi;
+                row_weight += wi as f64;
+                acc.vis[k] = if wi > 0.0 {
+                    (d[ixx] + d[iyy]) * 0.5
+                } else {
+                    Complex32::new(0.0, 0.0)
+                };
+            }
+            *acc.time_weight.entry(t.to_bits()).or_insert(0.0) += row_weight;
+        }
+    }
+    acc
 }
 
 #[cfg(test)]

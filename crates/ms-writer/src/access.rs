@@ -140,6 +140,42 @@ impl Chunk {
     }
 }
 
+/// Rows of one chunk as flat buffers, without `UVW`
+/// ([`MsTable::read_chunk_flat`]): the cells of row `i` are
+/// `[i * nchan * npol .. (i + 1) * nchan * npol]`, row-major `[nchan, npol]`
+/// as stored. A column not requested is empty.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FlatChunk {
+    /// The spectral window.
+    pub spw: usize,
+    /// Main-table rows.
+    pub rows: Range<usize>,
+    /// Channels per cell.
+    pub nchan: usize,
+    /// Polarisations per cell.
+    pub npol: usize,
+    /// `TIME` per row (MJD seconds, UTC).
+    pub time_mjd_s: Vec<f64>,
+    /// `ANTENNA1` per row.
+    pub ant1: Vec<i32>,
+    /// `ANTENNA2` per row.
+    pub ant2: Vec<i32>,
+    /// The requested visibility column, `rows × nchan × npol`.
+    pub data: Vec<Complex32>,
+    /// `FLAG`, `rows × nchan × npol`.
+    pub flag: Vec<bool>,
+    /// `WEIGHT_SPECTRUM` (or `WEIGHT` broadcast over channels),
+    /// `rows × nchan × npol`.
+    pub weight_spectrum: Vec<f32>,
+}
+
+impl FlatChunk {
+    /// Number of rows.
+    pub fn nrows(&self) -> usize {
+        self.rows.len()
+    }
+}
+
 /// What [`MsTable::add_calibration_columns`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AddedColumns {
@@ -548,28 +584,10 @@ impl MsTable {
         }
         let n = rows.len();
         let (nchan, npol) = self.spw_cell(range.spw)?;
-        let mut time_mjd_s = Vec::with_capacity(n);
-        let mut ant1 = Vec::with_capacity(n);
-        let mut ant2 = Vec::with_capacity(n);
+        let (time_mjd_s, ant1, ant2) = self.read_row_ids(range)?;
         let mut uvw_m = Array2::<f64>::zeros((if uvw { n } else { 0 }, 3));
-        let starts = self.time_starts.get(range.spw).cloned().unwrap_or_default();
-        let grid = self.grid.clone();
-        for (i, r) in rows.clone().enumerate() {
-            match &grid {
-                Some(g) if self.meta.spw_rows[range.spw].contains(&r) => {
-                    let k = starts.partition_point(|&s| s <= r) - 1;
-                    let b = r - starts[k];
-                    time_mjd_s.push(g.times[range.spw][k]);
-                    ant1.push(g.ant1[b]);
-                    ant2.push(g.ant2[b]);
-                }
-                _ => {
-                    time_mjd_s.push(self.scalar::<f64>("TIME", r)?);
-                    ant1.push(self.scalar::<i32>("ANTENNA1", r)?);
-                    ant2.push(self.scalar::<i32>("ANTENNA2", r)?);
-                }
-            }
-            if uvw {
+        if uvw {
+            for (i, r) in rows.clone().enumerate() {
                 let u = self.cell::<f64>("UVW", r, 3)?;
                 uvw_m.row_mut(i).iter_mut().zip(u).for_each(|(o, v)| *o = v);
             }
@@ -612,6 +630,69 @@ impl MsTable {
             flag,
             weight_spectrum,
         })
+    }
+
+    /// The rows of `range` as flat buffers ([`FlatChunk`]), without `UVW`:
+    /// the same values as [`read_chunk_without_uvw`](Self::read_chunk_without_uvw)
+    /// without the `ndarray` copies, for readers that walk the cells in
+    /// order. Fetch `UVW` of the rows that need it with
+    /// [`read_uvw`](Self::read_uvw).
+    pub fn read_chunk_flat(
+        &mut self,
+        range: &ChunkRange,
+        cols: ChunkColumns,
+    ) -> Result<FlatChunk, MsError> {
+        let rows = range.rows.clone();
+        if rows.end > self.meta.n_rows {
+            return Err(MsError::RowRange {
+                path: self.path.clone(),
+                spw: range.spw,
+                row0: rows.start,
+                row_end: rows.end,
+                n_rows_per_spw: self.meta.n_rows,
+            });
+        }
+        let (nchan, npol) = self.spw_cell(range.spw)?;
+        let (time_mjd_s, ant1, ant2) = self.read_row_ids(range)?;
+        let cell = nchan * npol;
+        let mut out = FlatChunk {
+            spw: range.spw,
+            rows: rows.clone(),
+            nchan,
+            npol,
+            time_mjd_s,
+            ant1,
+            ant2,
+            ..FlatChunk::default()
+        };
+        if let Some(col) = cols.data {
+            let name = col.name();
+            self.require_column(name)?;
+            self.read_cells_flat(name, rows.clone(), cell, &mut out.data)?;
+        }
+        if cols.flag {
+            self.read_cells_flat("FLAG", rows.clone(), cell, &mut out.flag)?;
+        }
+        if cols.weight_spectrum {
+            if self.has_column("WEIGHT_SPECTRUM")? {
+                self.read_cells_flat("WEIGHT_SPECTRUM", rows, cell, &mut out.weight_spectrum)?;
+            } else {
+                out.weight_spectrum.reserve(rows.len() * cell);
+                for r in rows {
+                    let v = self.cell::<f32>("WEIGHT", r, npol)?;
+                    for _ in 0..nchan {
+                        out.weight_spectrum.extend_from_slice(&v);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `UVW` of main-table row `row` (m).
+    pub fn read_uvw(&mut self, row: usize) -> Result<[f64; 3], MsError> {
+        let u = self.cell::<f64>("UVW", row, 3)?;
+        Ok([u[0], u[1], u[2]])
     }
 
     /// Write a visibility column (`[rows, nchan, npol]`, MS convention) for
@@ -832,6 +913,39 @@ impl MsTable {
             })
     }
 
+    /// `TIME`, `ANTENNA1` and `ANTENNA2` of the rows of `range` (from the
+    /// baseline grid when there is one, else cell by cell).
+    #[allow(clippy::type_complexity)]
+    fn read_row_ids(
+        &mut self,
+        range: &ChunkRange,
+    ) -> Result<(Vec<f64>, Vec<i32>, Vec<i32>), MsError> {
+        let rows = range.rows.clone();
+        let n = rows.len();
+        let mut time_mjd_s = Vec::with_capacity(n);
+        let mut ant1 = Vec::with_capacity(n);
+        let mut ant2 = Vec::with_capacity(n);
+        let starts = self.time_starts.get(range.spw).cloned().unwrap_or_default();
+        let grid = self.grid.clone();
+        for r in rows {
+            match &grid {
+                Some(g) if self.meta.spw_rows[range.spw].contains(&r) => {
+                    let k = starts.partition_point(|&s| s <= r) - 1;
+                    let b = r - starts[k];
+                    time_mjd_s.push(g.times[range.spw][k]);
+                    ant1.push(g.ant1[b]);
+                    ant2.push(g.ant2[b]);
+                }
+                _ => {
+                    time_mjd_s.push(self.scalar::<f64>("TIME", r)?);
+                    ant1.push(self.scalar::<i32>("ANTENNA1", r)?);
+                    ant2.push(self.scalar::<i32>("ANTENNA2", r)?);
+                }
+            }
+        }
+        Ok((time_mjd_s, ant1, ant2))
+    }
+
     fn scalar<T: CasaDataType>(&mut self, name: &str, row: usize) -> Result<T, MsError> {
         self.table
             .get_cell(name, row as u64)
@@ -875,6 +989,22 @@ impl MsTable {
                 .for_each(|(o, x)| *o = x);
         }
         Ok(out)
+    }
+
+    /// Append the cells of `name` for `rows` (each `len` values) to `out`.
+    fn read_cells_flat<T: rubbl_casatables::CasaScalarData + Clone>(
+        &mut self,
+        name: &str,
+        rows: Range<usize>,
+        len: usize,
+        out: &mut Vec<T>,
+    ) -> Result<(), MsError> {
+        out.reserve(rows.len() * len);
+        for r in rows {
+            let v = self.cell::<T>(name, r, len)?;
+            out.extend_from_slice(&v);
+        }
+        Ok(())
     }
 }
 
