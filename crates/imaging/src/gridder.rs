@@ -208,6 +208,93 @@ fn choose_sigma(cfg: &GridConfig, geom: &Geometry) -> f64 {
     best.1
 }
 
+/// Per channel: grid cells per metre of u or v (`f/c · Δ · nu`) and
+/// wavelengths per metre (`f/c`), computed once per pass instead of divided out
+/// per visibility and w-plane.
+struct ChanScale {
+    uv: Vec<f64>,
+    wl: Vec<f64>,
+}
+
+impl ChanScale {
+    fn new(g: &Gridder, vis: &ImagingVis) -> Self {
+        Self {
+            uv: vis
+                .freq_hz
+                .iter()
+                .map(|f| f / C_M_S * g.cell * g.nu as f64)
+                .collect(),
+            wl: vis.freq_hz.iter().map(|f| f / C_M_S).collect(),
+        }
+    }
+}
+
+/// Kernel supports the tap loops are compiled for ([`EsKernel::design`] keeps
+/// the support in this range; [`Gridder::new`] checks it).
+const SUPPORTS: std::ops::RangeInclusive<usize> = 4..=16;
+
+/// Evaluate `$call` with the const `W` equal to the run-time support `$w` (one
+/// of [`SUPPORTS`]; any other does nothing, and `Gridder::new` refuses it).
+macro_rules! with_support {
+    ($w:expr, |$W:ident| $call:expr) => {
+        match $w {
+            4 => {
+                const $W: usize = 4;
+                $call
+            }
+            5 => {
+                const $W: usize = 5;
+                $call
+            }
+            6 => {
+                const $W: usize = 6;
+                $call
+            }
+            7 => {
+                const $W: usize = 7;
+                $call
+            }
+            8 => {
+                const $W: usize = 8;
+                $call
+            }
+            9 => {
+                const $W: usize = 9;
+                $call
+            }
+            10 => {
+                const $W: usize = 10;
+                $call
+            }
+            11 => {
+                const $W: usize = 11;
+                $call
+            }
+            12 => {
+                const $W: usize = 12;
+                $call
+            }
+            13 => {
+                const $W: usize = 13;
+                $call
+            }
+            14 => {
+                const $W: usize = 14;
+                $call
+            }
+            15 => {
+                const $W: usize = 15;
+                $call
+            }
+            16 => {
+                const $W: usize = 16;
+                $call
+            }
+            _ => {}
+        }
+    };
+}
+
 impl Gridder {
     /// Set up the grid for `vis` (its w range decides the w-planes).
     pub fn new(cfg: &GridConfig, vis: &ImagingVis) -> Result<Self, ImagingError> {
@@ -241,6 +328,16 @@ impl Gridder {
             None => choose_sigma(cfg, &geom),
         };
         let kernel = EsKernel::design(cfg.eps, sigma);
+        if !SUPPORTS.contains(&kernel.support) {
+            return Err(ImagingError::InvalidParam {
+                name: "eps",
+                value: cfg.eps.to_string(),
+                reason: format!(
+                    "needs a kernel support of {} cells, outside {SUPPORTS:?}",
+                    kernel.support
+                ),
+            });
+        }
         let nu = grid_side(n, sigma, kernel.support);
         let corr: Vec<f64> = (0..n)
             .map(|x| kernel.ft((x as f64 - n as f64 / 2.0) / nu as f64))
@@ -346,7 +443,13 @@ impl Gridder {
     /// kernel footprint leaves the grid.
     #[inline]
     fn uv_pos(&self, uvw: &[f64; 3], f_hz: f64) -> Option<(f64, f64)> {
-        let s = f_hz / C_M_S * self.cell * self.nu as f64;
+        self.uv_pos_scaled(uvw, f_hz / C_M_S * self.cell * self.nu as f64)
+    }
+
+    /// [`Gridder::uv_pos`] with the channel's grid cells per metre `s` (see
+    /// [`ChanScale`]).
+    #[inline(always)]
+    fn uv_pos_scaled(&self, uvw: &[f64; 3], s: f64) -> Option<(f64, f64)> {
         let half = self.nu as f64 / 2.0;
         let gu = -uvw[0] * s + half;
         let gv = uvw[1] * s + half;
@@ -406,12 +509,28 @@ impl Gridder {
     /// then FFT the N kept columns in blocks, multiplying by the plane's
     /// w-phase and accumulating into a transposed image.
     pub fn grid_image(&self, vis: &ImagingVis, data: Option<&[Complex32]>, wt: &[f32]) -> Vec<f64> {
+        let [img] = self.grid_images(vis, [data], wt);
+        img
+    }
+
+    /// [`Gridder::grid_image`] of several streams at once (e.g. the weights for
+    /// the PSF and the data for the dirty image), in one pass over the
+    /// visibilities: each visibility's kernel weights and w-kernel are computed
+    /// once for all streams. One image per stream, in order.
+    pub fn grid_images<const S: usize>(
+        &self,
+        vis: &ImagingVis,
+        streams: [Option<&[Complex32]>; S],
+        wt: &[f32],
+    ) -> [Vec<f64>; S] {
         let (n, nu) = (self.n, self.nu);
         let (vlo, vhi) = self.vband;
         let nband = vhi - vlo;
         let h = n / 2;
-        let mut img_t = vec![0f64; n * n]; // [x][y]
-        let mut grid = vec![Complex32::new(0.0, 0.0); nband * nu];
+        let mut imgs_t: [Vec<f64>; S] = std::array::from_fn(|_| vec![0f64; n * n]); // [x][y]
+        let mut grids: Vec<Vec<Complex32>> = (0..S)
+            .map(|_| vec![Complex32::new(0.0, 0.0); nband * nu])
+            .collect();
         let mut planner = FftPlanner::<f32>::new();
         let fft = planner.plan_fft(nu, FftDirection::Forward);
         // The w-phase depends on (n − 1), i.e. on |l| and |m| only: kept for one
@@ -444,85 +563,89 @@ impl Gridder {
                         .for_each(|(ph, st)| *ph *= *st);
                 }
             }
-            self.grid_plane(vis, data, wt, p, &mut grid);
-            // FFT the band's rows
-            grid.par_chunks_mut(nu).for_each_init(
-                || vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
-                |scratch, row| fft.process_with_scratch(row, scratch),
-            );
-            // kept columns px ∈ [−N/2, N/2): blocks of CB image columns x, gathered
-            // row by row (CB neighbouring cells of a grid row at a time, not one
-            // cell per row per column: the rows are nu cells apart)
-            const CB: usize = 16;
-            let grid = &grid;
-            let fft = &fft;
-            let with_w = self.w.is_some();
-            let phase_ref = &phase;
-            img_t.par_chunks_mut(CB * n).enumerate().for_each_init(
-                || {
-                    (
-                        vec![Complex32::new(0.0, 0.0); CB * nu],
-                        vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
-                    )
-                },
-                |(buf, scratch), (bi, out)| {
-                    let x0 = bi * CB;
-                    let ncols = out.len() / n;
-                    let mut ixs = [0usize; CB];
-                    for (k, ix) in ixs.iter_mut().enumerate().take(ncols) {
-                        let px = (x0 + k) as i64 - h as i64;
-                        *ix = px.rem_euclid(nu as i64) as usize;
-                    }
-                    for k in 0..ncols {
-                        let col = &mut buf[k * nu..(k + 1) * nu];
-                        col[..vlo]
-                            .iter_mut()
-                            .for_each(|c| *c = Complex32::new(0.0, 0.0));
-                        col[vhi..]
-                            .iter_mut()
-                            .for_each(|c| *c = Complex32::new(0.0, 0.0));
-                    }
-                    for (j, row) in grid.chunks_exact(nu).enumerate() {
-                        for (k, ix) in ixs.iter().enumerate().take(ncols) {
-                            buf[k * nu + vlo + j] = row[*ix];
+            self.grid_plane(vis, &streams, wt, p, &mut grids);
+            for (grid, img_t) in grids.iter_mut().zip(imgs_t.iter_mut()) {
+                // FFT the band's rows
+                grid.par_chunks_mut(nu).for_each_init(
+                    || vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
+                    |scratch, row| fft.process_with_scratch(row, scratch),
+                );
+                // kept columns px ∈ [−N/2, N/2): blocks of CB image columns x, gathered
+                // row by row (CB neighbouring cells of a grid row at a time, not one
+                // cell per row per column: the rows are nu cells apart)
+                const CB: usize = 16;
+                let grid = &grid;
+                let fft = &fft;
+                let with_w = self.w.is_some();
+                let phase_ref = &phase;
+                img_t.par_chunks_mut(CB * n).enumerate().for_each_init(
+                    || {
+                        (
+                            vec![Complex32::new(0.0, 0.0); CB * nu],
+                            vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
+                        )
+                    },
+                    |(buf, scratch), (bi, out)| {
+                        let x0 = bi * CB;
+                        let ncols = out.len() / n;
+                        let mut ixs = [0usize; CB];
+                        for (k, ix) in ixs.iter_mut().enumerate().take(ncols) {
+                            let px = (x0 + k) as i64 - h as i64;
+                            *ix = px.rem_euclid(nu as i64) as usize;
                         }
-                    }
-                    for k in 0..ncols {
-                        let col = &mut buf[k * nu..(k + 1) * nu];
-                        fft.process_with_scratch(col, scratch);
-                        let x = x0 + k;
-                        let px = x as i64 - h as i64;
-                        let qrow = x.abs_diff(h) * (h + 1);
-                        let orow = &mut out[k * n..(k + 1) * n];
-                        for (y, o) in orow.iter_mut().enumerate() {
-                            let py = y as i64 - h as i64;
-                            let mut v = col[py.rem_euclid(nu as i64) as usize];
-                            if (px + py) & 1 != 0 {
-                                v = -v;
-                            }
-                            if with_w {
-                                v *= phase_ref[qrow + y.abs_diff(h)];
-                            }
-                            *o += v.re as f64;
+                        for k in 0..ncols {
+                            let col = &mut buf[k * nu..(k + 1) * nu];
+                            col[..vlo]
+                                .iter_mut()
+                                .for_each(|c| *c = Complex32::new(0.0, 0.0));
+                            col[vhi..]
+                                .iter_mut()
+                                .for_each(|c| *c = Complex32::new(0.0, 0.0));
                         }
-                    }
-                },
-            );
+                        for (j, row) in grid.chunks_exact(nu).enumerate() {
+                            for (k, ix) in ixs.iter().enumerate().take(ncols) {
+                                buf[k * nu + vlo + j] = row[*ix];
+                            }
+                        }
+                        for k in 0..ncols {
+                            let col = &mut buf[k * nu..(k + 1) * nu];
+                            fft.process_with_scratch(col, scratch);
+                            let x = x0 + k;
+                            let px = x as i64 - h as i64;
+                            let qrow = x.abs_diff(h) * (h + 1);
+                            let orow = &mut out[k * n..(k + 1) * n];
+                            for (y, o) in orow.iter_mut().enumerate() {
+                                let py = y as i64 - h as i64;
+                                let mut v = col[py.rem_euclid(nu as i64) as usize];
+                                if (px + py) & 1 != 0 {
+                                    v = -v;
+                                }
+                                if with_w {
+                                    v *= phase_ref[qrow + y.abs_diff(h)];
+                                }
+                                *o += v.re as f64;
+                            }
+                        }
+                    },
+                );
+            }
         }
         // transpose back and correct by the kernel's Fourier transform
         let wp = self.w;
-        let mut img = vec![0f64; n * n];
-        img.par_chunks_mut(n).enumerate().for_each(|(y, irow)| {
-            for (x, out) in irow.iter_mut().enumerate() {
-                let mut c = self.corr[x] * self.corr[y];
-                if let Some(wp) = wp {
-                    let xn = nm1(n, self.cell, x, y) - wp.nshift;
-                    c *= self.kernel.ft(wp.dw * xn);
+        imgs_t.map(|img_t| {
+            let mut img = vec![0f64; n * n];
+            img.par_chunks_mut(n).enumerate().for_each(|(y, irow)| {
+                for (x, out) in irow.iter_mut().enumerate() {
+                    let mut c = self.corr[x] * self.corr[y];
+                    if let Some(wp) = wp {
+                        let xn = nm1(n, self.cell, x, y) - wp.nshift;
+                        c *= self.kernel.ft(wp.dw * xn);
+                    }
+                    *out = img_t[x * n + y] / c;
                 }
-                *out = img_t[x * n + y] / c;
-            }
-        });
-        img
+            });
+            img
+        })
     }
 
     /// Ends (exclusive, relative to `vband.0`) of up to `nbands` contiguous row
@@ -563,21 +686,22 @@ impl Gridder {
         bounds
     }
 
-    /// Grid plane `p` into the band buffer (rows `vband`), zeroing it first.
+    /// Grid plane `p` of each stream into its band buffer (rows `vband`),
+    /// zeroing them first.
     fn grid_plane(
         &self,
         vis: &ImagingVis,
-        data: Option<&[Complex32]>,
+        streams: &[Option<&[Complex32]>],
         wt: &[f32],
         p: usize,
-        grid: &mut [Complex32],
+        grids: &mut [Vec<Complex32>],
     ) {
         let nu = self.nu;
         let vlo = self.vband.0 as i64;
-        let sup = self.kernel.support;
-        let nchan = vis.nchan();
-        grid.par_iter_mut()
-            .for_each(|g| *g = Complex32::new(0.0, 0.0));
+        for grid in grids.iter_mut() {
+            grid.par_iter_mut()
+                .for_each(|g| *g = Complex32::new(0.0, 0.0));
+        }
         // Bands of grid rows gridded in parallel, each by one thread over every
         // visibility that touches it. The rows are split by the number of
         // visibilities landing in them, not evenly: a compact array's short
@@ -585,100 +709,138 @@ impl Gridder {
         // nearly all the work.
         let nrows = self.vband.1 - self.vband.0;
         let bounds = self.balanced_bands(vis, p, 8 * rayon::current_num_threads().max(1));
-        let mut bands: Vec<(i64, &mut [Complex32])> = Vec::with_capacity(bounds.len());
-        let mut rest: &mut [Complex32] = &mut grid[..nrows * nu];
-        let mut start = 0usize;
-        for &end in &bounds {
-            let (band, tail) = std::mem::take(&mut rest).split_at_mut((end - start) * nu);
-            bands.push((vlo + start as i64, band));
-            rest = tail;
-            start = end;
+        // per band: its first row and its slice of every stream's grid
+        let mut bands: Vec<(i64, Vec<&mut [Complex32]>)> = (0..bounds.len())
+            .map(|_| (0, Vec::with_capacity(grids.len())))
+            .collect();
+        for grid in grids.iter_mut() {
+            let mut rest: &mut [Complex32] = &mut grid[..nrows * nu];
+            let mut start = 0usize;
+            for (b, &end) in bounds.iter().enumerate() {
+                let (band, tail) = std::mem::take(&mut rest).split_at_mut((end - start) * nu);
+                bands[b].0 = vlo + start as i64;
+                bands[b].1.push(band);
+                rest = tail;
+                start = end;
+            }
         }
-        bands.into_par_iter().for_each(|(r0, band)| {
-            let r1 = r0 + (band.len() / nu) as i64;
-            let mut ku = vec![0f32; sup];
-            let mut kv = vec![0f32; sup];
-            for (r, uvw) in vis.uvw_m.iter().enumerate() {
-                let (uvw, flip) = fold(uvw);
-                let uvw = &uvw;
-                let (c0, c1) = self.chan_range(vis, uvw[2], p);
-                if c0 >= c1 {
-                    continue;
-                }
-                let s0 = vis.freq_hz[c0] / C_M_S * self.cell * nu as f64;
-                let s1 = vis.freq_hz[c1 - 1] / C_M_S * self.cell * nu as f64;
-                let (va, vb) = (uvw[1] * s0, uvw[1] * s1);
-                let vmin = va.min(vb) + nu as f64 / 2.0 - sup as f64;
-                let vmax = va.max(vb) + nu as f64 / 2.0 + sup as f64;
-                if vmax < r0 as f64 || vmin > r1 as f64 {
-                    continue;
-                }
-                // only the channels whose kernel rows reach this band: gv rises with
-                // f (v ≥ 0 folded), and a row's channels often span several bands
-                let kv_f = uvw[1] / C_M_S * self.cell * nu as f64;
-                let (c0, c1) = if kv_f > 0.0 {
-                    let centre = nu as f64 / 2.0;
-                    let flo = (r0 as f64 - sup as f64 / 2.0 - 1.0 - centre) / kv_f;
-                    let fhi = (r1 as f64 + sup as f64 / 2.0 + 1.0 - centre) / kv_f;
-                    let fr = &vis.freq_hz[c0..c1];
-                    let a = c0 + fr.partition_point(|f| *f < flo);
-                    let b = c0 + fr.partition_point(|f| *f <= fhi);
-                    (a, b.max(a))
-                } else {
-                    (c0, c1)
+        let sc = ChanScale::new(self, vis);
+        bands.into_par_iter().for_each(|(r0, mut band)| {
+            with_support!(self.kernel.support, |W| self
+                .grid_band::<W>(vis, streams, wt, p, &sc, r0, &mut band))
+        });
+    }
+
+    /// Grid plane `p`'s visibilities that reach the rows `[r0, r0 + band rows)` into
+    /// `band`, with the kernel support `W` known at compile time (the tap loops
+    /// unrolled).
+    #[allow(clippy::too_many_arguments)]
+    fn grid_band<const W: usize>(
+        &self,
+        vis: &ImagingVis,
+        streams: &[Option<&[Complex32]>],
+        wt: &[f32],
+        p: usize,
+        sc: &ChanScale,
+        r0: i64,
+        bands: &mut [&mut [Complex32]],
+    ) {
+        let nu = self.nu;
+        let sup = W;
+        let nchan = vis.nchan();
+        let Some(first) = bands.first() else {
+            return;
+        };
+        let r1 = r0 + (first.len() / nu) as i64;
+        // the plane's w and 1/Δw
+        let wplane = self.w.map(|wp| (wp.w0 + p as f64 * wp.dw, 1.0 / wp.dw));
+        for (r, uvw) in vis.uvw_m.iter().enumerate() {
+            let (uvw, flip) = fold(uvw);
+            let uvw = &uvw;
+            let (c0, c1) = self.chan_range(vis, uvw[2], p);
+            if c0 >= c1 {
+                continue;
+            }
+            let (va, vb) = (uvw[1] * sc.uv[c0], uvw[1] * sc.uv[c1 - 1]);
+            let vmin = va.min(vb) + nu as f64 / 2.0 - sup as f64;
+            let vmax = va.max(vb) + nu as f64 / 2.0 + sup as f64;
+            if vmax < r0 as f64 || vmin > r1 as f64 {
+                continue;
+            }
+            // only the channels whose kernel rows reach this band: gv rises with
+            // f (v ≥ 0 folded), and a row's channels often span several bands
+            let kv_f = uvw[1] / C_M_S * self.cell * nu as f64;
+            let (c0, c1) = if kv_f > 0.0 {
+                let centre = nu as f64 / 2.0;
+                let flo = (r0 as f64 - sup as f64 / 2.0 - 1.0 - centre) / kv_f;
+                let fhi = (r1 as f64 + sup as f64 / 2.0 + 1.0 - centre) / kv_f;
+                let fr = &vis.freq_hz[c0..c1];
+                let a = c0 + fr.partition_point(|f| *f < flo);
+                let b = c0 + fr.partition_point(|f| *f <= fhi);
+                (a, b.max(a))
+            } else {
+                (c0, c1)
+            };
+            if c0 >= c1 {
+                continue;
+            }
+            let (mut sh, step) = self.shift_phasor(uvw[2], vis.freq_hz[c0], -1.0);
+            for c in c0..c1 {
+                let shc = match step {
+                    Some(st) => {
+                        let v = sh;
+                        sh *= st;
+                        v
+                    }
+                    None => self.shift_phasor(uvw[2], vis.freq_hz[c], -1.0).0,
                 };
-                if c0 >= c1 {
+                let i = r * nchan + c;
+                let w8 = wt[i];
+                if w8 == 0.0 {
                     continue;
                 }
-                let (mut sh, step) = self.shift_phasor(uvw[2], vis.freq_hz[c0], -1.0);
-                for c in c0..c1 {
-                    let shc = match step {
-                        Some(st) => {
-                            let v = sh;
-                            sh *= st;
-                            v
-                        }
-                        None => self.shift_phasor(uvw[2], vis.freq_hz[c], -1.0).0,
-                    };
-                    let i = r * nchan + c;
-                    let w8 = wt[i];
-                    if w8 == 0.0 {
-                        continue;
+                let Some((gu, gv)) = self.uv_pos_scaled(uvw, sc.uv[c]) else {
+                    continue;
+                };
+                let (iv0, kv) = self.kernel.weights_fixed::<W>(gv);
+                if iv0 + sup as i64 <= r0 || iv0 >= r1 {
+                    continue;
+                }
+                // the w-kernel and the shift phasor, common to all streams
+                let wph = match wplane {
+                    Some((w_p, inv_dw)) => {
+                        let t = (uvw[2] * sc.wl[c] - w_p) * inv_dw;
+                        let ph = shc * self.kernel.eval_table(t);
+                        Some(Complex32::new(ph.re as f32, ph.im as f32))
                     }
-                    let f = vis.freq_hz[c];
-                    let Some((gu, gv)) = self.uv_pos(uvw, f) else {
-                        continue;
-                    };
-                    let iv0 = self.kernel.weights(gv, &mut kv);
-                    if iv0 + sup as i64 <= r0 || iv0 >= r1 {
-                        continue;
-                    }
+                    None => None,
+                };
+                let (iu0, ku) = self.kernel.weights_fixed::<W>(gu);
+                let iu0 = iu0 as usize;
+                // kernel rows inside the band
+                let a0 = (r0 - iv0).max(0) as usize;
+                let a1 = (r1 - iv0).min(sup as i64) as usize;
+                for (band, data) in bands.iter_mut().zip(streams.iter()) {
                     let mut val = match data {
                         Some(d) if flip => d[i].conj() * w8,
                         Some(d) => d[i] * w8,
                         None => Complex32::new(w8, 0.0),
                     };
-                    if let Some(wp) = self.w {
-                        let wl = uvw[2] * f / C_M_S;
-                        let t = (wl - (wp.w0 + p as f64 * wp.dw)) / wp.dw;
-                        let ph = shc * self.kernel.eval_table(t);
-                        val *= Complex32::new(ph.re as f32, ph.im as f32);
+                    if let Some(wph) = wph {
+                        val *= wph;
                     }
-                    let iu0 = self.kernel.weights(gu, &mut ku) as usize;
-                    for (a, kva) in kv.iter().enumerate() {
-                        let row = iv0 + a as i64;
-                        if row < r0 || row >= r1 {
-                            continue;
-                        }
+                    for (a, kva) in kv.iter().enumerate().take(a1).skip(a0) {
                         let v = val * *kva;
-                        let off = (row - r0) as usize * nu + iu0;
-                        for (d, k) in band[off..off + sup].iter_mut().zip(ku.iter()) {
-                            *d += v * *k;
+                        let off = (iv0 + a as i64 - r0) as usize * nu + iu0;
+                        if let Some(dst) = band.get_mut(off..off + W) {
+                            for (d, k) in dst.iter_mut().zip(ku.iter()) {
+                                *d += v * *k;
+                            }
                         }
                     }
                 }
             }
-        });
+        }
     }
 
     /// `resid_k −= Σ_pix model · exp(+2πi(u l + v m + w(n−1)))` for every
@@ -698,6 +860,7 @@ impl Gridder {
         let mut planner = FftPlanner::<f32>::new();
         let fft = planner.plan_fft(nu, FftDirection::Inverse);
         let mut grid = vec![Complex32::new(0.0, 0.0); nband * nu];
+        let sc = ChanScale::new(self, vis);
         for p in 0..self.nplanes() {
             let wp = self.w;
             // columns: FFT over y of the corrected, w-phased model column x
@@ -746,57 +909,78 @@ impl Gridder {
                 },
             );
             let grid = &grid;
+            let sc = &sc;
             resid
                 .par_chunks_mut(nchan)
                 .zip(vis.uvw_m.par_iter())
                 .enumerate()
                 .with_min_len(64)
                 .for_each(|(r, (res, uvw))| {
-                    let (uvw, flip) = fold(uvw);
-                    let uvw = &uvw;
-                    let (c0, c1) = self.chan_range(vis, uvw[2], p);
-                    if c0 >= c1 {
-                        return;
-                    }
-                    let (mut kub, mut kvb) = ([0f32; 16], [0f32; 16]);
-                    let (ku, kv) = (&mut kub[..sup], &mut kvb[..sup]);
-                    let (mut sh, step) = self.shift_phasor(uvw[2], vis.freq_hz[c0], 1.0);
-                    for (c, rc) in res.iter_mut().enumerate().take(c1).skip(c0) {
-                        let shc = match step {
-                            Some(st) => {
-                                let v = sh;
-                                sh *= st;
-                                v
-                            }
-                            None => self.shift_phasor(uvw[2], vis.freq_hz[c], 1.0).0,
-                        };
-                        if vis.weight[r * nchan + c] == 0.0 {
-                            continue;
-                        }
-                        let f = vis.freq_hz[c];
-                        let Some((gu, gv)) = self.uv_pos(uvw, f) else {
-                            continue;
-                        };
-                        let iv0 = self.kernel.weights(gv, kv) as usize - vlo;
-                        let iu0 = self.kernel.weights(gu, ku) as usize;
-                        let mut acc = Complex32::new(0.0, 0.0);
-                        for (a, kva) in kv.iter().enumerate() {
-                            let off = (iv0 + a) * nu + iu0;
-                            let mut racc = Complex32::new(0.0, 0.0);
-                            for (g, k) in grid[off..off + sup].iter().zip(ku.iter()) {
-                                racc += *g * *k;
-                            }
-                            acc += racc * *kva;
-                        }
-                        if let Some(wp) = self.w {
-                            let wl = uvw[2] * f / C_M_S;
-                            let t = (wl - (wp.w0 + p as f64 * wp.dw)) / wp.dw;
-                            let ph = shc * self.kernel.eval_table(t);
-                            acc *= Complex32::new(ph.re as f32, ph.im as f32);
-                        }
-                        *rc -= if flip { acc.conj() } else { acc };
-                    }
+                    with_support!(sup, |W| self.degrid_row::<W>(vis, grid, p, sc, r, uvw, res))
                 });
+        }
+    }
+
+    /// Subtract plane `p`'s part of the model (the band grid `grid`, rows from
+    /// `vband.0`) from row `r`'s visibilities `res`, with the kernel support `W`
+    /// known at compile time.
+    #[allow(clippy::too_many_arguments)]
+    fn degrid_row<const W: usize>(
+        &self,
+        vis: &ImagingVis,
+        grid: &[Complex32],
+        p: usize,
+        sc: &ChanScale,
+        r: usize,
+        uvw: &[f64; 3],
+        res: &mut [Complex32],
+    ) {
+        let nu = self.nu;
+        let vlo = self.vband.0 as i64;
+        let nchan = vis.nchan();
+        let (uvw, flip) = fold(uvw);
+        let uvw = &uvw;
+        let (c0, c1) = self.chan_range(vis, uvw[2], p);
+        if c0 >= c1 {
+            return;
+        }
+        let wplane = self.w.map(|wp| (wp.w0 + p as f64 * wp.dw, 1.0 / wp.dw));
+        let (mut sh, step) = self.shift_phasor(uvw[2], vis.freq_hz[c0], 1.0);
+        for (c, rc) in res.iter_mut().enumerate().take(c1).skip(c0) {
+            let shc = match step {
+                Some(st) => {
+                    let v = sh;
+                    sh *= st;
+                    v
+                }
+                None => self.shift_phasor(uvw[2], vis.freq_hz[c], 1.0).0,
+            };
+            if vis.weight[r * nchan + c] == 0.0 {
+                continue;
+            }
+            let Some((gu, gv)) = self.uv_pos_scaled(uvw, sc.uv[c]) else {
+                continue;
+            };
+            let (iv0, kv) = self.kernel.weights_fixed::<W>(gv);
+            let (iu0, ku) = self.kernel.weights_fixed::<W>(gu);
+            let (iv0, iu0) = ((iv0 - vlo) as usize, iu0 as usize);
+            let mut acc = Complex32::new(0.0, 0.0);
+            for (a, kva) in kv.iter().enumerate() {
+                let off = (iv0 + a) * nu + iu0;
+                let mut racc = Complex32::new(0.0, 0.0);
+                if let Some(src) = grid.get(off..off + W) {
+                    for (g, k) in src.iter().zip(ku.iter()) {
+                        racc += *g * *k;
+                    }
+                }
+                acc += racc * *kva;
+            }
+            if let Some((w_p, inv_dw)) = wplane {
+                let t = (uvw[2] * sc.wl[c] - w_p) * inv_dw;
+                let ph = shc * self.kernel.eval_table(t);
+                acc *= Complex32::new(ph.re as f32, ph.im as f32);
+            }
+            *rc -= if flip { acc.conj() } else { acc };
         }
     }
 

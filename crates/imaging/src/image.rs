@@ -88,10 +88,8 @@ pub struct ObsInfo {
 pub struct Timings {
     /// Weighting.
     pub weighting_s: f64,
-    /// PSF.
-    pub psf_s: f64,
-    /// Dirty image.
-    pub dirty_s: f64,
+    /// PSF and dirty image (gridded in one pass).
+    pub psf_dirty_s: f64,
     /// CLEAN incl. major cycles.
     pub clean_s: f64,
     /// Beam fit, restore, primary beam.
@@ -254,19 +252,15 @@ pub fn compute(vis: &ImagingVis, p: &ImagingParams) -> Result<ImagingProducts, I
         tm.weighting_s
     );
 
+    // the PSF and the dirty image in one pass over the visibilities
     let t = Instant::now();
-    let mut psf = g.grid_image(vis, None, &wt);
+    let [mut psf, mut dirty] = g.grid_images(vis, [None, Some(&vis.vis)], &wt);
     let psf_peak = psf[(n / 2) * n + n / 2];
     let norm = if psf_peak > 0.0 { psf_peak } else { sumw };
     psf.iter_mut().for_each(|x| *x /= norm);
-    tm.psf_s = t.elapsed().as_secs_f64();
-    tracing::info!("imaging: PSF in {:.1} s", tm.psf_s);
-
-    let t = Instant::now();
-    let mut dirty = g.grid_image(vis, Some(&vis.vis), &wt);
     dirty.iter_mut().for_each(|x| *x /= norm);
-    tm.dirty_s = t.elapsed().as_secs_f64();
-    tracing::info!("imaging: dirty image in {:.1} s", tm.dirty_s);
+    tm.psf_dirty_s = t.elapsed().as_secs_f64();
+    tracing::info!("imaging: PSF and dirty image in {:.1} s", tm.psf_dirty_s);
 
     let t = Instant::now();
     let keep_dirty = if p.write_dirty {

@@ -12,6 +12,10 @@ pub struct EsKernel {
     /// Grid oversampling factor σ it was designed for.
     pub sigma: f64,
     table: Vec<f32>,
+    /// `table` regrouped by position: row `k` holds the W weights
+    /// `φ(k/OS + j − W/2)`, `j = 0..W`, side by side (one position's weights in
+    /// one or two cache lines, not W lines 4096 entries apart).
+    wtable: Vec<f32>,
     ft_table: Vec<f64>,
     ft_step: f64,
 }
@@ -101,11 +105,16 @@ impl EsKernel {
             let x = k as f64 / TABLE_OVERSAMPLE as f64 - support as f64 / 2.0;
             *t = es(2.0 * x / support as f64, beta) as f32;
         }
+        let wtable = (0..=TABLE_OVERSAMPLE)
+            .flat_map(|k| (0..support).map(move |j| k + j * TABLE_OVERSAMPLE))
+            .map(|i| table[i])
+            .collect();
         let mut k = Self {
             support,
             beta,
             sigma,
             table,
+            wtable,
             ft_table: Vec::new(),
             ft_step: 0.0,
         };
@@ -125,6 +134,7 @@ impl EsKernel {
             beta,
             sigma,
             table: Vec::new(),
+            wtable: Vec::new(),
             ft_table: Vec::new(),
             ft_step: 0.0,
         }
@@ -196,6 +206,33 @@ impl EsKernel {
             *o = a + (b - a) * f;
         }
         i0 as i64
+    }
+
+    /// [`EsKernel::weights`] for a support known at compile time (`W` must equal
+    /// `self.support`): the same values, from the regrouped table, without a
+    /// call to `ceil`.
+    #[inline(always)]
+    pub fn weights_fixed<const W: usize>(&self, pos: f64) -> (i64, [f32; W]) {
+        debug_assert_eq!(W, self.support);
+        let x = pos - W as f64 / 2.0;
+        let mut i0 = x as i64;
+        if (i0 as f64) < x {
+            i0 += 1;
+        }
+        let x0 = i0 as f64 - x; // in [0, 1)
+        let t = x0 * TABLE_OVERSAMPLE as f64;
+        let k0 = (t as usize).min(TABLE_OVERSAMPLE - 1);
+        let f = (t - k0 as f64) as f32;
+        let mut out = [0f32; W];
+        if let (Some(a), Some(b)) = (
+            self.wtable.get(k0 * W..(k0 + 1) * W),
+            self.wtable.get((k0 + 1) * W..(k0 + 2) * W),
+        ) {
+            for ((o, a), b) in out.iter_mut().zip(a).zip(b) {
+                *o = a + (b - a) * f;
+            }
+        }
+        (i0, out)
     }
 }
 
@@ -333,6 +370,23 @@ mod tests {
         for (j, wj) in w.iter().enumerate() {
             let exact = k.eval((i0 + j as i64) as f64 - pos);
             assert!((*wj as f64 - exact).abs() < 1e-6, "{j}: {wj} vs {exact}");
+        }
+    }
+
+    /// The fixed-support weights are the same numbers as the general ones, at
+    /// positions on both sides of cell boundaries and of zero.
+    #[test]
+    fn fixed_support_weights_equal_general_ones() {
+        let k = EsKernel::design(1e-4, 2.0);
+        assert_eq!(k.support, 6);
+        let mut w = vec![0f32; k.support];
+        for pos in [
+            100.3721, 100.0, 99.999_999, 3.5, 3.0, 0.25, -0.75, -2.0, 4095.9,
+        ] {
+            let i0 = k.weights(pos, &mut w);
+            let (j0, wf) = k.weights_fixed::<6>(pos);
+            assert_eq!(i0, j0, "first cell at {pos}");
+            assert_eq!(w.as_slice(), wf.as_slice(), "weights at {pos}");
         }
     }
 }
