@@ -566,12 +566,8 @@ impl MsTable {
         self.read_chunk_with(range, cols, false)
     }
 
-    fn read_chunk_with(
-        &mut self,
-        range: &ChunkRange,
-        cols: ChunkColumns,
-        uvw: bool,
-    ) -> Result<Chunk, MsError> {
+    /// The rows of `range`, or the error naming them if they pass the table's end.
+    fn checked_rows(&self, range: &ChunkRange) -> Result<std::ops::Range<usize>, MsError> {
         let rows = range.rows.clone();
         if rows.end > self.meta.n_rows {
             return Err(MsError::RowRange {
@@ -582,6 +578,16 @@ impl MsTable {
                 n_rows_per_spw: self.meta.n_rows,
             });
         }
+        Ok(rows)
+    }
+
+    fn read_chunk_with(
+        &mut self,
+        range: &ChunkRange,
+        cols: ChunkColumns,
+        uvw: bool,
+    ) -> Result<Chunk, MsError> {
+        let rows = self.checked_rows(range)?;
         let n = rows.len();
         let (nchan, npol) = self.spw_cell(range.spw)?;
         let (time_mjd_s, ant1, ant2) = self.read_row_ids(range)?;
@@ -642,16 +648,7 @@ impl MsTable {
         range: &ChunkRange,
         cols: ChunkColumns,
     ) -> Result<FlatChunk, MsError> {
-        let rows = range.rows.clone();
-        if rows.end > self.meta.n_rows {
-            return Err(MsError::RowRange {
-                path: self.path.clone(),
-                spw: range.spw,
-                row0: rows.start,
-                row_end: rows.end,
-                n_rows_per_spw: self.meta.n_rows,
-            });
-        }
+        let rows = self.checked_rows(range)?;
         let (nchan, npol) = self.spw_cell(range.spw)?;
         let (time_mjd_s, ant1, ant2) = self.read_row_ids(range)?;
         let cell = nchan * npol;
