@@ -189,9 +189,9 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
     p.clean.auto_mask_sigma = args.auto_mask;
 
     let t = Instant::now();
-    let vis = read_ms_stokes_i(ms, column)?;
+    let mut vis = read_ms_stokes_i(ms, column)?;
     let read_s = t.elapsed().as_secs_f64();
-    let report = image(&vis, &p, &args.out)
+    let report = image(&mut vis, &p, &args.out)
         .with_context(|| format!("imaging {} into {}-*", ms.display(), args.out.display()))?;
 
     // where the peak is (from the restored image as written)

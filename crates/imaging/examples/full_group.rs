@@ -168,6 +168,6 @@ fn main() {
         },
         ..Default::default()
     };
-    let rep = image(&v, &p, &out_dir.join("full")).unwrap();
+    let rep = image(&mut v, &p, &out_dir.join("full")).unwrap();
     println!("{}", serde_json::to_string_pretty(&rep).unwrap());
 }

@@ -2,7 +2,6 @@
 //! level (Clark's selection) inside Cotton–Schwab major cycles, where the
 //! model is subtracted from the visibilities by exact degridding.
 
-use num_complex::Complex32;
 use serde::{Deserialize, Serialize};
 
 use crate::{Gridder, ImagingVis};
@@ -93,10 +92,14 @@ const DIVERGENCE_FACTOR: f64 = 1.1;
 
 /// Run CLEAN. `dirty` is the dirty image normalised to Jy/beam (divided by
 /// `sumw`), `psf` has peak 1 at (n/2, n/2).
+///
+/// The major cycles subtract each cycle's new components from `vis.vis` in
+/// place, so the visibilities are held once: on return `vis.vis` holds the
+/// residual visibilities (the data minus the final model).
 #[allow(clippy::too_many_arguments)]
 pub fn clean(
     g: &Gridder,
-    vis: &ImagingVis,
+    vis: &mut ImagingVis,
     wt: &[f32],
     sumw: f64,
     n: usize,
@@ -105,6 +108,9 @@ pub fn clean(
     p: &CleanParams,
 ) -> CleanResult {
     let mut residual = dirty;
+    // the residual visibilities, updated in place (taken out of `vis` so that
+    // `vis` can be read alongside; put back at the end)
+    let mut resid_vis = std::mem::take(&mut vis.vis);
     let mut model = vec![0.0f64; n * n];
     let mut mask: Option<Vec<bool>> = None;
     let mut n_iter = 0usize;
@@ -169,8 +175,9 @@ pub fn clean(
         // Clark's rule: with the PSF cut to the patch, stop where the neglected
         // exterior sidelobes of what was subtracted could matter.
         minor_stop = minor_stop.max(patch.exterior_max * peak);
-        // kept to undo a major cycle that made things worse (divergence)
-        let model_before = model.clone();
+        // the components this cycle adds (to subtract, and to undo a cycle that
+        // made things worse: divergence)
+        let mut delta = model.clone();
         let n_iter_before = n_iter;
         let to_stop_level = (minor_stop <= stop && level <= stop).then_some(stop);
         while n_iter < p.niter {
@@ -202,9 +209,10 @@ pub fn clean(
         if n_iter == n_iter_before {
             break;
         }
-        // major cycle: exact residual from the visibilities
-        let mut resid_vis: Vec<Complex32> = vis.vis.clone();
-        g.subtract_model(vis, &model, &mut resid_vis);
+        // major cycle: exact residual from the visibilities, from which this
+        // cycle's components are subtracted
+        delta.iter_mut().zip(&model).for_each(|(d, m)| *d = m - *d);
+        g.subtract_model(vis, &delta, &mut resid_vis);
         let mut new_residual = g.grid_image(vis, Some(&resid_vis), wt);
         for r in new_residual.iter_mut() {
             *r /= sumw;
@@ -221,7 +229,10 @@ pub fn clean(
                 "CLEAN diverged (residual peak {new_peak:.3e} Jy/beam after the major cycle, \
                  {peak:.3e} before): that cycle undone, CLEAN stopped"
             );
-            model = model_before;
+            // add the cycle's components back to the visibilities
+            delta.iter_mut().for_each(|d| *d = -*d);
+            g.subtract_model(vis, &delta, &mut resid_vis);
+            model.iter_mut().zip(&delta).for_each(|(m, d)| *m += d);
             n_iter = n_iter_before;
             break;
         }
@@ -234,6 +245,7 @@ pub fn clean(
             "CLEAN: peak {peak:.3e} Jy/beam, rms {rms:.3e}, minor-cycle level {minor_stop:.3e}"
         );
     }
+    vis.vis = resid_vis;
     CleanResult {
         model,
         residual,

@@ -207,8 +207,9 @@ fn check_params(p: &ImagingParams) -> Result<(), ImagingError> {
     Ok(())
 }
 
-/// Compute every product in memory (no files written).
-pub fn compute(vis: &ImagingVis, p: &ImagingParams) -> Result<ImagingProducts, ImagingError> {
+/// Compute every product in memory (no files written). CLEAN works on
+/// `vis.vis` in place: on return it holds the residual visibilities.
+pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProducts, ImagingError> {
     let t_all = Instant::now();
     check_params(p)?;
     vis.validate()?;
@@ -391,9 +392,10 @@ pub fn product_path(out_name: &Path, kind: &str, ext: &str) -> PathBuf {
 
 /// Image `vis` and write the products `<out_name>-image.fits`, `-residual.fits`,
 /// `-model.fits`, `-psf.fits`, (`-dirty.fits`), `-pb.fits`, `-image-pb.fits` and
-/// `-image.png`. Every FITS file appears atomically at its final path.
+/// `-image.png`. Every FITS file appears atomically at its final path. As in
+/// [`compute`], `vis.vis` holds the residual visibilities on return.
 pub fn image(
-    vis: &ImagingVis,
+    vis: &mut ImagingVis,
     p: &ImagingParams,
     out_name: &Path,
 ) -> Result<ImagingReport, ImagingError> {

@@ -67,8 +67,8 @@ fn noiseless_point_sources_recovered_to_1_percent_at_exact_positions() {
         (100, 90, 0.25),
         (230, 230, 0.8),
     ];
-    let v = sim(&sources_on_pixels(&comps), 0.0);
-    let prod = compute(&v, &params(20_000, None, 1e-4)).unwrap();
+    let mut v = sim(&sources_on_pixels(&comps), 0.0);
+    let prod = compute(&mut v, &params(20_000, None, 1e-4)).unwrap();
     eprintln!(
         "CLEAN: {} iterations, {} major cycles, residual rms {:.2e}",
         prod.report.n_iter, prod.report.n_major, prod.report.rms_jy
@@ -103,11 +103,11 @@ fn noiseless_point_sources_recovered_to_1_percent_at_exact_positions() {
 fn residual_rms_within_10_percent_of_thermal_noise() {
     let comps = [(128usize, 128usize, 2.0f64), (60, 200, 1.0), (210, 40, 0.5)];
     let sigma_c = 0.5; // Jy per real/imag component per visibility
-    let v = sim(&sources_on_pixels(&comps), sigma_c);
+    let mut v = sim(&sources_on_pixels(&comps), sigma_c);
     let nvis = v.vis.len() as f64;
     // natural weights all 1: image noise σ_c/√N_vis
     let predicted = sigma_c / nvis.sqrt();
-    let prod = compute(&v, &params(10_000, Some(4.0), 0.0)).unwrap();
+    let prod = compute(&mut v, &params(10_000, Some(4.0), 0.0)).unwrap();
     let ratio = prod.report.rms_jy / predicted;
     eprintln!(
         "residual rms {:.3e}, predicted {predicted:.3e}, ratio {ratio:.3}",

@@ -230,7 +230,7 @@ fn clean_recovers_24_sources_across_the_primary_beam_as_well_as_wsclean() {
     let dir = tempfile::tempdir().unwrap();
     let truth = sky(2026);
     let ms = make_ms(dir.path(), &truth);
-    let v = read_ms_stokes_i(&ms, VisColumn::Data).unwrap();
+    let mut v = read_ms_stokes_i(&ms, VisColumn::Data).unwrap();
     let weighting = Weighting::Briggs { robust: 0.0 };
     let cell = (SCALE_ARCSEC / 3600.0).to_radians();
     // thermal noise predicted from the SEFD and the imaging weights
@@ -277,7 +277,7 @@ fn clean_recovers_24_sources_across_the_primary_beam_as_well_as_wsclean() {
     };
     let ours_name = dir.path().join("ours");
     let t = std::time::Instant::now();
-    let rep = image(&v, &p, &ours_name).unwrap();
+    let rep = image(&mut v, &p, &ours_name).unwrap();
     let t_ours = t.elapsed().as_secs_f64();
     // WSClean, same size, cell, weighting, gain, mgain, niter and auto-threshold
     let ws_name = dir.path().join("wsclean");
@@ -469,7 +469,7 @@ fn restoring_beam_equals_casa_tclean_fit_of_the_psf() {
     let dir = tempfile::tempdir().unwrap();
     let truth = sky(2026);
     let ms = make_ms(dir.path(), &truth);
-    let v = read_ms_stokes_i(&ms, VisColumn::Data).unwrap();
+    let mut v = read_ms_stokes_i(&ms, VisColumn::Data).unwrap();
     let p = ImagingParams {
         size: N,
         scale_arcsec: SCALE_ARCSEC,
@@ -481,7 +481,7 @@ fn restoring_beam_equals_casa_tclean_fit_of_the_psf() {
         write_png: false,
         ..Default::default()
     };
-    let ours = dsa110_imaging::compute(&v, &p).unwrap().report.beam;
+    let ours = dsa110_imaging::compute(&mut v, &p).unwrap().report.beam;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/casa_psf_beam.py");
     let out = std::process::Command::new(dsa110_test_support::python())
         .current_dir(dir.path()) // CASA writes its log in the working directory

@@ -72,7 +72,7 @@ fn pb_corrected_fluxes_within_2_percent_to_half_power_radius() {
         eps: 1e-5,
         ..Default::default()
     };
-    let prod = compute(&v, &p).unwrap();
+    let prod = compute(&mut v, &p).unwrap();
     for &((x, y), flux) in &list {
         let got = prod.image_pb[y * n + x];
         let pb = prod.pb[y * n + x];

@@ -57,8 +57,8 @@ fn params() -> ImagingParams {
 fn products_are_written_with_wsclean_names_and_headers() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("grp");
-    let v = small_vis();
-    let rep = image(&v, &params(), &out).unwrap();
+    let mut v = small_vis();
+    let rep = image(&mut v, &params(), &out).unwrap();
     let json = serde_json::to_string(&rep).unwrap();
     assert!(
         json.contains("\"rms_jy\"") && json.contains("\"bmaj_arcsec\""),
@@ -111,7 +111,7 @@ fn all_flagged_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let mut v = small_vis();
     v.weight.iter_mut().for_each(|w| *w = 0.0);
-    let e = image(&v, &params(), &dir.path().join("x")).unwrap_err();
+    let e = image(&mut v, &params(), &dir.path().join("x")).unwrap_err();
     assert!(matches!(e, ImagingError::AllFlagged { .. }), "{e}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
@@ -119,13 +119,13 @@ fn all_flagged_is_a_clear_error() {
 #[test]
 fn image_too_large_for_memory_is_refused_before_allocating() {
     let dir = tempfile::tempdir().unwrap();
-    let v = small_vis();
+    let mut v = small_vis();
     let p = ImagingParams {
         size: 200_000,
         scale_arcsec: 0.5,
         ..params()
     };
-    let e = image(&v, &p, &dir.path().join("x")).unwrap_err();
+    let e = image(&mut v, &p, &dir.path().join("x")).unwrap_err();
     assert!(
         matches!(e, ImagingError::TooLarge { npix: 200_000, .. }),
         "{e}"
@@ -137,7 +137,7 @@ fn image_too_large_for_memory_is_refused_before_allocating() {
 fn non_writable_output_is_refused_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("no-such-dir").join("x");
-    let e = image(&small_vis(), &params(), &out).unwrap_err();
+    let e = image(&mut small_vis(), &params(), &out).unwrap_err();
     assert!(
         matches!(&e, ImagingError::Write { path, .. } if path == &out),
         "{e}"

@@ -52,7 +52,7 @@ fn make_ms(dir: &Path) -> std::path::PathBuf {
 use std::path::Path;
 
 fn ours(ms: &Path, weighting: Weighting) -> (dsa110_imaging::ImagingProducts, usize) {
-    let v = read_ms_stokes_i(ms, VisColumn::Data).unwrap();
+    let mut v = read_ms_stokes_i(ms, VisColumn::Data).unwrap();
     let p = ImagingParams {
         size: N,
         scale_arcsec: SCALE,
@@ -66,7 +66,7 @@ fn ours(ms: &Path, weighting: Weighting) -> (dsa110_imaging::ImagingProducts, us
         ..Default::default()
     };
     let nvis = v.weight.iter().filter(|w| **w > 0.0).count();
-    (compute(&v, &p).unwrap(), nvis)
+    (compute(&mut v, &p).unwrap(), nvis)
 }
 
 /// Beams (BMAJ″, BMIN″, BPA°): ours, WSClean's PSF fitted over its whole box, and

@@ -60,10 +60,10 @@ impl Stage for ImagingStage {
             ms: ms.to_path_buf(),
             source: Box::new(source),
         };
-        let vis = read_ms_stokes_i(ms, column).map_err(imaging_err)?;
+        let mut vis = read_ms_stokes_i(ms, column).map_err(imaging_err)?;
         ensure_dir(&self.dir)?;
         let out_name = self.dir.join(gid.as_str());
-        let report = image(&vis, &self.params, &out_name).map_err(imaging_err)?;
+        let report = image(&mut vis, &self.params, &out_name).map_err(imaging_err)?;
         m::image_qa(report.rms_jy, report.dynamic_range);
         tracing::info!(
             ms = %ms.display(),
