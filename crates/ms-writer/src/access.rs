@@ -6,7 +6,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array2, Array3, ArrayView3, Axis};
+use ndarray::{Array2, Array3, ArrayView3};
 use num_complex::Complex32;
 use rubbl_casatables::{CasaDataType, GlueDataType, Table, TableOpenMode};
 
@@ -581,56 +581,58 @@ impl MsTable {
         Ok(rows)
     }
 
+    /// [`read_chunk_flat`](Self::read_chunk_flat) with its cells as
+    /// `[rows, nchan, npol]` arrays, and `UVW` if `uvw`.
     fn read_chunk_with(
         &mut self,
         range: &ChunkRange,
         cols: ChunkColumns,
         uvw: bool,
     ) -> Result<Chunk, MsError> {
-        let rows = self.checked_rows(range)?;
-        let n = rows.len();
-        let (nchan, npol) = self.spw_cell(range.spw)?;
-        let (time_mjd_s, ant1, ant2) = self.read_row_ids(range)?;
+        let flat = self.read_chunk_flat(range, cols)?;
+        let n = flat.nrows();
         let mut uvw_m = Array2::<f64>::zeros((if uvw { n } else { 0 }, 3));
         if uvw {
-            for (i, r) in rows.clone().enumerate() {
-                let u = self.cell::<f64>("UVW", r, 3)?;
+            for (i, r) in flat.rows.clone().enumerate() {
+                let u = self.read_uvw(r)?;
                 uvw_m.row_mut(i).iter_mut().zip(u).for_each(|(o, v)| *o = v);
             }
         }
+        let shape = (n, flat.nchan, flat.npol);
+        let path = &self.path;
+        // the flat cells as an array (their lengths were checked cell by cell)
+        fn cube<T>(
+            path: &Path,
+            column: &str,
+            shape: (usize, usize, usize),
+            v: Vec<T>,
+        ) -> Result<Array3<T>, MsError> {
+            Array3::from_shape_vec(shape, v).map_err(|e| MsError::ColumnShape {
+                path: path.to_path_buf(),
+                column: column.into(),
+                reason: format!("cells do not form {shape:?}: {e}"),
+            })
+        }
         let data = match cols.data {
-            Some(col) => {
-                let name = col.name();
-                self.require_column(name)?;
-                Some(self.read_cells::<Complex32>(name, rows.clone(), nchan, npol)?)
-            }
+            Some(col) => Some(cube(path, col.name(), shape, flat.data)?),
             None => None,
         };
         let flag = if cols.flag {
-            Some(self.read_cells::<bool>("FLAG", rows.clone(), nchan, npol)?)
+            Some(cube(path, "FLAG", shape, flat.flag)?)
         } else {
             None
         };
-        let weight_spectrum = if !cols.weight_spectrum {
-            None
-        } else if self.has_column("WEIGHT_SPECTRUM")? {
-            Some(self.read_cells::<f32>("WEIGHT_SPECTRUM", rows.clone(), nchan, npol)?)
+        let weight_spectrum = if cols.weight_spectrum {
+            Some(cube(path, "WEIGHT_SPECTRUM", shape, flat.weight_spectrum)?)
         } else {
-            let mut w = Array3::<f32>::zeros((n, nchan, npol));
-            for (i, r) in rows.clone().enumerate() {
-                let v = self.cell::<f32>("WEIGHT", r, npol)?;
-                for mut chan in w.index_axis_mut(Axis(0), i).outer_iter_mut() {
-                    chan.iter_mut().zip(&v).for_each(|(o, x)| *o = *x);
-                }
-            }
-            Some(w)
+            None
         };
         Ok(Chunk {
             spw: range.spw,
-            rows,
-            time_mjd_s,
-            ant1,
-            ant2,
+            rows: flat.rows,
+            time_mjd_s: flat.time_mjd_s,
+            ant1: flat.ant1,
+            ant2: flat.ant2,
             uvw_m,
             data,
             flag,
@@ -967,25 +969,6 @@ impl MsTable {
             });
         }
         Ok(v)
-    }
-
-    fn read_cells<T: rubbl_casatables::CasaScalarData + Clone + Default>(
-        &mut self,
-        name: &str,
-        rows: Range<usize>,
-        nchan: usize,
-        npol: usize,
-    ) -> Result<Array3<T>, MsError> {
-        let mut out = Array3::<T>::default((rows.len(), nchan, npol));
-        for (i, r) in rows.enumerate() {
-            let v = self.cell::<T>(name, r, nchan * npol)?;
-            // row-major [nchan, npol] cells
-            out.index_axis_mut(Axis(0), i)
-                .iter_mut()
-                .zip(v)
-                .for_each(|(o, x)| *o = x);
-        }
-        Ok(out)
     }
 
     /// Append the cells of `name` for `rows` (each `len` values) to `out`.
