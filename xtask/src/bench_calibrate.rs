@@ -255,18 +255,12 @@ fn group_and_ms(tools: &Path, conv: &Path, size: Size, dir: &Path) -> Result<(Pa
 /// Bytes used under `path` and bytes free on its file system (`du`, `df`).
 fn disk(path: &Path) -> Result<(u64, u64)> {
     let used = util::output(Command::new("du").arg("-sb").arg(path))?;
-    let free = util::output(Command::new("df").args(["--output=avail", "-B1"]).arg(path))?;
     let used = used
         .split_whitespace()
         .next()
         .and_then(|x| x.parse().ok())
         .context("du's output")?;
-    let free = free
-        .lines()
-        .nth(1)
-        .and_then(|x| x.trim().parse().ok())
-        .context("df's output")?;
-    Ok((used, free))
+    Ok((used, util::free_bytes(path)?))
 }
 
 fn steps(python: &Path, steps: &Value) -> Result<Vec<Value>> {

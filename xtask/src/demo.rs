@@ -63,6 +63,7 @@ pub fn run_daemon(exe: &Path, dir: &Path, port: u16) -> Result<Seen> {
             "--image-niter",
             "5000",
         ])
+        .args(disk_thresholds(dir)?)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -96,6 +97,23 @@ pub fn run_daemon(exe: &Path, dir: &Path, port: u16) -> Result<Seen> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// The daemon pauses below 10 GB free by default (the guide's `--disk-pause-gb`): right
+/// for a full group's 2 GB MS, but on a small disk it would hold the demo's groups, of a
+/// few hundred MB in all, forever. There the demo lowers the thresholds and says so.
+#[allow(clippy::print_stderr)]
+fn disk_thresholds(dir: &Path) -> Result<Vec<&'static str>> {
+    let free = crate::util::free_bytes(dir)? as f64 / 1e9;
+    if free >= 11.0 {
+        return Ok(Vec::new());
+    }
+    eprintln!(
+        "note: {free:.1} GB free under {}, below the daemon's default pause threshold \
+         (10 GB): running it with --disk-pause-gb 1 --disk-critical-gb 0.5",
+        dir.display()
+    );
+    Ok(vec!["--disk-pause-gb", "1", "--disk-critical-gb", "0.5"])
 }
 
 fn stop(child: &mut Child) {

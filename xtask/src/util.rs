@@ -47,6 +47,15 @@ pub fn output(c: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Bytes free for an unprivileged writer on the filesystem holding `path` (`df`).
+pub fn free_bytes(path: &Path) -> Result<u64> {
+    let free = output(Command::new("df").args(["--output=avail", "-B1"]).arg(path))?;
+    free.lines()
+        .nth(1)
+        .and_then(|x| x.trim().parse().ok())
+        .with_context(|| format!("df's output for {}: {free:?}", path.display()))
+}
+
 /// Announce a step (xtask output goes to stderr, like cargo's).
 #[allow(clippy::print_stderr)]
 pub fn step(msg: &str) {

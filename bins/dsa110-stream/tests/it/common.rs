@@ -67,6 +67,23 @@ pub const FAST: &[&str] = &[
     "500",
 ];
 
+/// Disk thresholds of a test daemon, unless the test sets its own or fakes the free
+/// space (`--debug-free-space-file`): the guide's defaults (pause below 10 GB, unhealthy
+/// below 5 GB) would pause every test on a machine with less than 10 GB free, and a test
+/// group needs a few MB. The tests of the disk guard use its defaults on a faked value.
+fn disk_thresholds(extra: &[&str]) -> &'static [&'static str] {
+    let own = [
+        "--disk-pause-gb",
+        "--disk-critical-gb",
+        "--debug-free-space-file",
+    ];
+    if extra.iter().any(|a| own.contains(a)) {
+        &[]
+    } else {
+        &["--disk-pause-gb", "0.2", "--disk-critical-gb", "0.1"]
+    }
+}
+
 impl Daemon {
     pub fn start(dirs: &Dirs, extra: &[&str]) -> Self {
         Self::start_with_env(dirs, extra, &[])
@@ -126,6 +143,7 @@ impl Daemon {
             .arg(dirs.db())
             .args(["--monitoring", "--health-port", &port.to_string()])
             .args(FAST)
+            .args(disk_thresholds(extra))
             .args(extra)
             .env("HDF5_USE_FILE_LOCKING", "FALSE")
             .env("RUST_LOG", "info")
