@@ -171,6 +171,7 @@ pub fn clean(
             minor_stop = minor_stop.max(*kth as f64);
         }
         // active pixels (row-major order) and the minor cycle on them
+        let t_minor = std::time::Instant::now();
         let mut act = ActiveSet::new(&residual, n, minor_stop, mask.as_deref());
         // Clark's rule: with the PSF cut to the patch, stop where the neglected
         // exterior sidelobes of what was subtracted could matter.
@@ -211,9 +212,13 @@ pub fn clean(
         }
         // major cycle: exact residual from the visibilities, from which this
         // cycle's components are subtracted
+        let minor_s = t_minor.elapsed().as_secs_f64();
+        let t_major = std::time::Instant::now();
         delta.iter_mut().zip(&model).for_each(|(d, m)| *d = m - *d);
         g.subtract_model(vis, &delta, &mut resid_vis);
+        let degrid_s = t_major.elapsed().as_secs_f64();
         let mut new_residual = g.grid_image(vis, Some(&resid_vis), wt);
+        let major_s = t_major.elapsed().as_secs_f64();
         for r in new_residual.iter_mut() {
             *r /= sumw;
         }
@@ -242,6 +247,9 @@ pub fn clean(
             iterations = n_iter,
             active = act.idx.len(),
             patch = patch.half,
+            minor_s,
+            degrid_s,
+            major_s,
             "CLEAN: peak {peak:.3e} Jy/beam, rms {rms:.3e}, minor-cycle level {minor_stop:.3e}"
         );
     }
