@@ -229,6 +229,45 @@ impl ChanScale {
     }
 }
 
+/// The w-shift phasors of one row's channels from `c0` on, one per call to
+/// [`Phasors::at`] in channel order: stepped by one multiplication when the
+/// channels are evenly spaced, computed afresh otherwise.
+struct Phasors<'a> {
+    g: &'a Gridder,
+    w_m: f64,
+    freq_hz: &'a [f64],
+    sign: f64,
+    cur: Complex64,
+    step: Option<Complex64>,
+}
+
+impl<'a> Phasors<'a> {
+    fn new(g: &'a Gridder, w_m: f64, freq_hz: &'a [f64], c0: usize, sign: f64) -> Self {
+        let (cur, step) = g.shift_phasor(w_m, freq_hz[c0], sign);
+        Self {
+            g,
+            w_m,
+            freq_hz,
+            sign,
+            cur,
+            step,
+        }
+    }
+
+    /// The phasor of channel `c` (the next one after the previous call's).
+    #[inline(always)]
+    fn at(&mut self, c: usize) -> Complex64 {
+        match self.step {
+            Some(st) => {
+                let v = self.cur;
+                self.cur *= st;
+                v
+            }
+            None => self.g.shift_phasor(self.w_m, self.freq_hz[c], self.sign).0,
+        }
+    }
+}
+
 /// Kernel supports the tap loops are compiled for ([`EsKernel::design`] keeps
 /// the support in this range; [`Gridder::new`] checks it).
 const SUPPORTS: std::ops::RangeInclusive<usize> = 4..=16;
@@ -473,6 +512,14 @@ impl Gridder {
             Complex64::from_polar(1.0, k * f_hz),
             self.df_hz.map(|df| Complex64::from_polar(1.0, k * df)),
         )
+    }
+
+    /// The w-kernel of plane `(w_p, 1/Δw)` at `w_lambda` (wavelengths) times the
+    /// shift phasor `shc`: the factor a visibility carries onto (or from) that plane.
+    #[inline(always)]
+    fn w_factor(&self, shc: Complex64, w_lambda: f64, (w_p, inv_dw): (f64, f64)) -> Complex32 {
+        let ph = shc * self.kernel.eval_table((w_lambda - w_p) * inv_dw);
+        Complex32::new(ph.re as f32, ph.im as f32)
     }
 
     /// Channel range of `row` whose w-kernel reaches plane `p`.
@@ -784,16 +831,9 @@ impl Gridder {
             if c0 >= c1 {
                 continue;
             }
-            let (mut sh, step) = self.shift_phasor(uvw[2], vis.freq_hz[c0], -1.0);
+            let mut phasors = Phasors::new(self, uvw[2], &vis.freq_hz, c0, -1.0);
             for c in c0..c1 {
-                let shc = match step {
-                    Some(st) => {
-                        let v = sh;
-                        sh *= st;
-                        v
-                    }
-                    None => self.shift_phasor(uvw[2], vis.freq_hz[c], -1.0).0,
-                };
+                let shc = phasors.at(c);
                 let i = r * nchan + c;
                 let w8 = wt[i];
                 if w8 == 0.0 {
@@ -807,14 +847,7 @@ impl Gridder {
                     continue;
                 }
                 // the w-kernel and the shift phasor, common to all streams
-                let wph = match wplane {
-                    Some((w_p, inv_dw)) => {
-                        let t = (uvw[2] * sc.wl[c] - w_p) * inv_dw;
-                        let ph = shc * self.kernel.eval_table(t);
-                        Some(Complex32::new(ph.re as f32, ph.im as f32))
-                    }
-                    None => None,
-                };
+                let wph = wplane.map(|wpl| self.w_factor(shc, uvw[2] * sc.wl[c], wpl));
                 let (iu0, ku) = self.kernel.weights_fixed::<W>(gu);
                 let iu0 = iu0 as usize;
                 // kernel rows inside the band
@@ -945,16 +978,9 @@ impl Gridder {
             return;
         }
         let wplane = self.w.map(|wp| (wp.w0 + p as f64 * wp.dw, 1.0 / wp.dw));
-        let (mut sh, step) = self.shift_phasor(uvw[2], vis.freq_hz[c0], 1.0);
+        let mut phasors = Phasors::new(self, uvw[2], &vis.freq_hz, c0, 1.0);
         for (c, rc) in res.iter_mut().enumerate().take(c1).skip(c0) {
-            let shc = match step {
-                Some(st) => {
-                    let v = sh;
-                    sh *= st;
-                    v
-                }
-                None => self.shift_phasor(uvw[2], vis.freq_hz[c], 1.0).0,
-            };
+            let shc = phasors.at(c);
             if vis.weight[r * nchan + c] == 0.0 {
                 continue;
             }
@@ -975,10 +1001,8 @@ impl Gridder {
                 }
                 acc += racc * *kva;
             }
-            if let Some((w_p, inv_dw)) = wplane {
-                let t = (uvw[2] * sc.wl[c] - w_p) * inv_dw;
-                let ph = shc * self.kernel.eval_table(t);
-                acc *= Complex32::new(ph.re as f32, ph.im as f32);
+            if let Some(wpl) = wplane {
+                acc *= self.w_factor(shc, uvw[2] * sc.wl[c], wpl);
             }
             *rc -= if flip { acc.conj() } else { acc };
         }
