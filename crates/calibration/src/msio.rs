@@ -281,7 +281,18 @@ fn read_amplitudes(
                 detail: format!("spectral window {spw}: DATA or FLAG not read"),
             });
         };
-        let amp = data.mapv(amplitude);
+        // |DATA| on both cores (the table read before it is one thread's)
+        let amp = match data.as_slice() {
+            Some(v) => {
+                use rayon::prelude::*;
+                let a: Vec<f32> = v.par_iter().map(|&x| amplitude(x)).collect();
+                ndarray::Array3::from_shape_vec(data.dim(), a).map_err(|e| CalError::MsLayout {
+                    path: path.to_path_buf(),
+                    detail: format!("spectral window {spw}: amplitudes: {e}"),
+                })?
+            }
+            None => data.mapv(amplitude),
+        };
         drop(data);
         windows.push(AmpWindow {
             freqs_hz: ms.meta().spws[spw].freqs_hz.clone(),
@@ -484,11 +495,13 @@ pub struct OnePassTimings {
     pub flag_s: f64,
     /// Reading each window again (DATA, WEIGHT_SPECTRUM, UVW; FLAG without the flagger).
     pub read_s: f64,
-    /// Model prediction and the B and G solves.
+    /// Model prediction and the B and G solves (on a worker thread, beside
+    /// the reads and writes of the neighbouring windows).
     pub model_solve_s: f64,
-    /// Applying the solutions in memory.
+    /// Applying the solutions in memory (on the worker, as `model_solve_s`).
     pub apply_s: f64,
-    /// Writing CORRECTED_DATA, weights and flags (or FLAG alone).
+    /// Writing CORRECTED_DATA, weights and flags (or FLAG alone), closing the
+    /// table included (casacore writes the tiles it still caches then).
     pub write_s: f64,
 }
 
@@ -572,7 +585,8 @@ pub fn flag_solve_apply_ms(
         s
     };
     if apply {
-        ms.add_calibration_columns().map_err(ms_err(path))?;
+        ms.add_data_columns(&[DataColumn::Corrected])
+            .map_err(ms_err(path))?;
     }
     let rows = ms.meta().spw_rows.clone();
     let mut solver = GroupSolver::new(params);
@@ -581,34 +595,95 @@ pub fn flag_solve_apply_ms(
         n_corrected: 0,
         n_newly_flagged: 0,
     };
-    for (spw, r) in rows.into_iter().enumerate() {
-        let mut t = std::time::Instant::now();
-        let given = flags.get_mut(spw).and_then(Option::take);
-        let mut blk = read_block_with(&mut ms, path, spw, true, given)?;
-        timings.read_s += lap(&mut t);
-        let model = models.predict(&blk)?;
-        solver.add_window(spw, &blk, model.view())?;
-        drop(model);
-        timings.model_solve_s += lap(&mut t);
+    // Window k − 1 is written back (CORRECTED_DATA, weights, flags; or FLAG
+    // alone) and window k + 1 read by this thread, which owns the table
+    // (casacore is not thread-safe), while a worker models, solves and
+    // applies window k: the table I/O, one thread's work, runs beside the
+    // computation instead of between its steps.
+    let flagged = flag_report.is_some();
+    let write_back = |ms: &mut MsTable, row0: usize, blk: &VisBlock| -> Result<(), CalError> {
         if apply {
-            let Some((b, g)) = solver.last_tables() else {
-                return Err(CalError::MsLayout {
-                    path: path.to_path_buf(),
-                    detail: format!("spectral window {spw}: no solution"),
-                });
-            };
-            let rep = apply_to_block(&mut blk, Some(b), Some(g))?;
+            write_corrected_ms(ms, path, row0, blk)
+        } else if flagged {
+            ms.write_flags(row0, blk.flags.view()).map_err(ms_err(path))
+        } else {
+            Ok(())
+        }
+    };
+    let mut t = std::time::Instant::now();
+    let first = flags.first_mut().and_then(Option::take);
+    let mut next = Some(read_block_with(&mut ms, path, 0, true, first)?);
+    timings.read_s += lap(&mut t);
+    let mut pending: Option<(usize, VisBlock)> = None;
+    for (spw, r) in rows.iter().enumerate() {
+        let Some(mut blk) = next.take() else {
+            return Err(CalError::MsLayout {
+                path: path.to_path_buf(),
+                detail: format!("spectral window {spw}: not read"),
+            });
+        };
+        let (solver_ref, models_ref) = (&mut solver, &mut models);
+        let (ms_ref, timings_ref, pending_ref, flags_ref) =
+            (&mut ms, &mut timings, &mut pending, &mut flags);
+        let (computed, read) = std::thread::scope(|sc| {
+            let worker = sc.spawn(move || -> Result<_, CalError> {
+                let t0 = std::time::Instant::now();
+                let model = models_ref.predict(&blk)?;
+                solver_ref.add_window(spw, &blk, model.view())?;
+                drop(model);
+                let model_solve_s = t0.elapsed().as_secs_f64();
+                let t1 = std::time::Instant::now();
+                let rep = if apply {
+                    let Some((b, g)) = solver_ref.last_tables() else {
+                        return Err(CalError::MsLayout {
+                            path: path.to_path_buf(),
+                            detail: format!("spectral window {spw}: no solution"),
+                        });
+                    };
+                    let rep = apply_to_block(&mut blk, Some(b), Some(g))?;
+                    // conjugated here, so that the writing thread only writes
+                    to_ms_convention(&mut blk);
+                    Some(rep)
+                } else {
+                    None
+                };
+                Ok((blk, rep, model_solve_s, t1.elapsed().as_secs_f64()))
+            });
+            let io = (|| -> Result<Option<VisBlock>, CalError> {
+                let mut t = std::time::Instant::now();
+                if let Some((row0, done)) = pending_ref.take() {
+                    write_back(ms_ref, row0, &done)?;
+                    timings_ref.write_s += lap(&mut t);
+                }
+                if spw + 1 >= rows.len() {
+                    return Ok(None);
+                }
+                let given = flags_ref.get_mut(spw + 1).and_then(Option::take);
+                let blk = read_block_with(ms_ref, path, spw + 1, true, given)?;
+                timings_ref.read_s += lap(&mut t);
+                Ok(Some(blk))
+            })();
+            let computed = worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (computed, io)
+        });
+        let (blk, rep, model_solve_s, apply_s) = computed?;
+        next = read?;
+        timings.model_solve_s += model_solve_s;
+        timings.apply_s += apply_s;
+        if let Some(rep) = rep {
             total.n_corrected += rep.n_corrected;
             total.n_newly_flagged += rep.n_newly_flagged;
-            timings.apply_s += lap(&mut t);
-            write_corrected(&mut ms, path, r.start, &mut blk)?;
-        } else if flag_report.is_some() {
-            ms.write_flags(r.start, blk.flags.view())
-                .map_err(ms_err(path))?;
         }
-        timings.write_s += lap(&mut t);
+        pending = Some((r.start, blk));
+    }
+    let mut t = std::time::Instant::now();
+    if let Some((row0, done)) = pending.take() {
+        write_back(&mut ms, row0, &done)?;
     }
     drop(ms);
+    timings.write_s += lap(&mut t);
     let (cal, pointing) = models.finish()?;
     Ok(OnePass {
         flag: flag_report,
@@ -813,7 +888,8 @@ pub fn apply_tables(ms_path: &Path, tables: &[PathBuf]) -> Result<ApplyReport, C
             }
         }
     }
-    ms.add_calibration_columns().map_err(ms_err(ms_path))?;
+    ms.add_data_columns(&[DataColumn::Corrected])
+        .map_err(ms_err(ms_path))?;
     let rows = ms.meta().spw_rows.clone();
     let mut total = ApplyReport {
         n_corrected: 0,
@@ -840,7 +916,22 @@ fn write_corrected(
     row0: usize,
     blk: &mut VisBlock,
 ) -> Result<(), CalError> {
+    to_ms_convention(blk);
+    write_corrected_ms(ms, path, row0, blk)
+}
+
+/// The corrected visibilities of `blk` in the MS convention (`conj`).
+fn to_ms_convention(blk: &mut VisBlock) {
     blk.data.mapv_inplace(|v| v.conj());
+}
+
+/// [`write_corrected`] of a block already in the MS convention.
+fn write_corrected_ms(
+    ms: &mut MsTable,
+    path: &Path,
+    row0: usize,
+    blk: &VisBlock,
+) -> Result<(), CalError> {
     ms.write_data(DataColumn::Corrected, row0, blk.data.view())
         .map_err(ms_err(path))?;
     ms.write_weights(row0, blk.nsamples.view(), blk.flags.view())

@@ -170,7 +170,8 @@ pub fn read_ms_stokes_i(path: &Path, column: VisColumn) -> Result<ImagingVis, Im
                         .read_chunk_flat(&range, cols)
                         .map_err(|e| ms_err(path, &format!("rows {:?}", range.rows), e))?;
                     let mut out_rows = Vec::with_capacity(ch.nrows());
-                    for (i, r) in ch.rows.clone().enumerate() {
+                    let mut chunk_uvw: Vec<[f64; 3]> = Vec::new();
+                    for i in 0..ch.nrows() {
                         let (a1, a2) = (ch.ant1[i], ch.ant2[i]);
                         if a1 == a2 {
                             out_rows.push(None);
@@ -183,10 +184,13 @@ pub fn read_ms_stokes_i(path: &Path, column: VisColumn) -> Result<ImagingVis, Im
                             None => {
                                 let row = out.uvw_m.len();
                                 row_of.insert(key, row);
-                                let uvw = ms
-                                    .read_uvw(r)
-                                    .map_err(|e| ms_err(path, &format!("UVW row {r}"), e))?;
-                                out.uvw_m.push(uvw);
+                                // the chunk's UVW, one bulk read, when a row first needs it
+                                if chunk_uvw.is_empty() {
+                                    chunk_uvw = ms.read_uvw_rows(ch.rows.clone()).map_err(|e| {
+                                        ms_err(path, &format!("UVW rows {:?}", ch.rows), e)
+                                    })?;
+                                }
+                                out.uvw_m.push(chunk_uvw[i]);
                                 times.push(t);
                                 row
                             }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, Array3, ArrayView3};
 use num_complex::Complex32;
-use rubbl_casatables::{CasaDataType, GlueDataType, Table, TableOpenMode};
+use rubbl_casatables::{GlueDataType, Table, TableOpenMode};
 
 use crate::block::row_weight;
 use crate::error::CasaContext;
@@ -423,7 +423,22 @@ impl MsTable {
     ///
     /// [`init_calibration_columns`]: Self::init_calibration_columns
     pub fn add_calibration_columns(&mut self) -> Result<AddedColumns, MsError> {
-        self.check_writable("CORRECTED_DATA")?;
+        self.add_data_columns(&[DataColumn::Corrected, DataColumn::Model])
+    }
+
+    /// [`add_calibration_columns`](Self::add_calibration_columns) for the
+    /// columns `cols` only (`DATA` is not one of them). Applying a calibration
+    /// needs `CORRECTED_DATA` alone: a `MODEL_DATA` nobody writes would cost
+    /// its whole size in zeros written when the table closes, and CASA would
+    /// read those zeros as the model where, without the column, it uses its own.
+    pub fn add_data_columns(&mut self, cols: &[DataColumn]) -> Result<AddedColumns, MsError> {
+        let Some(&first) = cols.first() else {
+            return Ok(AddedColumns {
+                added: Vec::new(),
+                existing: Vec::new(),
+            });
+        };
+        self.check_writable(first.name())?;
         let cell = self.data_cell_shape()?;
         let rows_per_spw = self
             .meta
@@ -438,7 +453,7 @@ impl MsTable {
             added: Vec::new(),
             existing: Vec::new(),
         };
-        for (col, dm) in CAL_COLUMNS {
+        for (col, dm) in CAL_COLUMNS.iter().filter(|(c, _)| cols.contains(c)) {
             let name = col.name();
             if self.has_column(name)? {
                 let shape = self.fixed_cell_shape(name)?;
@@ -593,9 +608,12 @@ impl MsTable {
         let n = flat.nrows();
         let mut uvw_m = Array2::<f64>::zeros((if uvw { n } else { 0 }, 3));
         if uvw {
-            for (i, r) in flat.rows.clone().enumerate() {
-                let u = self.read_uvw(r)?;
-                uvw_m.row_mut(i).iter_mut().zip(u).for_each(|(o, v)| *o = v);
+            for (o, u) in uvw_m
+                .rows_mut()
+                .into_iter()
+                .zip(self.read_uvw_rows(flat.rows.clone())?)
+            {
+                o.into_iter().zip(u).for_each(|(o, v)| *o = v);
             }
         }
         let shape = (n, flat.nchan, flat.npol);
@@ -653,7 +671,7 @@ impl MsTable {
         let rows = self.checked_rows(range)?;
         let (nchan, npol) = self.spw_cell(range.spw)?;
         let (time_mjd_s, ant1, ant2) = self.read_row_ids(range)?;
-        let cell = nchan * npol;
+        let cell = [nchan, npol];
         let mut out = FlatChunk {
             spw: range.spw,
             rows: rows.clone(),
@@ -667,20 +685,21 @@ impl MsTable {
         if let Some(col) = cols.data {
             let name = col.name();
             self.require_column(name)?;
-            self.read_cells_flat(name, rows.clone(), cell, &mut out.data)?;
+            self.read_cells_flat(name, rows.clone(), &cell, &mut out.data)?;
         }
         if cols.flag {
-            self.read_cells_flat("FLAG", rows.clone(), cell, &mut out.flag)?;
+            self.read_cells_flat("FLAG", rows.clone(), &cell, &mut out.flag)?;
         }
         if cols.weight_spectrum {
             if self.has_column("WEIGHT_SPECTRUM")? {
-                self.read_cells_flat("WEIGHT_SPECTRUM", rows, cell, &mut out.weight_spectrum)?;
+                self.read_cells_flat("WEIGHT_SPECTRUM", rows, &cell, &mut out.weight_spectrum)?;
             } else {
-                out.weight_spectrum.reserve(rows.len() * cell);
-                for r in rows {
-                    let v = self.cell::<f32>("WEIGHT", r, npol)?;
+                let mut w = Vec::new();
+                self.read_cells_flat("WEIGHT", rows.clone(), &[npol], &mut w)?;
+                out.weight_spectrum.reserve(rows.len() * nchan * npol);
+                for v in w.chunks_exact(npol) {
                     for _ in 0..nchan {
-                        out.weight_spectrum.extend_from_slice(&v);
+                        out.weight_spectrum.extend_from_slice(v);
                     }
                 }
             }
@@ -692,6 +711,13 @@ impl MsTable {
     pub fn read_uvw(&mut self, row: usize) -> Result<[f64; 3], MsError> {
         let u = self.cell::<f64>("UVW", row, 3)?;
         Ok([u[0], u[1], u[2]])
+    }
+
+    /// `UVW` of main-table rows `rows` (m), one bulk read.
+    pub fn read_uvw_rows(&mut self, rows: Range<usize>) -> Result<Vec<[f64; 3]>, MsError> {
+        let mut flat = Vec::new();
+        self.read_cells_flat("UVW", rows, &[3], &mut flat)?;
+        Ok(flat.chunks_exact(3).map(|u| [u[0], u[1], u[2]]).collect())
     }
 
     /// Write a visibility column (`[rows, nchan, npol]`, MS convention) for
@@ -913,7 +939,7 @@ impl MsTable {
     }
 
     /// `TIME`, `ANTENNA1` and `ANTENNA2` of the rows of `range` (from the
-    /// baseline grid when there is one, else cell by cell).
+    /// baseline grid when there is one, else one bulk read per column).
     #[allow(clippy::type_complexity)]
     fn read_row_ids(
         &mut self,
@@ -924,31 +950,30 @@ impl MsTable {
         let mut time_mjd_s = Vec::with_capacity(n);
         let mut ant1 = Vec::with_capacity(n);
         let mut ant2 = Vec::with_capacity(n);
-        let starts = self.time_starts.get(range.spw).cloned().unwrap_or_default();
-        let grid = self.grid.clone();
-        for r in rows {
-            match &grid {
-                Some(g) if self.meta.spw_rows[range.spw].contains(&r) => {
+        let spw_rows = self
+            .meta
+            .spw_rows
+            .get(range.spw)
+            .cloned()
+            .unwrap_or_default();
+        let in_grid = rows.start >= spw_rows.start && rows.end <= spw_rows.end;
+        match (&self.grid, self.time_starts.get(range.spw)) {
+            (Some(g), Some(starts)) if in_grid => {
+                for r in rows {
                     let k = starts.partition_point(|&s| s <= r) - 1;
                     let b = r - starts[k];
                     time_mjd_s.push(g.times[range.spw][k]);
                     ant1.push(g.ant1[b]);
                     ant2.push(g.ant2[b]);
                 }
-                _ => {
-                    time_mjd_s.push(self.scalar::<f64>("TIME", r)?);
-                    ant1.push(self.scalar::<i32>("ANTENNA1", r)?);
-                    ant2.push(self.scalar::<i32>("ANTENNA2", r)?);
-                }
+            }
+            _ => {
+                self.read_cells_flat("TIME", rows.clone(), &[], &mut time_mjd_s)?;
+                self.read_cells_flat("ANTENNA1", rows.clone(), &[], &mut ant1)?;
+                self.read_cells_flat("ANTENNA2", rows, &[], &mut ant2)?;
             }
         }
         Ok((time_mjd_s, ant1, ant2))
-    }
-
-    fn scalar<T: CasaDataType>(&mut self, name: &str, row: usize) -> Result<T, MsError> {
-        self.table
-            .get_cell(name, row as u64)
-            .casa(&self.path, || format!("read {name}[{row}]"))
     }
 
     fn cell<T: rubbl_casatables::CasaScalarData>(
@@ -971,20 +996,29 @@ impl MsTable {
         Ok(v)
     }
 
-    /// Append the cells of `name` for `rows` (each `len` values) to `out`.
-    fn read_cells_flat<T: rubbl_casatables::CasaScalarData + Clone>(
+    /// Append the cells of `name` for `rows` to `out`, one bulk read
+    /// (casacore's `getColumnCells`): `cell` is the cell shape (empty for a
+    /// scalar column). A column whose cells have another shape or type is an
+    /// error naming the column and rows, and `out` is left as it was.
+    fn read_cells_flat<T: rubbl_casatables::CasaScalarData + Copy>(
         &mut self,
         name: &str,
         rows: Range<usize>,
-        len: usize,
+        cell: &[usize],
         out: &mut Vec<T>,
     ) -> Result<(), MsError> {
-        out.reserve(rows.len() * len);
-        for r in rows {
-            let v = self.cell::<T>(name, r, len)?;
-            out.extend_from_slice(&v);
+        if rows.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let mut dims = Vec::with_capacity(1 + cell.len());
+        dims.push(rows.len() as u64);
+        dims.extend(cell.iter().map(|&c| c as u64));
+        let (r0, r1) = (rows.start, rows.end);
+        self.table
+            .get_column_range_into(name, r0 as u64, &dims, out)
+            .casa(&self.path, || {
+                format!("read {name} rows {r0}..{r1} as cells {cell:?}")
+            })
     }
 }
 

@@ -538,7 +538,7 @@ fn full_group_streams_in_bounded_memory() {
 }
 
 #[test]
-fn chunks_read_baselines_cell_by_cell_when_integrations_differ() {
+fn chunks_read_row_ids_from_the_table_when_integrations_differ() {
     use crate::common::{all_antennas, freqs, random_block, spec, times, transit_field, Rng};
     use dsa110_ms_writer::{MsWriter, SpwSpec};
     let dir = tempfile::tempdir().unwrap();
@@ -615,4 +615,59 @@ fn chunks_read_baselines_cell_by_cell_when_integrations_differ() {
             block.data[[1, 2, 1]].conj()
         );
     }
+}
+
+/// The bulk row-range read under every chunk read (casacore's
+/// `getColumnCells`, through the vendored `rubbl_casatables` addition): equal
+/// to reading cell by cell, and a wrong type or cell shape is casacore's error,
+/// with nothing appended.
+#[test]
+fn bulk_row_range_reads_equal_cell_reads_and_refuse_wrong_shapes() {
+    use rubbl_casatables::{Table, TableOpenMode};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bulk.ms");
+    let small = small_ms(&path);
+    let per = small.spec.n_rows_per_spw;
+    let mut t = Table::open(&path, TableOpenMode::Read).unwrap();
+    let (r0, n) = (per / 2, per); // across a window boundary
+    let mut bulk: Vec<Complex32> = vec![Complex32::new(9.0, 9.0)];
+    t.get_column_range_into("DATA", r0 as u64, &[n as u64, 4, 2], &mut bulk)
+        .unwrap();
+    let mut cells = vec![Complex32::new(9.0, 9.0)];
+    for r in r0..r0 + n {
+        cells.extend(t.get_cell_as_vec::<Complex32>("DATA", r as u64).unwrap());
+    }
+    assert_eq!(bulk.len(), 1 + n * 8);
+    assert_eq!(bulk, cells);
+    let mut uvw: Vec<f64> = Vec::new();
+    t.get_column_range_into("UVW", r0 as u64, &[n as u64, 3], &mut uvw)
+        .unwrap();
+    let want: Vec<f64> = (r0..r0 + n)
+        .flat_map(|r| t.get_cell_as_vec::<f64>("UVW", r as u64).unwrap())
+        .collect();
+    assert_eq!(uvw, want);
+    let mut a1: Vec<i32> = Vec::new();
+    t.get_column_range_into("ANTENNA1", r0 as u64, &[n as u64], &mut a1)
+        .unwrap();
+    let want: Vec<i32> = (r0..r0 + n)
+        .map(|r| t.get_cell::<i32>("ANTENNA1", r as u64).unwrap())
+        .collect();
+    assert_eq!(a1, want);
+
+    // wrong element type, wrong cell shape, rows past the end: errors, `out` untouched
+    let mut f: Vec<f32> = vec![1.0];
+    let e = t
+        .get_column_range_into("DATA", 0, &[2, 4, 2], &mut f)
+        .unwrap_err();
+    assert_eq!(f, vec![1.0], "{e}");
+    let mut c: Vec<Complex32> = Vec::new();
+    assert!(t
+        .get_column_range_into("DATA", 0, &[2, 3, 2], &mut c)
+        .is_err());
+    assert!(t
+        .get_column_range_into("DATA", (3 * per - 1) as u64, &[2, 4, 2], &mut c)
+        .unwrap_err()
+        .to_string()
+        .contains("exceeds"));
+    assert!(c.is_empty());
 }
