@@ -135,7 +135,7 @@ pub fn read_ms_stokes_i(path: &Path, column: VisColumn) -> Result<ImagingVis, Im
         chan_width_hz: meta.spws.first().map_or(0.0, |s| s.chan_width_hz),
         ..Default::default()
     };
-    // casacore reads cell by cell on this thread (the table is not `Send`)
+    // casacore reads the chunks on this thread (the table is not `Send`)
     // while a second thread forms Stokes I from the previous chunks; a
     // bounded channel keeps at most a few chunks in flight
     let to_global: Vec<Vec<Option<usize>>> = meta

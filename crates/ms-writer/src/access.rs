@@ -194,12 +194,13 @@ pub struct AddedColumns {
 /// dropped): when every integration repeats one baseline list (as
 /// [`MsWriter`](crate::MsWriter) writes), that list and the integration
 /// times are kept and chunk reads take TIME and ANTENNA1/2 from them;
-/// otherwise they read them cell by cell. Afterwards only O(baselines +
+/// otherwise they read them from the table. Afterwards only O(baselines +
 /// integrations) is kept. Every spectral window's rows must be contiguous
 /// (spw-major, as [`MsWriter`](crate::MsWriter) writes them) and time-ordered
-/// within the window. Chunk reads fetch cells row by row (rubbl 0.10 has no
-/// range read) and writes use one bulk `put_column_range_*` per column, so
-/// memory is bounded by the chunk size whatever the MS size.
+/// within the window. Chunk reads fetch each column's rows in one bulk read
+/// (`get_column_range_into`, the vendored rubbl addition: see
+/// `vendor/README.md`) and writes use one bulk `put_column_range_*` per
+/// column, so memory is bounded by the chunk size whatever the MS size.
 pub struct MsTable {
     path: PathBuf,
     table: Table,
@@ -618,7 +619,7 @@ impl MsTable {
         }
         let shape = (n, flat.nchan, flat.npol);
         let path = &self.path;
-        // the flat cells as an array (their lengths were checked cell by cell)
+        // the flat cells as an array (casacore checked their shape on reading)
         fn cube<T>(
             path: &Path,
             column: &str,
