@@ -249,34 +249,34 @@ fn smooth_background(w: &mut Work, nt: usize, nc: usize, p: &FlagParams, fill: f
     let n = nt * nc;
     w.num.clear();
     w.den.clear();
-    let passes = p.smooth_passes.max(1);
-    if w.mask.contains(&true) {
+    // With nothing masked (most planes) the weights are the box sums of ones:
+    // the product of one profile along frequency and one along time (small
+    // integers, so exactly what the box sums of the plane of ones give).
+    let masked = w.mask.contains(&true);
+    if masked {
         w.den
             .extend(w.mask.iter().map(|&m| if m { 0.0f32 } else { 1.0 }));
         w.num.extend(w.amp.iter().zip(&w.den).map(|(&a, &d)| a * d));
-        for _ in 0..passes {
-            for which in 0..2 {
-                let arr = if which == 0 { &mut w.num } else { &mut w.den };
-                box_freq(arr, &mut w.tmp, nt, nc, p.smooth_half_freq);
-                box_time(arr, &mut w.tmp, nt, nc, p.smooth_half_time);
-            }
-        }
     } else {
-        // Nothing masked (most planes): the weights are the box sums of ones,
-        // the product of one profile along frequency and one along time (small
-        // integers, so exactly what the box sums of the plane of ones give),
-        // and the amplitudes are smoothed alone.
         w.num.extend_from_slice(&w.amp);
         w.prof_f.clear();
         w.prof_f.resize(nc, 1.0);
         w.prof_t.clear();
         w.prof_t.resize(nt, 1.0);
-        for _ in 0..passes {
-            box_freq(&mut w.num, &mut w.tmp, nt, nc, p.smooth_half_freq);
-            box_time(&mut w.num, &mut w.tmp, nt, nc, p.smooth_half_time);
-            box_freq(&mut w.prof_f, &mut w.tmp, 1, nc, p.smooth_half_freq);
-            box_time(&mut w.prof_t, &mut w.tmp, nt, 1, p.smooth_half_time);
+    }
+    let (hf, ht) = (p.smooth_half_freq, p.smooth_half_time);
+    for _ in 0..p.smooth_passes.max(1) {
+        box_freq(&mut w.num, &mut w.tmp, nt, nc, hf);
+        box_time(&mut w.num, &mut w.tmp, nt, nc, ht);
+        if masked {
+            box_freq(&mut w.den, &mut w.tmp, nt, nc, hf);
+            box_time(&mut w.den, &mut w.tmp, nt, nc, ht);
+        } else {
+            box_freq(&mut w.prof_f, &mut w.tmp, 1, nc, hf);
+            box_time(&mut w.prof_t, &mut w.tmp, nt, 1, ht);
         }
+    }
+    if !masked {
         for &gt in &w.prof_t {
             w.den.extend(w.prof_f.iter().map(|&gf| gt * gf));
         }

@@ -454,7 +454,8 @@ impl<'a> WindowModels<'a> {
 /// Returns the calibrator's transit.
 pub fn write_model_ms(path: &Path, catalog: &Catalog) -> Result<Transit, CalError> {
     let mut ms = MsTable::open_rw(path).map_err(ms_err(path))?;
-    ms.add_calibration_columns().map_err(ms_err(path))?;
+    ms.add_data_columns(&[DataColumn::Model])
+        .map_err(ms_err(path))?;
     let rows = ms.meta().spw_rows.clone();
     let mut models = WindowModels::new(path, catalog);
     for (spw, r) in rows.into_iter().enumerate() {
@@ -610,9 +611,12 @@ pub fn flag_solve_apply_ms(
             Ok(())
         }
     };
+    // window k with the flagger's flags for it, if it ran
+    let read_window = |ms: &mut MsTable, flags: &mut Vec<Option<ndarray::Array3<bool>>>, k| {
+        read_block_with(ms, path, k, true, flags.get_mut(k).and_then(Option::take))
+    };
     let mut t = std::time::Instant::now();
-    let first = flags.first_mut().and_then(Option::take);
-    let mut next = Some(read_block_with(&mut ms, path, 0, true, first)?);
+    let mut next = Some(read_window(&mut ms, &mut flags, 0)?);
     timings.read_s += lap(&mut t);
     let mut pending: Option<(usize, VisBlock)> = None;
     for (spw, r) in rows.iter().enumerate() {
@@ -623,8 +627,6 @@ pub fn flag_solve_apply_ms(
             });
         };
         let (solver_ref, models_ref) = (&mut solver, &mut models);
-        let (ms_ref, timings_ref, pending_ref, flags_ref) =
-            (&mut ms, &mut timings, &mut pending, &mut flags);
         let (computed, read) = std::thread::scope(|sc| {
             let worker = sc.spawn(move || -> Result<_, CalError> {
                 let t0 = std::time::Instant::now();
@@ -651,16 +653,15 @@ pub fn flag_solve_apply_ms(
             });
             let io = (|| -> Result<Option<VisBlock>, CalError> {
                 let mut t = std::time::Instant::now();
-                if let Some((row0, done)) = pending_ref.take() {
-                    write_back(ms_ref, row0, &done)?;
-                    timings_ref.write_s += lap(&mut t);
+                if let Some((row0, done)) = pending.take() {
+                    write_back(&mut ms, row0, &done)?;
+                    timings.write_s += lap(&mut t);
                 }
                 if spw + 1 >= rows.len() {
                     return Ok(None);
                 }
-                let given = flags_ref.get_mut(spw + 1).and_then(Option::take);
-                let blk = read_block_with(ms_ref, path, spw + 1, true, given)?;
-                timings_ref.read_s += lap(&mut t);
+                let blk = read_window(&mut ms, &mut flags, spw + 1)?;
+                timings.read_s += lap(&mut t);
                 Ok(Some(blk))
             })();
             let computed = worker

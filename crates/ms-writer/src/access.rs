@@ -607,16 +607,17 @@ impl MsTable {
     ) -> Result<Chunk, MsError> {
         let flat = self.read_chunk_flat(range, cols)?;
         let n = flat.nrows();
-        let mut uvw_m = Array2::<f64>::zeros((if uvw { n } else { 0 }, 3));
+        let mut uvw_flat = Vec::new();
         if uvw {
-            for (o, u) in uvw_m
-                .rows_mut()
-                .into_iter()
-                .zip(self.read_uvw_rows(flat.rows.clone())?)
-            {
-                o.into_iter().zip(u).for_each(|(o, v)| *o = v);
-            }
+            self.read_cells_flat("UVW", flat.rows.clone(), &[3], &mut uvw_flat)?;
         }
+        let uvw_m = Array2::from_shape_vec((uvw_flat.len() / 3, 3), uvw_flat).map_err(|e| {
+            MsError::ColumnShape {
+                path: self.path.clone(),
+                column: "UVW".into(),
+                reason: format!("cells do not form [{n}, 3]: {e}"),
+            }
+        })?;
         let shape = (n, flat.nchan, flat.npol);
         let path = &self.path;
         // the flat cells as an array (casacore checked their shape on reading)
@@ -663,7 +664,7 @@ impl MsTable {
     /// the same values as [`read_chunk_without_uvw`](Self::read_chunk_without_uvw)
     /// without the `ndarray` copies, for readers that walk the cells in
     /// order. Fetch `UVW` of the rows that need it with
-    /// [`read_uvw`](Self::read_uvw).
+    /// [`read_uvw_rows`](Self::read_uvw_rows).
     pub fn read_chunk_flat(
         &mut self,
         range: &ChunkRange,
@@ -706,12 +707,6 @@ impl MsTable {
             }
         }
         Ok(out)
-    }
-
-    /// `UVW` of main-table row `row` (m).
-    pub fn read_uvw(&mut self, row: usize) -> Result<[f64; 3], MsError> {
-        let u = self.cell::<f64>("UVW", row, 3)?;
-        Ok([u[0], u[1], u[2]])
     }
 
     /// `UVW` of main-table rows `rows` (m), one bulk read.
@@ -975,26 +970,6 @@ impl MsTable {
             }
         }
         Ok((time_mjd_s, ant1, ant2))
-    }
-
-    fn cell<T: rubbl_casatables::CasaScalarData>(
-        &mut self,
-        name: &str,
-        row: usize,
-        len: usize,
-    ) -> Result<Vec<T>, MsError> {
-        let v: Vec<T> = self
-            .table
-            .get_cell_as_vec(name, row as u64)
-            .casa(&self.path, || format!("read {name}[{row}]"))?;
-        if v.len() != len {
-            return Err(MsError::ColumnShape {
-                path: self.path.clone(),
-                column: name.into(),
-                reason: format!("row {row} has {} values, expected {len}", v.len()),
-            });
-        }
-        Ok(v)
     }
 
     /// Append the cells of `name` for `rows` to `out`, one bulk read
