@@ -8,6 +8,7 @@
 //! MS's UVW; pixel `(x, y)` is at `l = (N/2 − x)Δ`, `m = (y − N/2)Δ`.
 
 use std::f64::consts::PI;
+use std::ops::Range;
 
 use num_complex::{Complex32, Complex64};
 use rayon::prelude::*;
@@ -55,6 +56,11 @@ pub struct Gridder {
     kernel: EsKernel,
     corr: Vec<f64>,
     w: Option<WPlanes>,
+    /// Distance between grid rows in the band buffers (cells): `nu` plus one
+    /// cache line. With `nu` a power of two, rows `nu` cells apart share their
+    /// cache sets, and a kernel footprint's W rows (times the streams gridded
+    /// together) evict one another from L1 and L2 on every visibility.
+    stride: usize,
     /// Grid rows `[lo, hi)` that any visibility's kernel reaches.
     vband: (usize, usize),
     /// Unflagged visibilities that fall outside the uv grid (not imaged).
@@ -62,6 +68,9 @@ pub struct Gridder {
     /// The channel spacing (Hz) when the channels are evenly spaced: the w-shift
     /// phasor is then stepped from channel to channel instead of evaluated.
     df_hz: Option<f64>,
+    /// The rows in the order the grid and degrid passes visit them: by the grid
+    /// tile of their middle channel (see [`Gridder::row_order`]).
+    order: Vec<u32>,
 }
 
 fn good_size(n: usize) -> usize {
@@ -268,6 +277,15 @@ impl<'a> Phasors<'a> {
     }
 }
 
+/// w-planes gridded (or degridded) in one pass over the visibilities: a
+/// visibility's position, uv-kernel weights and value serve all the group's
+/// planes it reaches (each reaches W of them), at the cost of one band grid per
+/// plane of the group held at once.
+const PLANE_GROUP: usize = 2;
+
+/// Padding of the band buffers' rows (cells: one 64-byte cache line).
+const ROW_PAD: usize = 8;
+
 /// Kernel supports the tap loops are compiled for ([`EsKernel::design`] keeps
 /// the support in this range; [`Gridder::new`] checks it).
 const SUPPORTS: std::ops::RangeInclusive<usize> = 4..=16;
@@ -392,6 +410,8 @@ impl Gridder {
             vband: (0, 0),
             n_dropped: 0,
             df_hz: None,
+            order: Vec::new(),
+            stride: nu + ROW_PAD,
         };
         let nchan = vis.nchan();
         if nchan >= 2 {
@@ -433,6 +453,7 @@ impl Gridder {
             }
         }
         g.n_dropped = dropped;
+        g.order = g.row_order(vis);
         let half_sup = g.kernel.support as f64 / 2.0 + 1.0;
         g.vband = if gvmin.is_finite() {
             (
@@ -459,6 +480,44 @@ impl Gridder {
             });
         }
         Ok(g)
+    }
+
+    /// The rows of `vis`, sorted by the grid tile (32 × 32 cells)
+    /// of their middle channel, tiles row by row. Rows come from the MS time by
+    /// time, so neighbours in it are different baselines far apart on the grid:
+    /// visited in that order, every row's kernel footprint misses the caches.
+    /// Sorted, the next row is mostly the same baseline one integration later,
+    /// a cell or so away, and its footprint is still cached.
+    fn row_order(&self, vis: &ImagingVis) -> Vec<u32> {
+        const TILE: f64 = 32.0;
+        let nchan = vis.nchan();
+        let f_mid = vis.freq_hz[nchan / 2];
+        let half = self.nu as f64 / 2.0;
+        let s = f_mid / C_M_S * self.cell * self.nu as f64;
+        let mut keyed: Vec<(u64, u32)> = vis
+            .uvw_m
+            .iter()
+            .enumerate()
+            .map(|(r, uvw)| {
+                let (uvw, _) = fold(uvw);
+                let tu = ((-uvw[0] * s + half) / TILE).max(0.0) as u64;
+                let tv = ((uvw[1] * s + half) / TILE).max(0.0) as u64;
+                ((tv << 32) | tu, r as u32)
+            })
+            .collect();
+        keyed.sort_unstable();
+        keyed.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// The rows a pass visits, in [`Gridder::row_order`] (in their own order
+    /// for visibilities with another number of rows than those the gridder was
+    /// made for).
+    fn rows<'a>(&'a self, vis: &ImagingVis) -> Box<dyn Iterator<Item = usize> + 'a> {
+        if self.order.len() == vis.nrows() {
+            Box::new(self.order.iter().map(|&r| r as usize))
+        } else {
+            Box::new(0..vis.nrows())
+        }
     }
 
     /// Oversampled grid side.
@@ -549,6 +608,38 @@ impl Gridder {
         (a, b.max(a))
     }
 
+    /// Per plane of the group of `ng` planes from `p0`: its w and 1/Δw (None
+    /// without w-correction).
+    fn plane_params(&self, p0: usize, ng: usize) -> [Option<(f64, f64)>; PLANE_GROUP] {
+        std::array::from_fn(|g| {
+            self.w
+                .filter(|_| g < ng)
+                .map(|wp| (wp.w0 + (p0 + g) as f64 * wp.dw, 1.0 / wp.dw))
+        })
+    }
+
+    /// [`Gridder::chan_range`] of each plane of the group of `ng` planes from
+    /// `p0`, and the range they span together (empty when none reaches a plane).
+    #[inline]
+    fn chan_ranges(
+        &self,
+        vis: &ImagingVis,
+        w_m: f64,
+        p0: usize,
+        ng: usize,
+    ) -> ([(usize, usize); PLANE_GROUP], (usize, usize)) {
+        let mut ranges = [(0usize, 0usize); PLANE_GROUP];
+        let (mut lo, mut hi) = (usize::MAX, 0usize);
+        for (g, rg) in ranges.iter_mut().enumerate().take(ng) {
+            *rg = self.chan_range(vis, w_m, p0 + g);
+            if rg.0 < rg.1 {
+                lo = lo.min(rg.0);
+                hi = hi.max(rg.1);
+            }
+        }
+        (ranges, if lo < hi { (lo, hi) } else { (0, 0) })
+    }
+
     /// `Σ_k wt_k V_k exp(−2πi(u l + v m + w(n−1)))` on the image (row-major
     /// `[y][x]`), unnormalised; `data = None` grids the weights (the PSF).
     ///
@@ -570,13 +661,15 @@ impl Gridder {
         streams: [Option<&[Complex32]>; S],
         wt: &[f32],
     ) -> [Vec<f64>; S] {
-        let (n, nu) = (self.n, self.nu);
+        let (n, nu, stride) = (self.n, self.nu, self.stride);
         let (vlo, vhi) = self.vband;
         let nband = vhi - vlo;
         let h = n / 2;
         let mut imgs_t: [Vec<f64>; S] = std::array::from_fn(|_| vec![0f64; n * n]); // [x][y]
-        let mut grids: Vec<Vec<Complex32>> = (0..S)
-            .map(|_| vec![Complex32::new(0.0, 0.0); nband * nu])
+        let group = PLANE_GROUP.min(self.nplanes());
+        // one band grid per (plane of the group, stream): index g·S + s
+        let mut grids: Vec<Vec<Complex32>> = (0..group * S)
+            .map(|_| vec![Complex32::new(0.0, 0.0); nband * stride])
             .collect();
         let mut planner = FftPlanner::<f32>::new();
         let fft = planner.plan_fft(nu, FftDirection::Forward);
@@ -598,85 +691,95 @@ impl Gridder {
             Some(wp) => (quad_phase(wp.w0, wp), quad_phase(wp.dw, wp)),
             None => (Vec::new(), Vec::new()),
         };
-        for p in 0..self.nplanes() {
-            if let (true, Some(wp)) = (p > 0, self.w) {
-                // exact phases every 8 planes, the running product otherwise
-                if p % 8 == 0 {
-                    phase = quad_phase(wp.w0 + p as f64 * wp.dw, wp);
-                } else {
-                    phase
-                        .par_iter_mut()
-                        .zip(step.par_iter())
-                        .for_each(|(ph, st)| *ph *= *st);
+        let (mut t_grid, mut t_fft) = (0.0, 0.0);
+        for p0 in (0..self.nplanes()).step_by(group) {
+            let ng = group.min(self.nplanes() - p0);
+            let t0 = std::time::Instant::now();
+            self.grid_planes(vis, &streams, wt, p0, ng, &mut grids[..ng * S]);
+            t_grid += t0.elapsed().as_secs_f64();
+            let t1 = std::time::Instant::now();
+            for (gi, plane_grids) in grids[..ng * S].chunks_mut(S).enumerate() {
+                let p = p0 + gi;
+                if let (true, Some(wp)) = (p > 0, self.w) {
+                    // exact phases every 8 planes, the running product otherwise
+                    if p % 8 == 0 {
+                        phase = quad_phase(wp.w0 + p as f64 * wp.dw, wp);
+                    } else {
+                        phase
+                            .par_iter_mut()
+                            .zip(step.par_iter())
+                            .for_each(|(ph, st)| *ph *= *st);
+                    }
+                }
+                for (grid, img_t) in plane_grids.iter_mut().zip(imgs_t.iter_mut()) {
+                    // FFT the band's rows
+                    grid.par_chunks_mut(stride).for_each_init(
+                        || vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
+                        |scratch, row| fft.process_with_scratch(&mut row[..nu], scratch),
+                    );
+                    // kept columns px ∈ [−N/2, N/2): blocks of CB image columns x, gathered
+                    // row by row (CB neighbouring cells of a grid row at a time, not one
+                    // cell per row per column: the rows are nu cells apart)
+                    const CB: usize = 16;
+                    let grid = &grid;
+                    let fft = &fft;
+                    let with_w = self.w.is_some();
+                    let phase_ref = &phase;
+                    img_t.par_chunks_mut(CB * n).enumerate().for_each_init(
+                        || {
+                            (
+                                vec![Complex32::new(0.0, 0.0); CB * nu],
+                                vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
+                            )
+                        },
+                        |(buf, scratch), (bi, out)| {
+                            let x0 = bi * CB;
+                            let ncols = out.len() / n;
+                            let mut ixs = [0usize; CB];
+                            for (k, ix) in ixs.iter_mut().enumerate().take(ncols) {
+                                let px = (x0 + k) as i64 - h as i64;
+                                *ix = px.rem_euclid(nu as i64) as usize;
+                            }
+                            for k in 0..ncols {
+                                let col = &mut buf[k * nu..(k + 1) * nu];
+                                col[..vlo]
+                                    .iter_mut()
+                                    .for_each(|c| *c = Complex32::new(0.0, 0.0));
+                                col[vhi..]
+                                    .iter_mut()
+                                    .for_each(|c| *c = Complex32::new(0.0, 0.0));
+                            }
+                            for (j, row) in grid.chunks_exact(stride).enumerate() {
+                                for (k, ix) in ixs.iter().enumerate().take(ncols) {
+                                    buf[k * nu + vlo + j] = row[*ix];
+                                }
+                            }
+                            for k in 0..ncols {
+                                let col = &mut buf[k * nu..(k + 1) * nu];
+                                fft.process_with_scratch(col, scratch);
+                                let x = x0 + k;
+                                let px = x as i64 - h as i64;
+                                let qrow = x.abs_diff(h) * (h + 1);
+                                let orow = &mut out[k * n..(k + 1) * n];
+                                for (y, o) in orow.iter_mut().enumerate() {
+                                    let py = y as i64 - h as i64;
+                                    let mut v = col[py.rem_euclid(nu as i64) as usize];
+                                    if (px + py) & 1 != 0 {
+                                        v = -v;
+                                    }
+                                    if with_w {
+                                        v *= phase_ref[qrow + y.abs_diff(h)];
+                                    }
+                                    *o += v.re as f64;
+                                }
+                            }
+                        },
+                    );
                 }
             }
-            self.grid_plane(vis, &streams, wt, p, &mut grids);
-            for (grid, img_t) in grids.iter_mut().zip(imgs_t.iter_mut()) {
-                // FFT the band's rows
-                grid.par_chunks_mut(nu).for_each_init(
-                    || vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
-                    |scratch, row| fft.process_with_scratch(row, scratch),
-                );
-                // kept columns px ∈ [−N/2, N/2): blocks of CB image columns x, gathered
-                // row by row (CB neighbouring cells of a grid row at a time, not one
-                // cell per row per column: the rows are nu cells apart)
-                const CB: usize = 16;
-                let grid = &grid;
-                let fft = &fft;
-                let with_w = self.w.is_some();
-                let phase_ref = &phase;
-                img_t.par_chunks_mut(CB * n).enumerate().for_each_init(
-                    || {
-                        (
-                            vec![Complex32::new(0.0, 0.0); CB * nu],
-                            vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
-                        )
-                    },
-                    |(buf, scratch), (bi, out)| {
-                        let x0 = bi * CB;
-                        let ncols = out.len() / n;
-                        let mut ixs = [0usize; CB];
-                        for (k, ix) in ixs.iter_mut().enumerate().take(ncols) {
-                            let px = (x0 + k) as i64 - h as i64;
-                            *ix = px.rem_euclid(nu as i64) as usize;
-                        }
-                        for k in 0..ncols {
-                            let col = &mut buf[k * nu..(k + 1) * nu];
-                            col[..vlo]
-                                .iter_mut()
-                                .for_each(|c| *c = Complex32::new(0.0, 0.0));
-                            col[vhi..]
-                                .iter_mut()
-                                .for_each(|c| *c = Complex32::new(0.0, 0.0));
-                        }
-                        for (j, row) in grid.chunks_exact(nu).enumerate() {
-                            for (k, ix) in ixs.iter().enumerate().take(ncols) {
-                                buf[k * nu + vlo + j] = row[*ix];
-                            }
-                        }
-                        for k in 0..ncols {
-                            let col = &mut buf[k * nu..(k + 1) * nu];
-                            fft.process_with_scratch(col, scratch);
-                            let x = x0 + k;
-                            let px = x as i64 - h as i64;
-                            let qrow = x.abs_diff(h) * (h + 1);
-                            let orow = &mut out[k * n..(k + 1) * n];
-                            for (y, o) in orow.iter_mut().enumerate() {
-                                let py = y as i64 - h as i64;
-                                let mut v = col[py.rem_euclid(nu as i64) as usize];
-                                if (px + py) & 1 != 0 {
-                                    v = -v;
-                                }
-                                if with_w {
-                                    v *= phase_ref[qrow + y.abs_diff(h)];
-                                }
-                                *o += v.re as f64;
-                            }
-                        }
-                    },
-                );
-            }
+            t_fft += t1.elapsed().as_secs_f64();
         }
+        tracing::debug!(grid_s = t_grid, fft_s = t_fft, streams = S, "grid pass");
         // transpose back and correct by the kernel's Fourier transform
         let wp = self.w;
         imgs_t.map(|img_t| {
@@ -698,22 +801,24 @@ impl Gridder {
     /// Ends (exclusive, relative to `vband.0`) of up to `nbands` contiguous row
     /// bands holding about equal numbers of plane `p`'s visibilities (counted at
     /// each row's centre channel, a kernel's width of rows around it).
-    fn balanced_bands(&self, vis: &ImagingVis, p: usize, nbands: usize) -> Vec<usize> {
+    fn balanced_bands(&self, vis: &ImagingVis, planes: Range<usize>, nbands: usize) -> Vec<usize> {
         let nrows = self.vband.1 - self.vband.0;
         let sup = self.kernel.support;
         let mut count = vec![0u64; nrows + 1];
         let half = self.nu as f64 / 2.0;
         for uvw in &vis.uvw_m {
             let (uvw, _) = fold(uvw);
-            let (c0, c1) = self.chan_range(vis, uvw[2], p);
-            if c0 >= c1 {
-                continue;
+            for p in planes.clone() {
+                let (c0, c1) = self.chan_range(vis, uvw[2], p);
+                if c0 >= c1 {
+                    continue;
+                }
+                let f = vis.freq_hz[(c0 + c1) / 2];
+                let gv = uvw[1] * f / C_M_S * self.cell * self.nu as f64 + half;
+                let row = (gv - sup as f64 / 2.0).floor() as i64 - self.vband.0 as i64;
+                let row = row.clamp(0, nrows as i64 - 1) as usize;
+                count[row] += (c1 - c0) as u64;
             }
-            let f = vis.freq_hz[(c0 + c1) / 2];
-            let gv = uvw[1] * f / C_M_S * self.cell * self.nu as f64 + half;
-            let row = (gv - sup as f64 / 2.0).floor() as i64 - self.vband.0 as i64;
-            let row = row.clamp(0, nrows as i64 - 1) as usize;
-            count[row] += (c1 - c0) as u64;
         }
         let total: u64 = count.iter().sum();
         if total == 0 || nbands <= 1 || nrows <= 1 {
@@ -733,17 +838,19 @@ impl Gridder {
         bounds
     }
 
-    /// Grid plane `p` of each stream into its band buffer (rows `vband`),
+    /// Grid the `ng` planes from `p0` of each stream into their band buffers
+    /// (rows `vband`; `grids[g·S + s]` for plane `p0 + g` and stream `s`),
     /// zeroing them first.
-    fn grid_plane(
+    fn grid_planes(
         &self,
         vis: &ImagingVis,
         streams: &[Option<&[Complex32]>],
         wt: &[f32],
-        p: usize,
+        p0: usize,
+        ng: usize,
         grids: &mut [Vec<Complex32>],
     ) {
-        let nu = self.nu;
+        let stride = self.stride;
         let vlo = self.vband.0 as i64;
         for grid in grids.iter_mut() {
             grid.par_iter_mut()
@@ -755,16 +862,16 @@ impl Gridder {
         // baselines crowd a few rows, and even bands would leave one thread with
         // nearly all the work.
         let nrows = self.vband.1 - self.vband.0;
-        let bounds = self.balanced_bands(vis, p, 8 * rayon::current_num_threads().max(1));
+        let bounds = self.balanced_bands(vis, p0..p0 + ng, 8 * rayon::current_num_threads().max(1));
         // per band: its first row and its slice of every stream's grid
         let mut bands: Vec<(i64, Vec<&mut [Complex32]>)> = (0..bounds.len())
             .map(|_| (0, Vec::with_capacity(grids.len())))
             .collect();
         for grid in grids.iter_mut() {
-            let mut rest: &mut [Complex32] = &mut grid[..nrows * nu];
+            let mut rest: &mut [Complex32] = &mut grid[..nrows * stride];
             let mut start = 0usize;
             for (b, &end) in bounds.iter().enumerate() {
-                let (band, tail) = std::mem::take(&mut rest).split_at_mut((end - start) * nu);
+                let (band, tail) = std::mem::take(&mut rest).split_at_mut((end - start) * stride);
                 bands[b].0 = vlo + start as i64;
                 bands[b].1.push(band);
                 rest = tail;
@@ -774,20 +881,23 @@ impl Gridder {
         let sc = ChanScale::new(self, vis);
         bands.into_par_iter().for_each(|(r0, mut band)| {
             with_support!(self.kernel.support, |W| self
-                .grid_band::<W>(vis, streams, wt, p, &sc, r0, &mut band))
+                .grid_band::<W>(vis, streams, wt, p0, ng, &sc, r0, &mut band))
         });
     }
 
-    /// Grid plane `p`'s visibilities that reach the rows `[r0, r0 + band rows)` into
-    /// `band`, with the kernel support `W` known at compile time (the tap loops
-    /// unrolled).
+    /// Grid the visibilities of the `ng` planes from `p0` that reach the rows
+    /// `[r0, r0 + band rows)` into `bands` (`bands[g·S + s]`: plane `p0 + g`,
+    /// stream `s`), with the kernel support `W` known at compile time (the tap
+    /// loops unrolled). A visibility's position, uv-kernel weights and value are
+    /// computed once for all the group's planes it reaches.
     #[allow(clippy::too_many_arguments)]
     fn grid_band<const W: usize>(
         &self,
         vis: &ImagingVis,
         streams: &[Option<&[Complex32]>],
         wt: &[f32],
-        p: usize,
+        p0: usize,
+        ng: usize,
         sc: &ChanScale,
         r0: i64,
         bands: &mut [&mut [Complex32]],
@@ -798,13 +908,14 @@ impl Gridder {
         let Some(first) = bands.first() else {
             return;
         };
-        let r1 = r0 + (first.len() / nu) as i64;
-        // the plane's w and 1/Δw
-        let wplane = self.w.map(|wp| (wp.w0 + p as f64 * wp.dw, 1.0 / wp.dw));
-        for (r, uvw) in vis.uvw_m.iter().enumerate() {
-            let (uvw, flip) = fold(uvw);
+        let r1 = r0 + (first.len() / self.stride) as i64;
+        let ns = streams.len();
+        // the planes' w and 1/Δw
+        let wplanes = self.plane_params(p0, ng);
+        for r in self.rows(vis) {
+            let (uvw, flip) = fold(&vis.uvw_m[r]);
             let uvw = &uvw;
-            let (c0, c1) = self.chan_range(vis, uvw[2], p);
+            let (ranges, (c0, c1)) = self.chan_ranges(vis, uvw[2], p0, ng);
             if c0 >= c1 {
                 continue;
             }
@@ -846,28 +957,35 @@ impl Gridder {
                 if iv0 + sup as i64 <= r0 || iv0 >= r1 {
                     continue;
                 }
-                // the w-kernel and the shift phasor, common to all streams
-                let wph = wplane.map(|wpl| self.w_factor(shc, uvw[2] * sc.wl[c], wpl));
                 let (iu0, ku) = self.kernel.weights_fixed::<W>(gu);
                 let iu0 = iu0 as usize;
                 // kernel rows inside the band
                 let a0 = (r0 - iv0).max(0) as usize;
                 let a1 = (r1 - iv0).min(sup as i64) as usize;
-                for (band, data) in bands.iter_mut().zip(streams.iter()) {
-                    let mut val = match data {
-                        Some(d) if flip => d[i].conj() * w8,
-                        Some(d) => d[i] * w8,
-                        None => Complex32::new(w8, 0.0),
-                    };
-                    if let Some(wph) = wph {
-                        val *= wph;
+                for (g, plane_bands) in bands.chunks_mut(ns).enumerate().take(ng) {
+                    if c < ranges[g].0 || c >= ranges[g].1 {
+                        continue;
                     }
-                    for (a, kva) in kv.iter().enumerate().take(a1).skip(a0) {
-                        let v = val * *kva;
-                        let off = (iv0 + a as i64 - r0) as usize * nu + iu0;
-                        if let Some(dst) = band.get_mut(off..off + W) {
-                            for (d, k) in dst.iter_mut().zip(ku.iter()) {
-                                *d += v * *k;
+                    // the w-kernel and the shift phasor, common to all streams
+                    let wph = wplanes[g].map(|wpl| self.w_factor(shc, uvw[2] * sc.wl[c], wpl));
+                    for (band, data) in plane_bands.iter_mut().zip(streams.iter()) {
+                        let mut val = match data {
+                            Some(d) if flip => d[i].conj() * w8,
+                            Some(d) => d[i] * w8,
+                            None => Complex32::new(w8, 0.0),
+                        };
+                        if let Some(wph) = wph {
+                            val *= wph;
+                        }
+                        // the value times the u-kernel once; each kernel row adds it
+                        // times one real weight (a broadcast, no per-tap shuffle)
+                        let pu: [Complex32; W] = std::array::from_fn(|j| val * ku[j]);
+                        for (a, kva) in kv.iter().enumerate().take(a1).skip(a0) {
+                            let off = (iv0 + a as i64 - r0) as usize * self.stride + iu0;
+                            if let Some(dst) = band.get_mut(off..off + W) {
+                                for (d, p) in dst.iter_mut().zip(pu.iter()) {
+                                    *d += *p * *kva;
+                                }
                             }
                         }
                     }
@@ -879,7 +997,7 @@ impl Gridder {
     /// `resid_k −= Σ_pix model · exp(+2πi(u l + v m + w(n−1)))` for every
     /// visibility (weights are not applied; flagged ones are skipped).
     pub fn subtract_model(&self, vis: &ImagingVis, model: &[f64], resid: &mut [Complex32]) {
-        let (n, nu) = (self.n, self.nu);
+        let (n, nu, stride) = (self.n, self.nu, self.stride);
         let (vlo, vhi) = self.vband;
         let nband = vhi - vlo;
         let sup = self.kernel.support;
@@ -892,92 +1010,118 @@ impl Gridder {
         }
         let mut planner = FftPlanner::<f32>::new();
         let fft = planner.plan_fft(nu, FftDirection::Inverse);
-        let mut grid = vec![Complex32::new(0.0, 0.0); nband * nu];
+        let group = PLANE_GROUP.min(self.nplanes());
+        let mut grids: Vec<Vec<Complex32>> = (0..group)
+            .map(|_| vec![Complex32::new(0.0, 0.0); nband * stride])
+            .collect();
         let sc = ChanScale::new(self, vis);
-        for p in 0..self.nplanes() {
-            let wp = self.w;
-            // columns: FFT over y of the corrected, w-phased model column x
-            let cols: Vec<(usize, Vec<Complex32>)> = cols_used
-                .par_iter()
-                .map(|&x| {
-                    let px = x as i64 - n as i64 / 2;
-                    let mut col = vec![Complex32::new(0.0, 0.0); nu];
-                    for y in 0..n {
-                        let m = model[y * n + x];
-                        if m == 0.0 {
-                            continue;
+        for p0 in (0..self.nplanes()).step_by(group) {
+            let ng = group.min(self.nplanes() - p0);
+            for (gi, grid) in grids.iter_mut().enumerate().take(ng) {
+                let p = p0 + gi;
+                let wp = self.w;
+                // columns: FFT over y of the corrected, w-phased model column x
+                let cols: Vec<(usize, Vec<Complex32>)> = cols_used
+                    .par_iter()
+                    .map(|&x| {
+                        let px = x as i64 - n as i64 / 2;
+                        let mut col = vec![Complex32::new(0.0, 0.0); nu];
+                        for y in 0..n {
+                            let m = model[y * n + x];
+                            if m == 0.0 {
+                                continue;
+                            }
+                            let py = y as i64 - n as i64 / 2;
+                            let mut c = self.corr[x] * self.corr[y];
+                            let mut val = Complex64::new(m, 0.0);
+                            if let Some(wp) = wp {
+                                let xn = nm1(n, self.cell, x, y) - wp.nshift;
+                                c *= self.kernel.ft(wp.dw * xn);
+                                val *= Complex64::from_polar(
+                                    1.0,
+                                    2.0 * PI * (wp.w0 + p as f64 * wp.dw) * xn,
+                                );
+                            }
+                            val /= c;
+                            if (px + py) & 1 != 0 {
+                                val = -val;
+                            }
+                            col[py.rem_euclid(nu as i64) as usize] =
+                                Complex32::new(val.re as f32, val.im as f32);
                         }
-                        let py = y as i64 - n as i64 / 2;
-                        let mut c = self.corr[x] * self.corr[y];
-                        let mut val = Complex64::new(m, 0.0);
-                        if let Some(wp) = wp {
-                            let xn = nm1(n, self.cell, x, y) - wp.nshift;
-                            c *= self.kernel.ft(wp.dw * xn);
-                            val *= Complex64::from_polar(
-                                1.0,
-                                2.0 * PI * (wp.w0 + p as f64 * wp.dw) * xn,
-                            );
+                        fft.process(&mut col);
+                        (x, col[vlo..vhi].to_vec())
+                    })
+                    .collect();
+                // rows of the band: FFT over x, in blocks of RB rows (each column's
+                // RB values are neighbours: one cache line, not RB of them)
+                const RB: usize = 16;
+                grid.par_chunks_mut(RB * stride).enumerate().for_each_init(
+                    || vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
+                    |scratch, (bj, rows)| {
+                        rows.iter_mut().for_each(|c| *c = Complex32::new(0.0, 0.0));
+                        let j0 = bj * RB;
+                        let nr = rows.len() / stride;
+                        for (x, col) in &cols {
+                            let px = *x as i64 - n as i64 / 2;
+                            let ix = px.rem_euclid(nu as i64) as usize;
+                            for (k, v) in col[j0..j0 + nr].iter().enumerate() {
+                                rows[k * stride + ix] = *v;
+                            }
                         }
-                        val /= c;
-                        if (px + py) & 1 != 0 {
-                            val = -val;
+                        for row in rows.chunks_exact_mut(stride) {
+                            fft.process_with_scratch(&mut row[..nu], scratch);
                         }
-                        col[py.rem_euclid(nu as i64) as usize] =
-                            Complex32::new(val.re as f32, val.im as f32);
-                    }
-                    fft.process(&mut col);
-                    (x, col[vlo..vhi].to_vec())
-                })
-                .collect();
-            // rows of the band: FFT over x
-            grid.par_chunks_mut(nu).enumerate().for_each_init(
-                || vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
-                |scratch, (j, row)| {
-                    row.iter_mut().for_each(|c| *c = Complex32::new(0.0, 0.0));
-                    for (x, col) in &cols {
-                        let px = *x as i64 - n as i64 / 2;
-                        row[px.rem_euclid(nu as i64) as usize] = col[j];
-                    }
-                    fft.process_with_scratch(row, scratch);
-                },
-            );
-            let grid = &grid;
+                    },
+                );
+            }
+            let grids = &grids[..ng];
             let sc = &sc;
-            resid
-                .par_chunks_mut(nchan)
-                .zip(vis.uvw_m.par_iter())
-                .enumerate()
+            // the rows in the gridder's order (neighbours in the grid one after
+            // the other), as disjoint slices of `resid`
+            let mut rows: Vec<Option<&mut [Complex32]>> =
+                resid.chunks_mut(nchan).map(Some).collect();
+            let ordered: Vec<(usize, &mut [Complex32])> = self
+                .rows(vis)
+                .filter_map(|r| rows.get_mut(r).and_then(Option::take).map(|x| (r, x)))
+                .collect();
+            ordered
+                .into_par_iter()
                 .with_min_len(64)
-                .for_each(|(r, (res, uvw))| {
-                    with_support!(sup, |W| self.degrid_row::<W>(vis, grid, p, sc, r, uvw, res))
+                .for_each(|(r, res)| {
+                    let uvw = &vis.uvw_m[r];
+                    with_support!(sup, |W| self
+                        .degrid_row::<W>(vis, grids, p0, sc, r, uvw, res))
                 });
         }
     }
 
-    /// Subtract plane `p`'s part of the model (the band grid `grid`, rows from
-    /// `vband.0`) from row `r`'s visibilities `res`, with the kernel support `W`
-    /// known at compile time.
+    /// Subtract the part of the model on the planes from `p0` (the band grids
+    /// `grids`, one per plane, rows from `vband.0`) from row `r`'s visibilities
+    /// `res`, with the kernel support `W` known at compile time. A visibility's
+    /// position and uv-kernel weights are computed once for all those planes.
     #[allow(clippy::too_many_arguments)]
     fn degrid_row<const W: usize>(
         &self,
         vis: &ImagingVis,
-        grid: &[Complex32],
-        p: usize,
+        grids: &[Vec<Complex32>],
+        p0: usize,
         sc: &ChanScale,
         r: usize,
         uvw: &[f64; 3],
         res: &mut [Complex32],
     ) {
-        let nu = self.nu;
+        let stride = self.stride;
         let vlo = self.vband.0 as i64;
         let nchan = vis.nchan();
+        let ng = grids.len();
         let (uvw, flip) = fold(uvw);
         let uvw = &uvw;
-        let (c0, c1) = self.chan_range(vis, uvw[2], p);
+        let (ranges, (c0, c1)) = self.chan_ranges(vis, uvw[2], p0, ng);
         if c0 >= c1 {
             return;
         }
-        let wplane = self.w.map(|wp| (wp.w0 + p as f64 * wp.dw, 1.0 / wp.dw));
+        let wplanes = self.plane_params(p0, ng);
         let mut phasors = Phasors::new(self, uvw[2], &vis.freq_hz, c0, 1.0);
         for (c, rc) in res.iter_mut().enumerate().take(c1).skip(c0) {
             let shc = phasors.at(c);
@@ -990,21 +1134,32 @@ impl Gridder {
             let (iv0, kv) = self.kernel.weights_fixed::<W>(gv);
             let (iu0, ku) = self.kernel.weights_fixed::<W>(gu);
             let (iv0, iu0) = ((iv0 - vlo) as usize, iu0 as usize);
-            let mut acc = Complex32::new(0.0, 0.0);
-            for (a, kva) in kv.iter().enumerate() {
-                let off = (iv0 + a) * nu + iu0;
-                let mut racc = Complex32::new(0.0, 0.0);
-                if let Some(src) = grid.get(off..off + W) {
-                    for (g, k) in src.iter().zip(ku.iter()) {
-                        racc += *g * *k;
+            let mut total = Complex32::new(0.0, 0.0);
+            for (g, grid) in grids.iter().enumerate() {
+                if c < ranges[g].0 || c >= ranges[g].1 {
+                    continue;
+                }
+                // the kernel rows weighted by the v-kernel first (a broadcast per
+                // row), the u-kernel applied once at the end
+                let mut cols = [Complex32::new(0.0, 0.0); W];
+                for (a, kva) in kv.iter().enumerate() {
+                    let off = (iv0 + a) * stride + iu0;
+                    if let Some(src) = grid.get(off..off + W) {
+                        for (c, g) in cols.iter_mut().zip(src.iter()) {
+                            *c += *g * *kva;
+                        }
                     }
                 }
-                acc += racc * *kva;
+                let mut acc = Complex32::new(0.0, 0.0);
+                for (c, k) in cols.iter().zip(ku.iter()) {
+                    acc += *c * *k;
+                }
+                if let Some(wpl) = wplanes[g] {
+                    acc *= self.w_factor(shc, uvw[2] * sc.wl[c], wpl);
+                }
+                total += acc;
             }
-            if let Some(wpl) = wplane {
-                acc *= self.w_factor(shc, uvw[2] * sc.wl[c], wpl);
-            }
-            *rc -= if flip { acc.conj() } else { acc };
+            *rc -= if flip { total.conj() } else { total };
         }
     }
 
