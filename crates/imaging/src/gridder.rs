@@ -728,7 +728,7 @@ impl Gridder {
                     img_t.par_chunks_mut(CB * n).enumerate().for_each_init(
                         || {
                             (
-                                vec![Complex32::new(0.0, 0.0); CB * nu],
+                                vec![Complex32::new(0.0, 0.0); CB * stride],
                                 vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
                             )
                         },
@@ -741,7 +741,7 @@ impl Gridder {
                                 *ix = px.rem_euclid(nu as i64) as usize;
                             }
                             for k in 0..ncols {
-                                let col = &mut buf[k * nu..(k + 1) * nu];
+                                let col = &mut buf[k * stride..k * stride + nu];
                                 col[..vlo]
                                     .iter_mut()
                                     .for_each(|c| *c = Complex32::new(0.0, 0.0));
@@ -751,11 +751,11 @@ impl Gridder {
                             }
                             for (j, row) in grid.chunks_exact(stride).enumerate() {
                                 for (k, ix) in ixs.iter().enumerate().take(ncols) {
-                                    buf[k * nu + vlo + j] = row[*ix];
+                                    buf[k * stride + vlo + j] = row[*ix];
                                 }
                             }
                             for k in 0..ncols {
-                                let col = &mut buf[k * nu..(k + 1) * nu];
+                                let col = &mut buf[k * stride..k * stride + nu];
                                 fft.process_with_scratch(col, scratch);
                                 let x = x0 + k;
                                 let px = x as i64 - h as i64;
