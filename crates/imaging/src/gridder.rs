@@ -12,7 +12,7 @@ use std::ops::Range;
 
 use num_complex::{Complex32, Complex64};
 use rayon::prelude::*;
-use rustfft::{FftDirection, FftPlanner};
+use rustfft::{Fft, FftDirection, FftPlanner};
 
 use crate::kernel::EsKernel;
 use crate::{ImagingError, ImagingVis};
@@ -712,69 +712,7 @@ impl Gridder {
                     }
                 }
                 for (grid, img_t) in plane_grids.iter_mut().zip(imgs_t.iter_mut()) {
-                    // FFT the band's rows
-                    grid.par_chunks_mut(stride).for_each_init(
-                        || vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
-                        |scratch, row| fft.process_with_scratch(&mut row[..nu], scratch),
-                    );
-                    // kept columns px ∈ [−N/2, N/2): blocks of CB image columns x, gathered
-                    // row by row (CB neighbouring cells of a grid row at a time, not one
-                    // cell per row per column: the rows are nu cells apart)
-                    const CB: usize = 16;
-                    let grid = &grid;
-                    let fft = &fft;
-                    let with_w = self.w.is_some();
-                    let phase_ref = &phase;
-                    img_t.par_chunks_mut(CB * n).enumerate().for_each_init(
-                        || {
-                            (
-                                vec![Complex32::new(0.0, 0.0); CB * stride],
-                                vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
-                            )
-                        },
-                        |(buf, scratch), (bi, out)| {
-                            let x0 = bi * CB;
-                            let ncols = out.len() / n;
-                            let mut ixs = [0usize; CB];
-                            for (k, ix) in ixs.iter_mut().enumerate().take(ncols) {
-                                let px = (x0 + k) as i64 - h as i64;
-                                *ix = px.rem_euclid(nu as i64) as usize;
-                            }
-                            for k in 0..ncols {
-                                let col = &mut buf[k * stride..k * stride + nu];
-                                col[..vlo]
-                                    .iter_mut()
-                                    .for_each(|c| *c = Complex32::new(0.0, 0.0));
-                                col[vhi..]
-                                    .iter_mut()
-                                    .for_each(|c| *c = Complex32::new(0.0, 0.0));
-                            }
-                            for (j, row) in grid.chunks_exact(stride).enumerate() {
-                                for (k, ix) in ixs.iter().enumerate().take(ncols) {
-                                    buf[k * stride + vlo + j] = row[*ix];
-                                }
-                            }
-                            for k in 0..ncols {
-                                let col = &mut buf[k * stride..k * stride + nu];
-                                fft.process_with_scratch(col, scratch);
-                                let x = x0 + k;
-                                let px = x as i64 - h as i64;
-                                let qrow = x.abs_diff(h) * (h + 1);
-                                let orow = &mut out[k * n..(k + 1) * n];
-                                for (y, o) in orow.iter_mut().enumerate() {
-                                    let py = y as i64 - h as i64;
-                                    let mut v = col[py.rem_euclid(nu as i64) as usize];
-                                    if (px + py) & 1 != 0 {
-                                        v = -v;
-                                    }
-                                    if with_w {
-                                        v *= phase_ref[qrow + y.abs_diff(h)];
-                                    }
-                                    *o += v.re as f64;
-                                }
-                            }
-                        },
-                    );
+                    self.transform_plane(grid, img_t, &phase, &*fft);
                 }
             }
             t_fft += t1.elapsed().as_secs_f64();
@@ -798,9 +736,86 @@ impl Gridder {
         })
     }
 
+    /// One w-plane's band grid `grid` (gridded, rows `vband`) into the transposed
+    /// image `img_t` (`[x][y]`, accumulated): FFT the band's rows, then FFT the N
+    /// kept columns in blocks, multiplying by the plane's w-phase `phase` (one
+    /// quadrant, `[|x − N/2|][|y − N/2|]`; empty without w-correction).
+    fn transform_plane(
+        &self,
+        grid: &mut [Complex32],
+        img_t: &mut [f64],
+        phase: &[Complex32],
+        fft: &dyn Fft<f32>,
+    ) {
+        let (n, nu, stride) = (self.n, self.nu, self.stride);
+        let (vlo, vhi) = self.vband;
+        let h = n / 2;
+        // FFT the band's rows
+        grid.par_chunks_mut(stride).for_each_init(
+            || vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
+            |scratch, row| fft.process_with_scratch(&mut row[..nu], scratch),
+        );
+        // kept columns px ∈ [−N/2, N/2): blocks of CB image columns x, gathered
+        // row by row (CB neighbouring cells of a grid row at a time, not one
+        // cell per row per column: the rows are nu cells apart)
+        const CB: usize = 16;
+        let grid: &[Complex32] = grid;
+        let with_w = self.w.is_some();
+        img_t.par_chunks_mut(CB * n).enumerate().for_each_init(
+            || {
+                (
+                    vec![Complex32::new(0.0, 0.0); CB * stride],
+                    vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
+                )
+            },
+            |(buf, scratch), (bi, out)| {
+                let x0 = bi * CB;
+                let ncols = out.len() / n;
+                let mut ixs = [0usize; CB];
+                for (k, ix) in ixs.iter_mut().enumerate().take(ncols) {
+                    let px = (x0 + k) as i64 - h as i64;
+                    *ix = px.rem_euclid(nu as i64) as usize;
+                }
+                for k in 0..ncols {
+                    let col = &mut buf[k * stride..k * stride + nu];
+                    col[..vlo]
+                        .iter_mut()
+                        .for_each(|c| *c = Complex32::new(0.0, 0.0));
+                    col[vhi..]
+                        .iter_mut()
+                        .for_each(|c| *c = Complex32::new(0.0, 0.0));
+                }
+                for (j, row) in grid.chunks_exact(stride).enumerate() {
+                    for (k, ix) in ixs.iter().enumerate().take(ncols) {
+                        buf[k * stride + vlo + j] = row[*ix];
+                    }
+                }
+                for k in 0..ncols {
+                    let col = &mut buf[k * stride..k * stride + nu];
+                    fft.process_with_scratch(col, scratch);
+                    let x = x0 + k;
+                    let px = x as i64 - h as i64;
+                    let qrow = x.abs_diff(h) * (h + 1);
+                    let orow = &mut out[k * n..(k + 1) * n];
+                    for (y, o) in orow.iter_mut().enumerate() {
+                        let py = y as i64 - h as i64;
+                        let mut v = col[py.rem_euclid(nu as i64) as usize];
+                        if (px + py) & 1 != 0 {
+                            v = -v;
+                        }
+                        if with_w {
+                            v *= phase[qrow + y.abs_diff(h)];
+                        }
+                        *o += v.re as f64;
+                    }
+                }
+            },
+        );
+    }
+
     /// Ends (exclusive, relative to `vband.0`) of up to `nbands` contiguous row
-    /// bands holding about equal numbers of plane `p`'s visibilities (counted at
-    /// each row's centre channel, a kernel's width of rows around it).
+    /// bands holding about equal numbers of the `planes`' visibilities (counted at
+    /// each row's centre channel on each plane, a kernel's width of rows around it).
     fn balanced_bands(&self, vis: &ImagingVis, planes: Range<usize>, nbands: usize) -> Vec<usize> {
         let nrows = self.vband.1 - self.vband.0;
         let sup = self.kernel.support;
@@ -1015,92 +1030,101 @@ impl Gridder {
             .map(|_| vec![Complex32::new(0.0, 0.0); nband * stride])
             .collect();
         let sc = ChanScale::new(self, vis);
+        // the rows in the gridder's order (neighbours in the grid one after the
+        // other), as disjoint slices of `resid`
+        let mut rows: Vec<Option<&mut [Complex32]>> = resid.chunks_mut(nchan).map(Some).collect();
+        let mut ordered: Vec<(usize, &mut [Complex32])> = self
+            .rows(vis)
+            .filter_map(|r| rows.get_mut(r).and_then(Option::take).map(|x| (r, x)))
+            .collect();
         for p0 in (0..self.nplanes()).step_by(group) {
             let ng = group.min(self.nplanes() - p0);
             for (gi, grid) in grids.iter_mut().enumerate().take(ng) {
-                let p = p0 + gi;
-                let wp = self.w;
-                // columns: FFT over y of the corrected, w-phased model column x
-                let cols: Vec<(usize, Vec<Complex32>)> = cols_used
-                    .par_iter()
-                    .map(|&x| {
-                        let px = x as i64 - n as i64 / 2;
-                        let mut col = vec![Complex32::new(0.0, 0.0); nu];
-                        for y in 0..n {
-                            let m = model[y * n + x];
-                            if m == 0.0 {
-                                continue;
-                            }
-                            let py = y as i64 - n as i64 / 2;
-                            let mut c = self.corr[x] * self.corr[y];
-                            let mut val = Complex64::new(m, 0.0);
-                            if let Some(wp) = wp {
-                                let xn = nm1(n, self.cell, x, y) - wp.nshift;
-                                c *= self.kernel.ft(wp.dw * xn);
-                                val *= Complex64::from_polar(
-                                    1.0,
-                                    2.0 * PI * (wp.w0 + p as f64 * wp.dw) * xn,
-                                );
-                            }
-                            val /= c;
-                            if (px + py) & 1 != 0 {
-                                val = -val;
-                            }
-                            col[py.rem_euclid(nu as i64) as usize] =
-                                Complex32::new(val.re as f32, val.im as f32);
-                        }
-                        fft.process(&mut col);
-                        (x, col[vlo..vhi].to_vec())
-                    })
-                    .collect();
-                // rows of the band: FFT over x, in blocks of RB rows (each column's
-                // RB values are neighbours: one cache line, not RB of them)
-                const RB: usize = 16;
-                grid.par_chunks_mut(RB * stride).enumerate().for_each_init(
-                    || vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
-                    |scratch, (bj, rows)| {
-                        rows.iter_mut().for_each(|c| *c = Complex32::new(0.0, 0.0));
-                        let j0 = bj * RB;
-                        let nr = rows.len() / stride;
-                        for (x, col) in &cols {
-                            let px = *x as i64 - n as i64 / 2;
-                            let ix = px.rem_euclid(nu as i64) as usize;
-                            for (k, v) in col[j0..j0 + nr].iter().enumerate() {
-                                rows[k * stride + ix] = *v;
-                            }
-                        }
-                        for row in rows.chunks_exact_mut(stride) {
-                            fft.process_with_scratch(&mut row[..nu], scratch);
-                        }
-                    },
-                );
+                self.model_plane(model, &cols_used, p0 + gi, grid, &*fft);
             }
             let grids = &grids[..ng];
             let sc = &sc;
-            // the rows in the gridder's order (neighbours in the grid one after
-            // the other), as disjoint slices of `resid`
-            let mut rows: Vec<Option<&mut [Complex32]>> =
-                resid.chunks_mut(nchan).map(Some).collect();
-            let ordered: Vec<(usize, &mut [Complex32])> = self
-                .rows(vis)
-                .filter_map(|r| rows.get_mut(r).and_then(Option::take).map(|x| (r, x)))
-                .collect();
             ordered
-                .into_par_iter()
+                .par_iter_mut()
                 .with_min_len(64)
                 .for_each(|(r, res)| {
-                    let uvw = &vis.uvw_m[r];
-                    with_support!(sup, |W| self
-                        .degrid_row::<W>(vis, grids, p0, sc, r, uvw, res))
+                    with_support!(sup, |W| self.degrid_row::<W>(vis, grids, p0, sc, *r, res))
                 });
         }
+    }
+
+    /// Plane `p`'s band grid (rows `vband`) of the model: each used column's
+    /// pixels corrected by the kernel's transform and w-phased, FFT'd over y, then
+    /// the band's rows FFT'd over x (the degrid reads it).
+    fn model_plane(
+        &self,
+        model: &[f64],
+        cols_used: &[usize],
+        p: usize,
+        grid: &mut [Complex32],
+        fft: &dyn Fft<f32>,
+    ) {
+        let (n, nu, stride) = (self.n, self.nu, self.stride);
+        let (vlo, vhi) = self.vband;
+        let wp = self.w;
+        // columns: FFT over y of the corrected, w-phased model column x
+        let cols: Vec<(usize, Vec<Complex32>)> = cols_used
+            .par_iter()
+            .map(|&x| {
+                let px = x as i64 - n as i64 / 2;
+                let mut col = vec![Complex32::new(0.0, 0.0); nu];
+                for y in 0..n {
+                    let m = model[y * n + x];
+                    if m == 0.0 {
+                        continue;
+                    }
+                    let py = y as i64 - n as i64 / 2;
+                    let mut c = self.corr[x] * self.corr[y];
+                    let mut val = Complex64::new(m, 0.0);
+                    if let Some(wp) = wp {
+                        let xn = nm1(n, self.cell, x, y) - wp.nshift;
+                        c *= self.kernel.ft(wp.dw * xn);
+                        val *=
+                            Complex64::from_polar(1.0, 2.0 * PI * (wp.w0 + p as f64 * wp.dw) * xn);
+                    }
+                    val /= c;
+                    if (px + py) & 1 != 0 {
+                        val = -val;
+                    }
+                    col[py.rem_euclid(nu as i64) as usize] =
+                        Complex32::new(val.re as f32, val.im as f32);
+                }
+                fft.process(&mut col);
+                (x, col[vlo..vhi].to_vec())
+            })
+            .collect();
+        // rows of the band: FFT over x, in blocks of RB rows (each column's
+        // RB values are neighbours: one cache line, not RB of them)
+        const RB: usize = 16;
+        grid.par_chunks_mut(RB * stride).enumerate().for_each_init(
+            || vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
+            |scratch, (bj, rows)| {
+                rows.iter_mut().for_each(|c| *c = Complex32::new(0.0, 0.0));
+                let j0 = bj * RB;
+                let nr = rows.len() / stride;
+                for (x, col) in &cols {
+                    let px = *x as i64 - n as i64 / 2;
+                    let ix = px.rem_euclid(nu as i64) as usize;
+                    for (k, v) in col[j0..j0 + nr].iter().enumerate() {
+                        rows[k * stride + ix] = *v;
+                    }
+                }
+                for row in rows.chunks_exact_mut(stride) {
+                    fft.process_with_scratch(&mut row[..nu], scratch);
+                }
+            },
+        );
     }
 
     /// Subtract the part of the model on the planes from `p0` (the band grids
     /// `grids`, one per plane, rows from `vband.0`) from row `r`'s visibilities
     /// `res`, with the kernel support `W` known at compile time. A visibility's
     /// position and uv-kernel weights are computed once for all those planes.
-    #[allow(clippy::too_many_arguments)]
     fn degrid_row<const W: usize>(
         &self,
         vis: &ImagingVis,
@@ -1108,14 +1132,13 @@ impl Gridder {
         p0: usize,
         sc: &ChanScale,
         r: usize,
-        uvw: &[f64; 3],
         res: &mut [Complex32],
     ) {
         let stride = self.stride;
         let vlo = self.vband.0 as i64;
         let nchan = vis.nchan();
         let ng = grids.len();
-        let (uvw, flip) = fold(uvw);
+        let (uvw, flip) = fold(&vis.uvw_m[r]);
         let uvw = &uvw;
         let (ranges, (c0, c1)) = self.chan_ranges(vis, uvw[2], p0, ng);
         if c0 >= c1 {
