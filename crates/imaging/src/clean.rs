@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::fft::PsfConv;
 use crate::{Gridder, ImagingVis};
 
 /// Most pixels searched in one minor cycle: half a 4096² image. Cleaning to
@@ -90,12 +91,30 @@ fn median(v: &mut [f32]) -> f32 {
 /// started from is taken as divergence and undone.
 const DIVERGENCE_FACTOR: f64 = 1.1;
 
+/// A minor cycle of at least this many components has its residual predicted in
+/// the image plane before the major cycle (see [`clean`]).
+const PREDICT_COMPONENTS: usize = 1000;
+
 /// Run CLEAN. `dirty` is the dirty image normalised to Jy/beam (divided by
 /// `sumw`), `psf` has peak 1 at (n/2, n/2).
 ///
 /// The major cycles subtract each cycle's new components from `vis.vis` in
 /// place, so the visibilities are held once: on return `vis.vis` holds the
 /// residual visibilities (the data minus the final model).
+///
+/// Divergence is foreseen in the image plane: after a minor cycle of
+/// [`PREDICT_COMPONENTS`] or more, the residual its components leave for a
+/// shift-invariant PSF (one FFT convolution with the whole PSF, ≈ 2 s at 4096²).
+/// The minor cycle subtracts the PSF cut to a patch, and the sidelobes it
+/// neglects add up over many components of both signs: on a full group, the
+/// minor cycle that cleans the noise-like residual towards 1σ (tens of thousands
+/// of components) ends with a residual above the one it started from. If the
+/// prediction peaks above [`DIVERGENCE_FACTOR`] × the cycle's starting peak, the
+/// cycle is undone and CLEAN stops without the major cycle (a degrid, a grid and
+/// the degrid that undid it: ≈ 45 s on a full group). On the full group the
+/// prediction's peak agreed with the exact residual's to 0.05 % of the starting
+/// peak near the centre and to 5 % near a half-power source (the w-term and the
+/// band-dependent primary beam make the real PSF vary across the field).
 #[allow(clippy::too_many_arguments)]
 pub fn clean(
     g: &Gridder,
@@ -117,6 +136,7 @@ pub fn clean(
     let mut n_major = 0usize;
     let mut stop;
     let patch = PsfPatch::new(psf, n, p.mgain);
+    let mut psf_conv: Option<PsfConv> = None;
     // The level a minor cycle cleaned down to when that was the stopping level
     // itself: the major cycle after it is the last (as in WSClean), unless the
     // stopping level fell by more than 10 % with the new residual (an
@@ -209,6 +229,34 @@ pub fn clean(
         }
         if n_iter == n_iter_before {
             break;
+        }
+        if n_iter - n_iter_before >= PREDICT_COMPONENTS && patch.exterior_max > 0.0 {
+            let t_pred = std::time::Instant::now();
+            let conv = psf_conv.get_or_insert_with(|| PsfConv::new(psf, n));
+            let d: Vec<f64> = model.iter().zip(&delta).map(|(m, d0)| m - d0).collect();
+            let mut pred = conv.convolve(&d);
+            drop(d);
+            pred.iter_mut()
+                .zip(&residual)
+                .for_each(|(e, r)| *e = r - *e);
+            let pred_peak = abs_peak(&pred, mask.as_deref()).1;
+            tracing::debug!(
+                components = n_iter - n_iter_before,
+                seconds = t_pred.elapsed().as_secs_f64(),
+                "image-plane prediction: peak {pred_peak:.3e} Jy/beam, {peak:.3e} before"
+            );
+            if pred_peak.is_nan() || pred_peak > DIVERGENCE_FACTOR * peak {
+                tracing::warn!(
+                    major = n_major + 1,
+                    "CLEAN would diverge (residual peak {pred_peak:.3e} Jy/beam predicted in the \
+                     image plane after {} components, {peak:.3e} before): that cycle undone \
+                     before its major cycle, CLEAN stopped",
+                    n_iter - n_iter_before
+                );
+                model = delta;
+                n_iter = n_iter_before;
+                break;
+            }
         }
         // major cycle: exact residual from the visibilities, from which this
         // cycle's components are subtracted

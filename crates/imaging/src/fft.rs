@@ -78,6 +78,81 @@ pub fn transpose_in_place(data: &mut [Complex32], n: usize) {
     }
 }
 
+/// Linear (not cyclic) convolution of `n × n` images with a PSF of the same
+/// size centred on pixel (n/2, n/2) and taken as zero beyond it, by FFTs on a
+/// `2n × 2n` grid: what subtracting a shifted copy of the PSF per component
+/// does, for a whole model at once. The PSF's transform is computed once.
+pub struct PsfConv {
+    n: usize,
+    /// The PSF's transform (transposed, as [`fft2_transposed`] leaves it),
+    /// divided by the inverse FFT's `(2n)²`.
+    psf_ft: Vec<Complex32>,
+}
+
+impl std::fmt::Debug for PsfConv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PsfConv")
+            .field("n", &self.n)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PsfConv {
+    /// Transform `psf` (`n × n`, row-major, peak at (n/2, n/2)).
+    pub fn new(psf: &[f64], n: usize) -> Self {
+        let m = 2 * n;
+        let h = n / 2;
+        let mut a = vec![Complex32::new(0.0, 0.0); m * m];
+        // the PSF's centre to index 0: offsets [−n/2, n/2) at [0, n/2) ∪ [m − n/2, m)
+        a.par_chunks_mut(m).enumerate().for_each(|(r, row)| {
+            let y = (r + h) % m;
+            if y < n {
+                for (c, v) in row.iter_mut().enumerate() {
+                    let x = (c + h) % m;
+                    if x < n {
+                        *v = Complex32::new(psf[y * n + x] as f32, 0.0);
+                    }
+                }
+            }
+        });
+        let rows = RowSel { a: h, b: h };
+        fft2_transposed(&mut a, m, FftDirection::Forward, rows, RowSel::all(m));
+        let norm = 1.0 / (m * m) as f32;
+        a.par_iter_mut().for_each(|v| *v *= norm);
+        Self { n, psf_ft: a }
+    }
+
+    /// `img ⊛ psf` (row-major `n × n`): pixel (x, y) gets
+    /// `Σ img[y'][x'] psf[y − y' + n/2][x − x' + n/2]` over the PSF's extent.
+    pub fn convolve(&self, img: &[f64]) -> Vec<f64> {
+        let n = self.n;
+        let m = 2 * n;
+        let mut a = vec![Complex32::new(0.0, 0.0); m * m];
+        a.par_chunks_mut(m)
+            .take(n)
+            .enumerate()
+            .for_each(|(y, row)| {
+                for (v, s) in row[..n].iter_mut().zip(&img[y * n..(y + 1) * n]) {
+                    *v = Complex32::new(*s as f32, 0.0);
+                }
+            });
+        let top = RowSel { a: n, b: 0 };
+        fft2_transposed(&mut a, m, FftDirection::Forward, top, RowSel::all(m));
+        a.par_iter_mut()
+            .zip(self.psf_ft.par_iter())
+            .for_each(|(v, p)| *v *= *p);
+        // the inverse of a transposed spectrum comes out untransposed
+        fft2_transposed(&mut a, m, FftDirection::Inverse, RowSel::all(m), top);
+        let mut out = vec![0f64; n * n];
+        out.par_chunks_mut(n).enumerate().for_each(|(y, row)| {
+            for (o, v) in row.iter_mut().zip(&a[y * m..y * m + n]) {
+                *o = v.re as f64;
+            }
+        });
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +185,41 @@ mod tests {
                 }
                 let got = b[kc * n + kr];
                 assert!((got.re as f64 - s.re).abs() < 1e-3 && (got.im as f64 - s.im).abs() < 1e-3);
+            }
+        }
+    }
+
+    /// The FFT convolution equals the direct sum of shifted PSFs, cut where the
+    /// PSF ends, for components at the centre and next to the edges.
+    #[test]
+    fn psf_convolution_matches_shifted_sum() {
+        let n = 16;
+        let h = n / 2;
+        let psf: Vec<f64> = (0..n * n)
+            .map(|i| {
+                let (x, y) = ((i % n) as f64 - h as f64, (i / n) as f64 - h as f64);
+                (-(x * x + 0.5 * y * y) / 9.0).exp() + 0.1 * (0.7 * x + 0.3 * y).cos()
+            })
+            .collect();
+        let mut img = vec![0f64; n * n];
+        for (x, y, f) in [(8, 8, 1.0), (0, 1, -0.5), (15, 14, 2.0), (3, 15, 0.25)] {
+            img[y * n + x] = f;
+        }
+        let got = PsfConv::new(&psf, n).convolve(&img);
+        for y in 0..n as i64 {
+            for x in 0..n as i64 {
+                let mut want = 0.0;
+                for yp in 0..n as i64 {
+                    for xp in 0..n as i64 {
+                        let f = img[(yp * n as i64 + xp) as usize];
+                        let (dy, dx) = (y - yp + h as i64, x - xp + h as i64);
+                        if f != 0.0 && (0..n as i64).contains(&dy) && (0..n as i64).contains(&dx) {
+                            want += f * psf[(dy * n as i64 + dx) as usize];
+                        }
+                    }
+                }
+                let g = got[(y * n as i64 + x) as usize];
+                assert!((g - want).abs() < 1e-5, "({x}, {y}): {g} vs {want}");
             }
         }
     }
