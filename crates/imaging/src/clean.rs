@@ -196,8 +196,9 @@ pub fn clean(
         // Clark's rule: with the PSF cut to the patch, stop where the neglected
         // exterior sidelobes of what was subtracted could matter.
         minor_stop = minor_stop.max(patch.exterior_max * peak);
-        // the components this cycle adds (to subtract, and to undo a cycle that
-        // made things worse: divergence)
+        // the model before this cycle; after its minor cycle, the components it
+        // added (to subtract, and to undo a cycle that made things worse:
+        // divergence)
         let mut delta = model.clone();
         let n_iter_before = n_iter;
         let to_stop_level = (minor_stop <= stop && level <= stop).then_some(stop);
@@ -230,12 +231,12 @@ pub fn clean(
         if n_iter == n_iter_before {
             break;
         }
+        // the cycle's components: the model now minus the model before
+        delta.iter_mut().zip(&model).for_each(|(d, m)| *d = m - *d);
         if n_iter - n_iter_before >= PREDICT_COMPONENTS && patch.exterior_max > 0.0 {
             let t_pred = std::time::Instant::now();
             let conv = psf_conv.get_or_insert_with(|| PsfConv::new(psf, n));
-            let d: Vec<f64> = model.iter().zip(&delta).map(|(m, d0)| m - d0).collect();
-            let mut pred = conv.convolve(&d);
-            drop(d);
+            let mut pred = conv.convolve(&delta);
             pred.iter_mut()
                 .zip(&residual)
                 .for_each(|(e, r)| *e = r - *e);
@@ -253,7 +254,7 @@ pub fn clean(
                      before its major cycle, CLEAN stopped",
                     n_iter - n_iter_before
                 );
-                model = delta;
+                model.iter_mut().zip(&delta).for_each(|(m, d)| *m -= d);
                 n_iter = n_iter_before;
                 break;
             }
@@ -262,7 +263,6 @@ pub fn clean(
         // cycle's components are subtracted
         let minor_s = t_minor.elapsed().as_secs_f64();
         let t_major = std::time::Instant::now();
-        delta.iter_mut().zip(&model).for_each(|(d, m)| *d = m - *d);
         g.subtract_model(vis, &delta, &mut resid_vis);
         let degrid_s = t_major.elapsed().as_secs_f64();
         let mut new_residual = g.grid_image(vis, Some(&resid_vis), wt);
