@@ -16,7 +16,8 @@
 //!
 //! Options: `--scale tiny|small|full` (default full: 96 antennas, 24 × 768),
 //! `--size N` (default 4096), `--niter N` (default 100000), `--reps N` (default 1),
-//! `--skip-wsclean`.
+//! `--skip-wsclean`, `--baseline-averaging WL` (default 1.5, the daemon's default: our
+//! imaging is also run with baseline-dependent averaging of that extent; 0 skips it).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -76,6 +77,8 @@ struct Opts {
     niter: usize,
     reps: usize,
     wsclean: bool,
+    /// Also image with baseline-dependent averaging of this extent (λ; 0: not).
+    bda_wl: f64,
 }
 
 fn parse(args: &[String]) -> Result<Opts> {
@@ -85,6 +88,7 @@ fn parse(args: &[String]) -> Result<Opts> {
         niter: 100_000,
         reps: 1,
         wsclean: true,
+        bda_wl: 1.5,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -95,9 +99,14 @@ fn parse(args: &[String]) -> Result<Opts> {
             "--niter" => o.niter = val()?.parse().context("--niter needs a number")?,
             "--reps" => o.reps = val()?.parse::<usize>().context("--reps needs a number")?,
             "--skip-wsclean" => o.wsclean = false,
+            "--baseline-averaging" => {
+                o.bda_wl = val()?
+                    .parse()
+                    .context("--baseline-averaging needs a number of wavelengths")?
+            }
             other => bail!(
                 "unknown option {other:?} of bench image: --scale tiny|small|full, --size N, \
-                 --niter N, --reps N, --skip-wsclean"
+                 --niter N, --reps N, --skip-wsclean, --baseline-averaging WL"
             ),
         }
     }
@@ -106,6 +115,12 @@ fn parse(args: &[String]) -> Result<Opts> {
     }
     if o.size < 16 || !o.size.is_multiple_of(2) {
         bail!("--size {} must be even and at least 16", o.size);
+    }
+    if !(o.bda_wl.is_finite() && o.bda_wl >= 0.0) {
+        bail!(
+            "--baseline-averaging {} must be a number of wavelengths >= 0",
+            o.bda_wl
+        );
     }
     o.reps = o.reps.max(1);
     Ok(o)
@@ -294,6 +309,33 @@ pub fn run(args: &[String]) -> Result<()> {
     ));
     let a = measure(&py, &ours, o.reps)?;
     let ours_json: Value = serde_json::from_str(a.stdout.trim()).unwrap_or(Value::Null);
+    // the same with baseline-dependent averaging (the daemon's default)
+    let bda_name = out.join("ours-bda");
+    let bda = if o.bda_wl > 0.0 {
+        step(&format!(
+            "the same with --baseline-averaging {} (the daemon's default)",
+            o.bda_wl
+        ));
+        let mut argv = ours.clone();
+        if let Some(i) = argv.iter().position(|x| *x == s(&ours_name)) {
+            argv[i] = s(&bda_name);
+        }
+        argv.extend(["--baseline-averaging".into(), o.bda_wl.to_string()]);
+        let r = measure(&py, &argv, o.reps)?;
+        let j: Value = serde_json::from_str(r.stdout.trim()).unwrap_or(Value::Null);
+        let fl = util::output(
+            Command::new(&py)
+                .arg("-c")
+                .arg(FLUX_PY)
+                .arg(&truth)
+                .arg(&bda_name)
+                .arg("-"),
+        )?;
+        let fl: Value = serde_json::from_str(fl.trim())?;
+        Some((r, j, fl))
+    } else {
+        None
+    };
     let b = if o.wsclean {
         step("the same with wsclean -use-wgridder -j 2");
         Some(measure(&py, &wsc, o.reps)?)
@@ -350,6 +392,14 @@ pub fn run(args: &[String]) -> Result<()> {
         fl["ours"]["rms_jy"].as_f64().unwrap_or(f64::NAN),
         format!("{}", ours_json["n_iter"]),
     );
+    if let Some((r, j, fl)) = &bda {
+        row(
+            &format!("… --baseline-averaging {}", o.bda_wl),
+            r,
+            fl["ours"]["rms_jy"].as_f64().unwrap_or(f64::NAN),
+            format!("{}", j["n_iter"]),
+        );
+    }
     if let Some(b) = &b {
         row(
             "wsclean -use-wgridder -j 2",
@@ -362,24 +412,64 @@ pub fn run(args: &[String]) -> Result<()> {
             median(&b.wall_s) / median(&a.wall_s),
             a.peak_rss_bytes / b.peak_rss_bytes.max(1.0)
         );
+        if let Some((r, _, _)) = &bda {
+            println!(
+                "speed-up ours with baseline averaging vs WSClean: {:.2}×",
+                median(&b.wall_s) / median(&r.wall_s)
+            );
+        }
+    }
+    if let Some((_, j, _)) = &bda {
+        println!(
+            "baseline averaging {} λ: {} → {} visibilities gridded; stages (s): {}; {} major cycles",
+            o.bda_wl, j["n_vis_read"], j["n_vis"], j["timings"], j["n_major"]
+        );
     }
     println!(
         "our stages (s): {}; {} major cycles, {} w-planes",
         ours_json["timings"], ours_json["n_major"], ours_json["n_wplanes"]
     );
     println!(
-        "\n{:<8} {:>6} {:>6} {:>6} {:>10} {:>10} {:>8} {:>10} {:>8}",
-        "source", "x", "y", "pb", "true Jy", "ours Jy", "err %", "WSClean Jy", "err %"
+        "\n{:<8} {:>6} {:>6} {:>6} {:>10} {:>10} {:>8} {:>10} {:>8} {:>10} {:>8}",
+        "source",
+        "x",
+        "y",
+        "pb",
+        "true Jy",
+        "ours Jy",
+        "err %",
+        "WSClean Jy",
+        "err %",
+        "BDA Jy",
+        "err %"
     );
+    let bda_src = |name: &str| -> f64 {
+        bda.as_ref()
+            .and_then(|(_, _, fl)| {
+                fl["sources"]
+                    .as_array()?
+                    .iter()
+                    .find(|r| r["name"].as_str() == Some(name))?["ours_jy"]
+                    .as_f64()
+            })
+            .unwrap_or(f64::NAN)
+    };
     let mut worst: (f64, f64) = (0.0, 0.0);
+    let mut worst_bda = 0.0f64;
     for r in fl["sources"].as_array().into_iter().flatten() {
         let t = r["true_jy"].as_f64().unwrap_or(f64::NAN);
         let us = r["ours_jy"].as_f64().unwrap_or(f64::NAN);
         let ws = r["wsclean_jy"].as_f64().unwrap_or(f64::NAN);
-        let (eu, ew) = (100.0 * (us / t - 1.0), 100.0 * (ws / t - 1.0));
+        let bd = bda_src(r["name"].as_str().unwrap_or("?"));
+        let (eu, ew, eb) = (
+            100.0 * (us / t - 1.0),
+            100.0 * (ws / t - 1.0),
+            100.0 * (bd / t - 1.0),
+        );
         worst = (worst.0.max(eu.abs()), worst.1.max(ew.abs()));
+        worst_bda = worst_bda.max(eb.abs());
         println!(
-            "{:<8} {:>6} {:>6} {:>6.3} {:>10.4} {:>10.4} {:>8.2} {:>10.4} {:>8.2}",
+            "{:<8} {:>6} {:>6} {:>6.3} {:>10.4} {:>10.4} {:>8.2} {:>10.4} {:>8.2} {:>10.4} {:>8.2}",
             r["name"].as_str().unwrap_or("?"),
             r["x"],
             r["y"],
@@ -388,12 +478,15 @@ pub fn run(args: &[String]) -> Result<()> {
             us,
             eu,
             ws,
-            ew
+            ew,
+            bd,
+            eb
         );
     }
     println!(
-        "largest |flux error|: ours {:.2} %, WSClean {:.2} % (peak within ±3 px ÷ our primary beam)",
-        worst.0, worst.1
+        "largest |flux error|: ours {:.2} %, with baseline averaging {:.2} %, WSClean {:.2} % \
+         (peak within ±3 px ÷ our primary beam)",
+        worst.0, worst_bda, worst.1
     );
     Ok(())
 }

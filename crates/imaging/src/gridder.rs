@@ -71,6 +71,9 @@ pub struct Gridder {
     /// The rows in the order the grid and degrid passes visit them: by the grid
     /// tile of their middle channel (see [`Gridder::row_order`]).
     order: Vec<u32>,
+    /// Per row: its unflagged channels (baseline-dependent averaging leaves
+    /// short baselines a few of them), for balancing the grid bands' work.
+    row_nnz: Vec<u32>,
 }
 
 fn good_size(n: usize) -> usize {
@@ -411,6 +414,7 @@ impl Gridder {
             n_dropped: 0,
             df_hz: None,
             order: Vec::new(),
+            row_nnz: Vec::new(),
             stride: nu + ROW_PAD,
         };
         let nchan = vis.nchan();
@@ -428,11 +432,16 @@ impl Gridder {
         let mut wmax = f64::NEG_INFINITY;
         let mut dropped = 0usize;
         let (mut gvmin, mut gvmax) = (f64::INFINITY, f64::NEG_INFINITY);
+        g.row_nnz = vis
+            .weight
+            .chunks(nchan)
+            .map(|w| w.iter().filter(|x| **x > 0.0).count() as u32)
+            .collect();
         for (r, uvw) in vis.uvw_m.iter().enumerate() {
             let (uvw, _) = fold(uvw);
             let uvw = &uvw;
             let wts = &vis.weight[r * nchan..(r + 1) * nchan];
-            if wts.iter().all(|w| *w == 0.0) {
+            if g.row_nnz[r] == 0 {
                 continue;
             }
             for f in [fmin, fmax] {
@@ -821,8 +830,13 @@ impl Gridder {
         let sup = self.kernel.support;
         let mut count = vec![0u64; nrows + 1];
         let half = self.nu as f64 / 2.0;
-        for uvw in &vis.uvw_m {
+        let nchan = vis.nchan() as u64;
+        for (r, uvw) in vis.uvw_m.iter().enumerate() {
             let (uvw, _) = fold(uvw);
+            let nnz = self.row_nnz.get(r).map_or(nchan, |&k| k as u64);
+            if nnz == 0 {
+                continue;
+            }
             for p in planes.clone() {
                 let (c0, c1) = self.chan_range(vis, uvw[2], p);
                 if c0 >= c1 {
@@ -832,7 +846,9 @@ impl Gridder {
                 let gv = uvw[1] * f / C_M_S * self.cell * self.nu as f64 + half;
                 let row = (gv - sup as f64 / 2.0).floor() as i64 - self.vband.0 as i64;
                 let row = row.clamp(0, nrows as i64 - 1) as usize;
-                count[row] += (c1 - c0) as u64;
+                // the channels' share that is unflagged (a row's rest of the
+                // loop is a skipped weight), at least one
+                count[row] += ((c1 - c0) as u64 * nnz).div_ceil(nchan);
             }
         }
         let total: u64 = count.iter().sum();

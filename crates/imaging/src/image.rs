@@ -7,6 +7,7 @@ use std::time::Instant;
 use dsa110_fits::{Beam, FitsImage, ImageMeta, SinWcs, Stretch};
 use serde::{Deserialize, Serialize};
 
+use crate::bda::average_channels;
 use crate::beam::{fit_psf, restore_into, BeamShape};
 use crate::clean::{clean, robust_rms, CleanParams};
 use crate::pb::{ang_dist, pb_image, BandBeam};
@@ -40,6 +41,12 @@ pub struct ImagingParams {
     pub write_png: bool,
     /// Refuse images whose working set would exceed this (MB).
     pub max_memory_mb: u64,
+    /// Baseline-dependent averaging: each baseline's channels averaged in bins
+    /// whose uv extent stays within this many wavelengths (0 = none; see
+    /// [`crate::bda`]). A source at `l` rad from the phase centre loses at most
+    /// `(π·extent·l)²/6` of its flux.
+    #[serde(default)]
+    pub baseline_averaging_wl: f64,
 }
 
 impl Default for ImagingParams {
@@ -57,6 +64,7 @@ impl Default for ImagingParams {
             write_dirty: false,
             write_png: true,
             max_memory_mb: 16_000,
+            baseline_averaging_wl: 0.0,
         }
     }
 }
@@ -119,8 +127,17 @@ pub struct ImagingReport {
     pub freq_hz: f64,
     /// Bandwidth (Hz).
     pub bandwidth_hz: f64,
-    /// Unflagged visibilities imaged.
+    /// Unflagged visibilities imaged (after baseline-dependent averaging).
     pub n_vis: usize,
+    /// Unflagged visibilities read, before baseline-dependent averaging.
+    #[serde(default)]
+    pub n_vis_read: usize,
+    /// The baseline-dependent averaging's uv extent (wavelengths; 0 = none).
+    #[serde(default)]
+    pub baseline_averaging_wl: f64,
+    /// Seconds spent averaging.
+    #[serde(default)]
+    pub averaging_s: f64,
     /// Unflagged visibilities outside the uv grid (not imaged).
     pub n_dropped: usize,
     /// w-planes used.
@@ -204,6 +221,13 @@ fn check_params(p: &ImagingParams) -> Result<(), ImagingError> {
     if !(0.0..1.0).contains(&p.pb_cutoff) {
         return bad("pb_cutoff", p.pb_cutoff.to_string(), "must be in [0, 1)");
     }
+    if !(p.baseline_averaging_wl >= 0.0 && p.baseline_averaging_wl.is_finite()) {
+        return bad(
+            "baseline_averaging",
+            p.baseline_averaging_wl.to_string(),
+            "must be a finite number of wavelengths ≥ 0",
+        );
+    }
     Ok(())
 }
 
@@ -224,6 +248,18 @@ pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProduct
     let n = p.size;
     let cell_rad = (p.scale_arcsec / 3600.0).to_radians();
     let mut tm = Timings::default();
+
+    let t = Instant::now();
+    let avg = average_channels(vis, p.baseline_averaging_wl)?;
+    let averaging_s = t.elapsed().as_secs_f64();
+    if p.baseline_averaging_wl > 0.0 {
+        tracing::info!(
+            before = avg.before,
+            after = avg.after,
+            extent_wl = p.baseline_averaging_wl,
+            "imaging: baseline-dependent averaging in {averaging_s:.1} s"
+        );
+    }
 
     let t = Instant::now();
     let wt = imaging_weights(vis, p.weighting, n, cell_rad)?;
@@ -344,6 +380,9 @@ pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProduct
         freq_hz: 0.5 * (fmin + fmax),
         bandwidth_hz: fmax - fmin + vis.chan_width_hz.abs(),
         n_vis,
+        n_vis_read: avg.before,
+        baseline_averaging_wl: p.baseline_averaging_wl,
+        averaging_s,
         n_dropped: g.n_dropped,
         n_wplanes: g.nplanes(),
         grid_sigma: g.sigma(),
@@ -440,8 +479,8 @@ pub fn image(
             p.wcorr
         ),
         format!(
-            "grid {} support {} w-planes {}",
-            report.grid_size, report.kernel_support, report.n_wplanes
+            "grid {} support {} w-planes {} baseline-averaging {} wavelengths",
+            report.grid_size, report.kernel_support, report.n_wplanes, p.baseline_averaging_wl
         ),
         format!(
             "pb-cutoff {} dish {} m; iterations {} major cycles {} w-planes {}",

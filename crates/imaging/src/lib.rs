@@ -7,6 +7,7 @@
 //! It does not read UVH5, know about the queue, tokio or argv; the MS adapter
 //! (module `ms`) is the only place that touches a Measurement Set.
 
+pub mod bda;
 pub mod beam;
 pub mod clean;
 mod error;

@@ -108,6 +108,8 @@ pub struct ScienceConfig {
     pub image_threshold_jy: f64,
     /// `--image-auto-threshold` (σ of the residual; 0 = none).
     pub image_auto_threshold: f64,
+    /// `--image-baseline-averaging` (wavelengths; 0 = none).
+    pub image_baseline_averaging_wl: f64,
     /// `--photometry-catalog` (CSV `name,ra_deg,dec_deg,flux_mjy`).
     pub photometry_catalog: Option<PathBuf>,
     /// `--photometry-min-pb`: sources where the primary beam is below this are not fitted.
@@ -139,6 +141,7 @@ impl Default for ScienceConfig {
             image_niter: 100_000,
             image_threshold_jy: 0.0,
             image_auto_threshold: 1.0,
+            image_baseline_averaging_wl: 1.5,
             photometry_catalog: None,
             photometry_min_pb: 0.2,
             photometry_min_snr: 5.0,
@@ -541,6 +544,11 @@ mod tests {
             |c| c.science.image_weight = "briggs 3".into(),
             "--image-weight",
             "briggs 3",
+        );
+        check_rejected(
+            |c| c.science.image_baseline_averaging_wl = -1.0,
+            "--image-baseline-averaging",
+            "-1",
         );
         check_rejected(
             |c| c.science.cal_validity_hours = 0.0,

@@ -1,6 +1,7 @@
 //! Integration tests of dsa110-imaging.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+mod bda;
 mod beamfit;
 mod clean;
 mod common;

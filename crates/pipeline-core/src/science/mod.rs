@@ -133,6 +133,14 @@ impl ScienceParams {
             } else {
                 Some(positive("--image-auto-threshold", c.image_auto_threshold)?)
             };
+            let bda = c.image_baseline_averaging_wl;
+            if !(bda.is_finite() && bda >= 0.0) {
+                return Err(bad(
+                    "--image-baseline-averaging",
+                    format!("{bda} is not a number of wavelengths >= 0"),
+                ));
+            }
+            p.baseline_averaging_wl = bda;
             Some(p)
         };
         let photometry = if c.enable_photometry {
