@@ -232,7 +232,9 @@ fn check_params(p: &ImagingParams) -> Result<(), ImagingError> {
 }
 
 /// Compute every product in memory (no files written). CLEAN works on
-/// `vis.vis` in place: on return it holds the residual visibilities.
+/// `vis.vis` in place: on return it holds the residual visibilities (of the
+/// averaged data when `p.baseline_averaging_wl` > 0: the averaging is done in
+/// place too, so the visibilities are never held twice).
 pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProducts, ImagingError> {
     let t_all = Instant::now();
     check_params(p)?;
