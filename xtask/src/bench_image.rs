@@ -220,6 +220,19 @@ fn measure(py: &Path, argv: &[String], reps: usize) -> Result<Run> {
     Ok(r)
 }
 
+/// [`FLUX_PY`]'s measurement of our products `ours` (and WSClean's `wsclean`).
+fn fluxes(py: &Path, truth: &Path, ours: &Path, wsclean: Option<&Path>) -> Result<Value> {
+    let out = util::output(
+        Command::new(py)
+            .arg("-c")
+            .arg(FLUX_PY)
+            .arg(truth)
+            .arg(ours)
+            .arg(wsclean.map_or_else(|| "-".into(), |p| p.as_os_str().to_owned())),
+    )?;
+    Ok(serde_json::from_str(out.trim())?)
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
@@ -323,15 +336,7 @@ pub fn run(args: &[String]) -> Result<()> {
         argv.extend(["--baseline-averaging".into(), o.bda_wl.to_string()]);
         let r = measure(&py, &argv, o.reps)?;
         let j: Value = serde_json::from_str(r.stdout.trim()).unwrap_or(Value::Null);
-        let fl = util::output(
-            Command::new(&py)
-                .arg("-c")
-                .arg(FLUX_PY)
-                .arg(&truth)
-                .arg(&bda_name)
-                .arg("-"),
-        )?;
-        let fl: Value = serde_json::from_str(fl.trim())?;
+        let fl = fluxes(&py, &truth, &bda_name, None)?;
         Some((r, j, fl))
     } else {
         None
@@ -342,19 +347,12 @@ pub fn run(args: &[String]) -> Result<()> {
     } else {
         None
     };
-    let fl = util::output(
-        Command::new(&py)
-            .arg("-c")
-            .arg(FLUX_PY)
-            .arg(&truth)
-            .arg(&ours_name)
-            .arg(if b.is_some() {
-                s(&wsc_name)
-            } else {
-                "-".into()
-            }),
+    let fl = fluxes(
+        &py,
+        &truth,
+        &ours_name,
+        b.as_ref().map(|_| wsc_name.as_path()),
     )?;
-    let fl: Value = serde_json::from_str(fl.trim())?;
 
     let nvis = ours_json["n_vis"].as_f64().unwrap_or(f64::NAN);
     println!(

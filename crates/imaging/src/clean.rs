@@ -335,10 +335,10 @@ struct ActiveSet {
     n: usize,
     idx: Vec<u32>,
     val: Vec<f32>,
-    /// `row_start[y]..row_start[y + 1]` are row y's entries.
-    row_start: Vec<u32>,
     /// Per row y and tile t of [`XTILE`] columns: the first entry of row y at
-    /// x ≥ t·XTILE (`tiles` + 1 per row). A component's subtraction finds the
+    /// x ≥ t·XTILE; `tiles` + 1 per row, the last the end of the row's entries
+    /// (row y's entries are `tile_start[y·(tiles+1)]..tile_start[y·(tiles+1) +
+    /// tiles]`). A component's subtraction finds the
     /// patch's columns in each row from here with a short scan: a binary search
     /// over every row's entries missed the caches at each probe and took most
     /// of the minor cycle's time.
@@ -356,10 +356,13 @@ impl ActiveSet {
     fn new(residual: &[f64], n: usize, level: f64, mask: Option<&[bool]>) -> Self {
         let mut idx = Vec::new();
         let mut val = Vec::new();
-        let mut row_start = Vec::with_capacity(n + 1);
+        let tiles = n.div_ceil(XTILE);
+        let mut tile_start = Vec::with_capacity(n * (tiles + 1));
         for y in 0..n {
-            row_start.push(idx.len() as u32);
             for x in 0..n {
+                if x % XTILE == 0 {
+                    tile_start.push(idx.len() as u32);
+                }
                 let i = y * n + x;
                 let r = residual[i];
                 if r.abs() > level && mask.is_none_or(|m| m[i]) {
@@ -367,20 +370,7 @@ impl ActiveSet {
                     val.push(r as f32);
                 }
             }
-        }
-        row_start.push(idx.len() as u32);
-        let tiles = n.div_ceil(XTILE);
-        let mut tile_start = Vec::with_capacity(n * (tiles + 1));
-        for y in 0..n {
-            let (a, b) = (row_start[y] as usize, row_start[y + 1] as usize);
-            let mut k = a;
-            for t in 0..=tiles {
-                let first = (y * n + (t * XTILE).min(n)) as u32;
-                while k < b && idx[k] < first {
-                    k += 1;
-                }
-                tile_start.push(k as u32);
-            }
+            tile_start.push(idx.len() as u32);
         }
         let blk_max = val
             .chunks(BLOCK)
@@ -390,7 +380,6 @@ impl ActiveSet {
             n,
             idx,
             val,
-            row_start,
             tile_start,
             tiles,
             blk_max,
@@ -438,15 +427,12 @@ impl ActiveSet {
         }
         let c = comp as f32;
         for y in y0..=y1 {
-            let (a, b) = (
-                self.row_start[y as usize] as usize,
-                self.row_start[y as usize + 1] as usize,
-            );
-            if a == b {
+            let ts = &self.tile_start[y as usize * (self.tiles + 1)..][..=self.tiles];
+            let b = ts[self.tiles] as usize;
+            if ts[0] as usize == b {
                 continue;
             }
             let row = y * n;
-            let ts = &self.tile_start[y as usize * (self.tiles + 1)..];
             let mut lo = ts[x0 as usize / XTILE] as usize;
             while lo < b && (self.idx[lo] as i64) < row + x0 {
                 lo += 1;
