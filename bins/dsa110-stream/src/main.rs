@@ -89,6 +89,16 @@ struct Args {
     /// CLEAN down to this many times the residual's robust rms (0: off).
     #[arg(long, default_value_t = 1.0, help_heading = "Imaging")]
     image_auto_threshold: f64,
+    /// Auto-masking: CLEAN without a mask down to this many times the residual's
+    /// robust rms, then only where it already put components (WSClean's
+    /// -auto-mask; 0: off).
+    #[arg(
+        long,
+        value_name = "SIGMA",
+        default_value_t = 0.0,
+        help_heading = "Imaging"
+    )]
+    image_auto_mask: f64,
     /// Baseline-dependent averaging before gridding (wavelengths of uv extent per
     /// averaged channel bin; 0: off). A source l rad from the centre loses at most
     /// (π·WL·l)²/6 of its flux: 0.2 % at the half-power radius for 1.5.
@@ -269,6 +279,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             image_niter: args.image_niter,
             image_threshold_jy: args.image_threshold,
             image_auto_threshold: args.image_auto_threshold,
+            image_auto_mask: args.image_auto_mask,
             image_baseline_averaging_wl: args.image_baseline_averaging,
             photometry_catalog: args.photometry_catalog.clone(),
             photometry_min_pb: args.photometry_min_pb,

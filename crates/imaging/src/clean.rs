@@ -138,7 +138,8 @@ pub fn clean(
     let patch = PsfPatch::new(psf, n, p.mgain);
     let mut psf_conv: Option<PsfConv> = None;
     // The level a minor cycle cleaned down to when that was the stopping level
-    // itself: the major cycle after it is the last (as in WSClean), unless the
+    // itself (or the masking level: then the mask is made after its major cycle,
+    // see below): the major cycle after it is the last (as in WSClean), unless the
     // stopping level fell by more than 10 % with the new residual (an
     // auto-threshold first set on sidelobes that CLEAN has since removed). The
     // exact residual may peak a little above the level (the minor cycle's PSF
@@ -154,8 +155,15 @@ pub fn clean(
         if let Some(am) = p.auto_mask_sigma {
             if mask.is_none() {
                 let peak = abs_peak(&residual, None).1;
-                if peak <= am * rms && model.iter().any(|m| *m != 0.0) {
+                // The last minor cycle cleaned down to the masking level and the
+                // level held: the exact residual may peak a little above it (the
+                // minor cycle's PSF is approximate), and waiting for it to fall
+                // below cost a major cycle per handful of components (on a full
+                // group, 20 major cycles at the level instead of going on).
+                let cleaned_to_mask = final_level.is_some_and(|fl| am * rms >= 0.9 * fl);
+                if (peak <= am * rms || cleaned_to_mask) && model.iter().any(|m| *m != 0.0) {
                     mask = Some(model.iter().map(|m| *m != 0.0).collect());
+                    final_level = None;
                 } else {
                     level = level.max(am * rms);
                 }
@@ -201,7 +209,9 @@ pub fn clean(
         // divergence)
         let mut delta = model.clone();
         let n_iter_before = n_iter;
-        let to_stop_level = (minor_stop <= stop && level <= stop).then_some(stop);
+        // the level this minor cycle cleans to, when that is the stopping level or
+        // the masking level itself (not a step of mgain)
+        let to_stop_level = (minor_stop <= level).then_some(level);
         while n_iter < p.niter {
             let Some((k, v)) = act.peak() else {
                 final_level = to_stop_level;

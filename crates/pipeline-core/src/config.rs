@@ -108,6 +108,9 @@ pub struct ScienceConfig {
     pub image_threshold_jy: f64,
     /// `--image-auto-threshold` (σ of the residual; 0 = none).
     pub image_auto_threshold: f64,
+    /// `--image-auto-mask` (σ of the residual; 0 = none): CLEAN without a mask
+    /// down to this, then only where it put components, down to the thresholds.
+    pub image_auto_mask: f64,
     /// `--image-baseline-averaging` (wavelengths; 0 = none).
     pub image_baseline_averaging_wl: f64,
     /// `--photometry-catalog` (CSV `name,ra_deg,dec_deg,flux_mjy`).
@@ -141,6 +144,7 @@ impl Default for ScienceConfig {
             image_niter: 100_000,
             image_threshold_jy: 0.0,
             image_auto_threshold: 1.0,
+            image_auto_mask: 0.0,
             image_baseline_averaging_wl: 1.5,
             photometry_catalog: None,
             photometry_min_pb: 0.2,
@@ -523,6 +527,25 @@ mod tests {
         assert_eq!(p.disk_policy.pause_below_gb, 10.0);
         assert_eq!(p.stop_timeout, Duration::from_secs(300));
         assert_eq!(p.workers, 1);
+        let img = p.science.imaging.as_ref().unwrap();
+        assert_eq!(img.clean.auto_threshold_sigma, Some(1.0));
+        assert_eq!(img.clean.auto_mask_sigma, None);
+        assert_eq!(img.baseline_averaging_wl, 1.5);
+    }
+
+    /// The imaging options reach the imaging parameters.
+    #[test]
+    fn imaging_options_are_passed_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = base(dir.path());
+        cfg.science.image_auto_mask = 3.0;
+        cfg.science.image_auto_threshold = 0.0;
+        cfg.science.image_baseline_averaging_wl = 0.0;
+        let p = DaemonParams::new(cfg).unwrap();
+        let img = p.science.imaging.as_ref().unwrap();
+        assert_eq!(img.clean.auto_mask_sigma, Some(3.0));
+        assert_eq!(img.clean.auto_threshold_sigma, None);
+        assert_eq!(img.baseline_averaging_wl, 0.0);
     }
 
     #[test]
@@ -544,6 +567,11 @@ mod tests {
             |c| c.science.image_weight = "briggs 3".into(),
             "--image-weight",
             "briggs 3",
+        );
+        check_rejected(
+            |c| c.science.image_auto_mask = -3.0,
+            "--image-auto-mask",
+            "-3",
         );
         check_rejected(
             |c| c.science.image_baseline_averaging_wl = -1.0,

@@ -133,6 +133,11 @@ impl ScienceParams {
             } else {
                 Some(positive("--image-auto-threshold", c.image_auto_threshold)?)
             };
+            p.clean.auto_mask_sigma = if c.image_auto_mask == 0.0 {
+                None
+            } else {
+                Some(positive("--image-auto-mask", c.image_auto_mask)?)
+            };
             let bda = c.image_baseline_averaging_wl;
             if !(bda.is_finite() && bda >= 0.0) {
                 return Err(bad(
