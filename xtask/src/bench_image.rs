@@ -464,8 +464,17 @@ pub fn run(args: &[String]) -> Result<()> {
             100.0 * (ws / t - 1.0),
             100.0 * (bd / t - 1.0),
         );
-        worst = (worst.0.max(eu.abs()), worst.1.max(ew.abs()));
-        worst_bda = worst_bda.max(eb.abs());
+        // NaN (a run skipped or a source not measured) stays NaN: f64::max
+        // would drop it and report 0 %
+        let wmax = |a: f64, b: f64| {
+            if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else {
+                a.max(b.abs())
+            }
+        };
+        worst = (wmax(worst.0, eu), wmax(worst.1, ew));
+        worst_bda = wmax(worst_bda, eb);
         println!(
             "{:<8} {:>6} {:>6} {:>6.3} {:>10.4} {:>10.4} {:>8.2} {:>10.4} {:>8.2} {:>10.4} {:>8.2}",
             r["name"].as_str().unwrap_or("?"),
@@ -481,10 +490,19 @@ pub fn run(args: &[String]) -> Result<()> {
             eb
         );
     }
+    let pct = |v: f64| {
+        if v.is_nan() {
+            "not measured".to_string()
+        } else {
+            format!("{v:.2} %")
+        }
+    };
     println!(
-        "largest |flux error|: ours {:.2} %, with baseline averaging {:.2} %, WSClean {:.2} % \
+        "largest |flux error|: ours {}, with baseline averaging {}, WSClean {} \
          (peak within ±3 px ÷ our primary beam)",
-        worst.0, worst_bda, worst.1
+        pct(worst.0),
+        pct(worst_bda),
+        pct(worst.1)
     );
     Ok(())
 }
