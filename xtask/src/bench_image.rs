@@ -452,6 +452,15 @@ pub fn run(args: &[String]) -> Result<()> {
             })
             .unwrap_or(f64::NAN)
     };
+    // the largest |error| so far; NaN (a run skipped or a source not measured)
+    // stays NaN: f64::max would drop it and report 0 %
+    let wmax = |a: f64, b: f64| {
+        if a.is_nan() || b.is_nan() {
+            f64::NAN
+        } else {
+            a.max(b.abs())
+        }
+    };
     let mut worst: (f64, f64) = (0.0, 0.0);
     let mut worst_bda = 0.0f64;
     for r in fl["sources"].as_array().into_iter().flatten() {
@@ -464,15 +473,6 @@ pub fn run(args: &[String]) -> Result<()> {
             100.0 * (ws / t - 1.0),
             100.0 * (bd / t - 1.0),
         );
-        // NaN (a run skipped or a source not measured) stays NaN: f64::max
-        // would drop it and report 0 %
-        let wmax = |a: f64, b: f64| {
-            if a.is_nan() || b.is_nan() {
-                f64::NAN
-            } else {
-                a.max(b.abs())
-            }
-        };
         worst = (wmax(worst.0, eu), wmax(worst.1, ew));
         worst_bda = wmax(worst_bda, eb);
         println!(

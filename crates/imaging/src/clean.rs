@@ -211,14 +211,14 @@ pub fn clean(
         let n_iter_before = n_iter;
         // the level this minor cycle cleans to, when that is the stopping level or
         // the masking level itself (not a step of mgain)
-        let to_stop_level = (minor_stop <= level).then_some(level);
+        let to_level = (minor_stop <= level).then_some(level);
         while n_iter < p.niter {
             let Some((k, v)) = act.peak() else {
-                final_level = to_stop_level;
+                final_level = to_level;
                 break;
             };
             if v.abs() <= minor_stop {
-                final_level = to_stop_level;
+                final_level = to_level;
                 break;
             }
             // The residual can only fall in a converging minor cycle: a peak above

@@ -1,6 +1,6 @@
 //! CLEAN known-answer tests.
 
-use dsa110_imaging::{compute, CleanParams, ImagingParams, ImagingVis, Weighting};
+use dsa110_imaging::{compute, CleanParams, ImagingParams, ImagingProducts, ImagingVis, Weighting};
 
 use crate::common::*;
 
@@ -99,9 +99,23 @@ fn noiseless_point_sources_recovered_to_1_percent_at_exact_positions() {
     );
 }
 
+/// Three sources on pixel centres, for the tests with noise.
+const THREE_SOURCES: [(usize, usize, f64); 3] = [(128, 128, 2.0), (60, 200, 1.0), (210, 40, 0.5)];
+
+/// The restored image at each source's pixel is its flux within 5σ + 1 %.
+fn assert_restored(prod: &ImagingProducts, comps: &[(usize, usize, f64)], sigma: f64) {
+    for &(x, y, f) in comps {
+        let got = prod.image[y * N + x];
+        assert!(
+            (got - f).abs() < 5.0 * sigma + 0.01 * f,
+            "restored peak at ({x},{y}) {got} vs {f}"
+        );
+    }
+}
+
 #[test]
 fn residual_rms_within_10_percent_of_thermal_noise() {
-    let comps = [(128usize, 128usize, 2.0f64), (60, 200, 1.0), (210, 40, 0.5)];
+    let comps = THREE_SOURCES;
     let sigma_c = 0.5; // Jy per real/imag component per visibility
     let mut v = sim(&sources_on_pixels(&comps), sigma_c);
     let nvis = v.vis.len() as f64;
@@ -114,13 +128,7 @@ fn residual_rms_within_10_percent_of_thermal_noise() {
         prod.report.rms_jy
     );
     assert!((ratio - 1.0).abs() < 0.10, "rms ratio {ratio}");
-    for &(x, y, f) in &comps {
-        let got = prod.image[y * N + x];
-        assert!(
-            (got - f).abs() < 5.0 * predicted + 0.01 * f,
-            "restored peak at ({x},{y}) {got} vs {f}"
-        );
-    }
+    assert_restored(&prod, &comps, predicted);
 }
 
 /// Auto-masking (WSClean's `-auto-mask 3 -auto-threshold 1`): CLEAN without a
@@ -132,7 +140,7 @@ fn residual_rms_within_10_percent_of_thermal_noise() {
 /// major cycles here, 20 on a full group, instead of 4).
 #[test]
 fn auto_mask_cleans_to_one_sigma_inside_the_mask_without_chasing_the_level() {
-    let comps = [(128usize, 128usize, 2.0f64), (60, 200, 1.0), (210, 40, 0.5)];
+    let comps = THREE_SOURCES;
     let mut v = sim(&sources_on_pixels(&comps), 2.0);
     let mut p = params(200_000, Some(1.0), 0.0);
     p.clean.auto_mask_sigma = Some(3.0);
@@ -155,12 +163,8 @@ fn auto_mask_cleans_to_one_sigma_inside_the_mask_without_chasing_the_level() {
             r.abs() < 1.5 * rms,
             "residual {r} at the {f} Jy source ({x},{y}), rms {rms}"
         );
-        let got = prod.image[y * N + x];
-        assert!(
-            (got - f).abs() < 5.0 * rms + 0.01 * f,
-            "restored {got} vs {f}"
-        );
     }
+    assert_restored(&prod, &comps, rms);
 }
 
 /// Cleaning noise to 1σ without a mask through a PSF with high sidelobes (few
@@ -173,7 +177,7 @@ fn auto_mask_cleans_to_one_sigma_inside_the_mask_without_chasing_the_level() {
 /// spent on it.
 #[test]
 fn a_minor_cycle_that_would_diverge_is_undone_before_its_major_cycle() {
-    let comps = [(128usize, 128usize, 2.0f64), (60, 200, 1.0), (210, 40, 0.5)];
+    let comps = THREE_SOURCES;
     let mut v = sim(&sources_on_pixels(&comps), 2.0);
     let prod = compute(&mut v, &params(200_000, Some(1.0), 0.0)).unwrap();
     let rep = &prod.report;
@@ -191,11 +195,5 @@ fn a_minor_cycle_that_would_diverge_is_undone_before_its_major_cycle() {
     );
     // the exact residual of the model kept: no diverged components in it
     assert!(peak < 5.0 * rep.rms_jy, "residual peak {peak}");
-    for &(x, y, f) in &comps {
-        let got = prod.image[y * N + x];
-        assert!(
-            (got - f).abs() < 5.0 * rep.rms_jy + 0.01 * f,
-            "restored {got} vs {f}"
-        );
-    }
+    assert_restored(&prod, &comps, rep.rms_jy);
 }

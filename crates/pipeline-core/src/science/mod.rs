@@ -72,6 +72,14 @@ impl ScienceParams {
                 Err(bad(option, format!("{v} is not a positive number")))
             }
         };
+        // an option where 0 means off
+        let off_or_positive = |option: &'static str, v: f64| {
+            if v == 0.0 {
+                Ok(None)
+            } else {
+                positive(option, v).map(Some)
+            }
+        };
         let catalog = match &c.calibrator_catalog {
             Some(p) => {
                 Catalog::from_csv(p).map_err(|e| bad("--calibrator-catalog", display_chain(&e)))?
@@ -128,16 +136,9 @@ impl ScienceParams {
                 ));
             }
             p.clean.threshold_jy = c.image_threshold_jy;
-            p.clean.auto_threshold_sigma = if c.image_auto_threshold == 0.0 {
-                None
-            } else {
-                Some(positive("--image-auto-threshold", c.image_auto_threshold)?)
-            };
-            p.clean.auto_mask_sigma = if c.image_auto_mask == 0.0 {
-                None
-            } else {
-                Some(positive("--image-auto-mask", c.image_auto_mask)?)
-            };
+            p.clean.auto_threshold_sigma =
+                off_or_positive("--image-auto-threshold", c.image_auto_threshold)?;
+            p.clean.auto_mask_sigma = off_or_positive("--image-auto-mask", c.image_auto_mask)?;
             let bda = c.image_baseline_averaging_wl;
             if !(bda.is_finite() && bda >= 0.0) {
                 return Err(bad(
