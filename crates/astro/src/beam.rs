@@ -27,8 +27,12 @@ pub fn bessel_j1(x: f64) -> f64 {
 /// Power response of the Airy beam at angle `theta_rad` from the pointing
 /// centre, frequency `freq_hz`, dish diameter `diameter_m`; 1 on axis.
 pub fn airy_power(theta_rad: f64, freq_hz: f64, diameter_m: f64) -> f64 {
-    let x = PI * diameter_m * theta_rad.sin().abs() * freq_hz / C_M_S;
-    if x < 1e-8 {
+    airy_power_x(PI * diameter_m * theta_rad.sin().abs() * freq_hz / C_M_S)
+}
+
+/// The Airy power pattern `[2 J1(x)/x]²` as a function of `x = π D sin θ / λ`.
+pub fn airy_power_x(x: f64) -> f64 {
+    if x.abs() < 1e-8 {
         return 1.0;
     }
     let a = 2.0 * bessel_j1(x) / x;

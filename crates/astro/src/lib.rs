@@ -28,7 +28,7 @@ pub mod time;
 pub mod vis;
 
 pub use apparent::{apparent_to_icrs, icrs_to_apparent, icrs_to_hadec, ApparentRaDec};
-pub use beam::{airy_power, bessel_j1};
+pub use beam::{airy_power, airy_power_x, bessel_j1};
 pub use eop_table::{
     EopLookupError, EopOrigin, EopProvider, EopSearch, EopSource, EopSpan, EopStatus, EopTable,
     EopTableError,

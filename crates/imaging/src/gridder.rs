@@ -8,7 +8,6 @@
 //! MS's UVW; pixel `(x, y)` is at `l = (N/2 − x)Δ`, `m = (y − N/2)Δ`.
 
 use std::f64::consts::PI;
-use std::ops::Range;
 
 use num_complex::{Complex32, Complex64};
 use rayon::prelude::*;
@@ -285,6 +284,10 @@ impl<'a> Phasors<'a> {
 /// planes it reaches (each reaches W of them), at the cost of one band grid per
 /// plane of the group held at once.
 const PLANE_GROUP: usize = 2;
+
+/// A row's channel range on each plane of a group (empty for planes past the
+/// group's end) and the range they span together.
+type RowRanges = ([(usize, usize); PLANE_GROUP], (usize, usize));
 
 /// Padding of the band buffers' rows (cells: one 64-byte cache line).
 const ROW_PAD: usize = 8;
@@ -630,13 +633,7 @@ impl Gridder {
     /// [`Gridder::chan_range`] of each plane of the group of `ng` planes from
     /// `p0`, and the range they span together (empty when none reaches a plane).
     #[inline]
-    fn chan_ranges(
-        &self,
-        vis: &ImagingVis,
-        w_m: f64,
-        p0: usize,
-        ng: usize,
-    ) -> ([(usize, usize); PLANE_GROUP], (usize, usize)) {
+    fn chan_ranges(&self, vis: &ImagingVis, w_m: f64, p0: usize, ng: usize) -> RowRanges {
         let mut ranges = [(0usize, 0usize); PLANE_GROUP];
         let (mut lo, mut hi) = (usize::MAX, 0usize);
         for (g, rg) in ranges.iter_mut().enumerate().take(ng) {
@@ -823,9 +820,10 @@ impl Gridder {
     }
 
     /// Ends (exclusive, relative to `vband.0`) of up to `nbands` contiguous row
-    /// bands holding about equal numbers of the `planes`' visibilities (counted at
-    /// each row's centre channel on each plane, a kernel's width of rows around it).
-    fn balanced_bands(&self, vis: &ImagingVis, planes: Range<usize>, nbands: usize) -> Vec<usize> {
+    /// bands holding about equal numbers of the visibilities of the planes whose
+    /// channel ranges per row are `ranges` (counted at each row's centre channel on
+    /// each plane, a kernel's width of rows around it).
+    fn balanced_bands(&self, vis: &ImagingVis, ranges: &[RowRanges], nbands: usize) -> Vec<usize> {
         let nrows = self.vband.1 - self.vband.0;
         let sup = self.kernel.support;
         let mut count = vec![0u64; nrows + 1];
@@ -837,8 +835,7 @@ impl Gridder {
             if nnz == 0 {
                 continue;
             }
-            for p in planes.clone() {
-                let (c0, c1) = self.chan_range(vis, uvw[2], p);
+            for &(c0, c1) in &ranges[r].0 {
                 if c0 >= c1 {
                     continue;
                 }
@@ -893,7 +890,14 @@ impl Gridder {
         // baselines crowd a few rows, and even bands would leave one thread with
         // nearly all the work.
         let nrows = self.vband.1 - self.vband.0;
-        let bounds = self.balanced_bands(vis, p0..p0 + ng, 8 * rayon::current_num_threads().max(1));
+        // every row's channel ranges on the group's planes, found once here
+        // rather than by each band's pass over the rows
+        let ranges: Vec<RowRanges> = vis
+            .uvw_m
+            .par_iter()
+            .map(|uvw| self.chan_ranges(vis, fold(uvw).0[2], p0, ng))
+            .collect();
+        let bounds = self.balanced_bands(vis, &ranges, 8 * rayon::current_num_threads().max(1));
         // per band: its first row and its slice of every stream's grid
         let mut bands: Vec<(i64, Vec<&mut [Complex32]>)> = (0..bounds.len())
             .map(|_| (0, Vec::with_capacity(grids.len())))
@@ -912,7 +916,7 @@ impl Gridder {
         let sc = ChanScale::new(self, vis);
         bands.into_par_iter().for_each(|(r0, mut band)| {
             with_support!(self.kernel.support, |W| self
-                .grid_band::<W>(vis, streams, wt, p0, ng, &sc, r0, &mut band))
+                .grid_band::<W>(vis, streams, wt, p0, ng, &sc, &ranges, r0, &mut band))
         });
     }
 
@@ -930,6 +934,7 @@ impl Gridder {
         p0: usize,
         ng: usize,
         sc: &ChanScale,
+        row_ranges: &[RowRanges],
         r0: i64,
         bands: &mut [&mut [Complex32]],
     ) {
@@ -944,12 +949,12 @@ impl Gridder {
         // the planes' w and 1/Δw
         let wplanes = self.plane_params(p0, ng);
         for r in self.rows(vis) {
-            let (uvw, flip) = fold(&vis.uvw_m[r]);
-            let uvw = &uvw;
-            let (ranges, (c0, c1)) = self.chan_ranges(vis, uvw[2], p0, ng);
+            let (ranges, (c0, c1)) = row_ranges[r];
             if c0 >= c1 {
                 continue;
             }
+            let (uvw, flip) = fold(&vis.uvw_m[r]);
+            let uvw = &uvw;
             let (va, vb) = (uvw[1] * sc.uv[c0], uvw[1] * sc.uv[c1 - 1]);
             let vmin = va.min(vb) + nu as f64 / 2.0 - sup as f64;
             let vmax = va.max(vb) + nu as f64 / 2.0 + sup as f64;
