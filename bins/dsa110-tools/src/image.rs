@@ -64,6 +64,13 @@ pub struct ImageArgs {
     /// Absolute CLEAN threshold (Jy/beam).
     #[arg(long, default_value_t = 0.0)]
     pub threshold: f64,
+    /// CLEAN loop gain: the fraction of the peak taken per minor iteration (as WSClean's -gain).
+    #[arg(long, default_value_t = 0.1)]
+    pub gain: f64,
+    /// Major-cycle gain: each minor cycle cleans the peak down by this fraction
+    /// before the next major cycle (as WSClean's -mgain).
+    #[arg(long, default_value_t = 0.8)]
+    pub mgain: f64,
     /// CLEAN threshold in units of the residual's robust rms.
     #[arg(long, default_value_t = 1.0)]
     pub auto_threshold: f64,
@@ -194,6 +201,8 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
     };
     p.clean.niter = args.niter;
     p.clean.threshold_jy = args.threshold;
+    p.clean.gain = args.gain;
+    p.clean.mgain = args.mgain;
     p.clean.auto_threshold_sigma = (args.auto_threshold > 0.0).then_some(args.auto_threshold);
     p.clean.auto_mask_sigma = args.auto_mask;
 

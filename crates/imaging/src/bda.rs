@@ -29,7 +29,8 @@
 //! Earth's rotation moves a long baseline's uv point further than the tolerance,
 //! and the short baselines, which could be averaged in time too, are already
 //! averaged across dozens of channels (on the bench group, time averaging would
-//! add ≈ 15 % to the 3–4× reduction of frequency averaging).
+//! remove ≈ 3 % more visibilities, 26.6 → 25.9 M, after the 3.2× reduction of
+//! frequency averaging).
 
 use num_complex::Complex32;
 use rayon::prelude::*;

@@ -462,8 +462,13 @@ fn image_without_corrected_data_is_a_clear_error() {
     assert!(e.contains("has no column CORRECTED_DATA"), "{e}");
     assert!(e.contains(&g.ms.display().to_string()), "{e}");
     assert!(!dir.join("x-image.fits").exists());
-    // bad --scale and --weight are usage errors
-    for (flag, bad) in [("--scale", "3parsec"), ("--weight", "briggs 7")] {
+    // bad --scale, --weight, --gain and --mgain are usage errors, named
+    for (flag, bad) in [
+        ("--scale", "3parsec"),
+        ("--weight", "briggs 7"),
+        ("--gain", "0"),
+        ("--mgain", "1.5"),
+    ] {
         let o = tools(&[
             "image".as_ref(),
             g.ms.as_os_str(),
@@ -473,7 +478,9 @@ fn image_without_corrected_data_is_a_clear_error() {
             bad.as_ref(),
         ]);
         assert_exit(&o, 2);
-        assert!(stderr(&o).contains(bad), "{}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains(bad) && e.contains(&flag[2..]), "{e}");
+        assert!(!dir.join("x-image.fits").exists());
     }
 }
 
