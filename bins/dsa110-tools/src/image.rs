@@ -264,6 +264,7 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
         "n_iter": report.n_iter,
         "n_major": report.n_major,
         "stop_level_jy": num(report.stop_level_jy),
+        "clean_stop": report.clean_stop.as_str(),
         "timings": timings,
         "products": products,
     }));

@@ -48,6 +48,41 @@ impl Default for CleanParams {
     }
 }
 
+/// Why CLEAN stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CleanStop {
+    /// The residual peak reached the stopping level (threshold or auto-threshold).
+    Threshold,
+    /// `niter` minor iterations done.
+    Niter,
+    /// `max_major_cycles` major cycles done.
+    MaxMajorCycles,
+    /// A major cycle's exact residual peaked above the peak it started from;
+    /// that cycle was undone.
+    Diverged,
+    /// A minor cycle's residual, predicted in the image plane, would have
+    /// peaked above the one it started from; that cycle was undone before its
+    /// major cycle.
+    DivergenceForeseen,
+    /// Nothing above the level to clean, or no component could be taken.
+    NoProgress,
+}
+
+impl CleanStop {
+    /// The name used in logs, summaries and FITS HISTORY (`snake_case`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Threshold => "threshold",
+            Self::Niter => "niter",
+            Self::MaxMajorCycles => "max_major_cycles",
+            Self::Diverged => "diverged",
+            Self::DivergenceForeseen => "divergence_foreseen",
+            Self::NoProgress => "no_progress",
+        }
+    }
+}
+
 /// What CLEAN produced.
 #[derive(Debug)]
 pub struct CleanResult {
@@ -61,6 +96,8 @@ pub struct CleanResult {
     pub n_major: usize,
     /// Final stopping level (Jy/beam).
     pub stop_level_jy: f64,
+    /// Why CLEAN stopped.
+    pub stopped_by: CleanStop,
 }
 
 /// Robust rms: 1.4826 × the median absolute deviation from the median
@@ -146,6 +183,7 @@ pub fn clean(
     // patch is approximate); chasing that with more major cycles of a few
     // components each costs a full degrid + grid per cycle and changes nothing.
     let mut final_level: Option<f64> = None;
+    let stopped_by: CleanStop;
     loop {
         let rms = robust_rms(&residual);
         stop = p
@@ -171,11 +209,25 @@ pub fn clean(
         }
         if let Some(fl) = final_level.take() {
             if level >= 0.9 * fl {
+                stopped_by = CleanStop::Threshold;
                 break;
             }
         }
         let (ipk, peak) = abs_peak(&residual, mask.as_deref());
-        if peak <= level || n_iter >= p.niter || n_major >= p.max_major_cycles || ipk.is_none() {
+        if ipk.is_none() {
+            stopped_by = CleanStop::NoProgress;
+            break;
+        }
+        if peak <= level {
+            stopped_by = CleanStop::Threshold;
+            break;
+        }
+        if n_iter >= p.niter {
+            stopped_by = CleanStop::Niter;
+            break;
+        }
+        if n_major >= p.max_major_cycles {
+            stopped_by = CleanStop::MaxMajorCycles;
             break;
         }
         let mut minor_stop = level.max((1.0 - p.mgain) * peak);
@@ -239,6 +291,7 @@ pub fn clean(
             n_iter += 1;
         }
         if n_iter == n_iter_before {
+            stopped_by = CleanStop::NoProgress;
             break;
         }
         // the cycle's components: the model now minus the model before
@@ -266,6 +319,7 @@ pub fn clean(
                 );
                 model.iter_mut().zip(&delta).for_each(|(m, d)| *m -= d);
                 n_iter = n_iter_before;
+                stopped_by = CleanStop::DivergenceForeseen;
                 break;
             }
         }
@@ -297,6 +351,7 @@ pub fn clean(
             g.subtract_model(vis, &delta, &mut resid_vis);
             model.iter_mut().zip(&delta).for_each(|(m, d)| *m += d);
             n_iter = n_iter_before;
+            stopped_by = CleanStop::Diverged;
             break;
         }
         residual = new_residual;
@@ -318,6 +373,7 @@ pub fn clean(
         n_iter,
         n_major,
         stop_level_jy: stop,
+        stopped_by,
     }
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bda::average_channels;
 use crate::beam::{fit_psf, restore_into, BeamShape};
-use crate::clean::{clean, robust_rms, CleanParams};
+use crate::clean::{clean, robust_rms, CleanParams, CleanStop};
 use crate::pb::{ang_dist, pb_image, BandBeam};
 use crate::{imaging_weights, GridConfig, Gridder, ImagingError, ImagingVis, Weighting};
 
@@ -157,6 +157,8 @@ pub struct ImagingReport {
     pub n_major: usize,
     /// CLEAN's final stopping level (Jy/beam).
     pub stop_level_jy: f64,
+    /// Why CLEAN stopped.
+    pub clean_stop: CleanStop,
     /// Timings.
     pub timings: Timings,
     /// Products written, by type (`image`, `residual`, `model`, `psf`, `dirty`,
@@ -312,6 +314,7 @@ pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProduct
     tracing::info!(
         iterations = cr.n_iter,
         major_cycles = cr.n_major,
+        stopped_by = cr.stopped_by.as_str(),
         "imaging: CLEAN in {:.1} s",
         tm.clean_s
     );
@@ -393,6 +396,7 @@ pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProduct
         n_iter: cr.n_iter,
         n_major: cr.n_major,
         stop_level_jy: cr.stop_level_jy,
+        clean_stop: cr.stopped_by,
         timings: tm,
         products: Vec::new(),
     };
@@ -488,6 +492,7 @@ pub fn image(
             "pb-cutoff {} dish {} m; iterations {} major cycles {} w-planes {}",
             p.pb_cutoff, p.dish_diameter_m, report.n_iter, report.n_major, report.n_wplanes
         ),
+        format!("CLEAN stopped by {}", report.clean_stop.as_str()),
     ];
     let meta = |bunit: &str, with_beam: bool| {
         let mut m = ImageMeta::new(wcs);

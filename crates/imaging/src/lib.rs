@@ -22,7 +22,7 @@ mod vis;
 pub mod weighting;
 
 pub use beam::BeamShape;
-pub use clean::{robust_rms, CleanParams};
+pub use clean::{robust_rms, CleanParams, CleanStop};
 pub use error::ImagingError;
 pub use gridder::{GridConfig, Gridder};
 pub use image::{

@@ -1,6 +1,8 @@
 //! CLEAN known-answer tests.
 
-use dsa110_imaging::{compute, CleanParams, ImagingParams, ImagingProducts, ImagingVis, Weighting};
+use dsa110_imaging::{
+    compute, CleanParams, CleanStop, ImagingParams, ImagingProducts, ImagingVis, Weighting,
+};
 
 use crate::common::*;
 
@@ -74,6 +76,7 @@ fn noiseless_point_sources_recovered_to_1_percent_at_exact_positions() {
         prod.report.n_iter, prod.report.n_major, prod.report.rms_jy
     );
     assert!(prod.report.n_major >= 2, "should need several major cycles");
+    assert_eq!(prod.report.clean_stop, CleanStop::Threshold);
     for &(x, y, f) in &comps {
         // model flux in a 3×3 box, and its brightest pixel
         let mut sum = 0.0;
@@ -128,6 +131,7 @@ fn residual_rms_within_10_percent_of_thermal_noise() {
         prod.report.rms_jy
     );
     assert!((ratio - 1.0).abs() < 0.10, "rms ratio {ratio}");
+    assert_eq!(prod.report.clean_stop, CleanStop::Threshold);
     assert_restored(&prod, &comps, predicted);
 }
 
@@ -193,7 +197,20 @@ fn a_minor_cycle_that_would_diverge_is_undone_before_its_major_cycle() {
         rep.n_major, 2,
         "the diverging cycle should cost no major cycle"
     );
+    assert_eq!(rep.clean_stop, CleanStop::DivergenceForeseen);
     // the exact residual of the model kept: no diverged components in it
     assert!(peak < 5.0 * rep.rms_jy, "residual peak {peak}");
     assert_restored(&prod, &comps, rep.rms_jy);
+}
+
+/// The report says why CLEAN stopped: here the iteration limit, reached long
+/// before the absolute threshold.
+#[test]
+fn stopping_at_niter_is_reported_as_such() {
+    let comps = THREE_SOURCES;
+    let mut v = sim(&sources_on_pixels(&comps), 0.0);
+    let prod = compute(&mut v, &params(40, None, 1e-4)).unwrap();
+    assert_eq!(prod.report.n_iter, 40);
+    assert_eq!(prod.report.clean_stop, CleanStop::Niter);
+    assert_eq!(prod.report.clean_stop.as_str(), "niter");
 }

@@ -75,6 +75,7 @@ impl Stage for ImagingStage {
             bmin_arcsec = report.beam.bmin_arcsec,
             iterations = report.n_iter,
             major_cycles = report.n_major,
+            clean_stop = report.clean_stop.as_str(),
             seconds = report.timings.total_s,
             "group imaged"
         );
