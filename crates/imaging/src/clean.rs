@@ -83,6 +83,18 @@ impl CleanStop {
     }
 }
 
+/// The gridders of the major cycles: `model` degrids the components (at the
+/// imaging accuracy: its errors stay in the residual visibilities), `residual`
+/// grids the residual visibilities (may be coarser, see
+/// [`crate::ImagingParams::residual_eps`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Gridders<'a> {
+    /// Degrids the model.
+    pub model: &'a Gridder,
+    /// Grids the residual.
+    pub residual: &'a Gridder,
+}
+
 /// What CLEAN produced.
 #[derive(Debug)]
 pub struct CleanResult {
@@ -154,7 +166,7 @@ const PREDICT_COMPONENTS: usize = 1000;
 /// band-dependent primary beam make the real PSF vary across the field).
 #[allow(clippy::too_many_arguments)]
 pub fn clean(
-    g: &Gridder,
+    g: &Gridders<'_>,
     vis: &mut ImagingVis,
     wt: &[f32],
     sumw: f64,
@@ -327,9 +339,9 @@ pub fn clean(
         // cycle's components are subtracted
         let minor_s = t_minor.elapsed().as_secs_f64();
         let t_major = std::time::Instant::now();
-        g.subtract_model(vis, &delta, &mut resid_vis);
+        g.model.subtract_model(vis, &delta, &mut resid_vis);
         let degrid_s = t_major.elapsed().as_secs_f64();
-        let mut new_residual = g.grid_image(vis, Some(&resid_vis), wt);
+        let mut new_residual = g.residual.grid_image(vis, Some(&resid_vis), wt);
         let major_s = t_major.elapsed().as_secs_f64();
         for r in new_residual.iter_mut() {
             *r /= sumw;
@@ -348,7 +360,7 @@ pub fn clean(
             );
             // add the cycle's components back to the visibilities
             delta.iter_mut().for_each(|d| *d = -*d);
-            g.subtract_model(vis, &delta, &mut resid_vis);
+            g.model.subtract_model(vis, &delta, &mut resid_vis);
             model.iter_mut().zip(&delta).for_each(|(m, d)| *m += d);
             n_iter = n_iter_before;
             stopped_by = CleanStop::Diverged;
