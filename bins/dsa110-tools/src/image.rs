@@ -91,9 +91,10 @@ pub struct ImageArgs {
     pub baseline_averaging: f64,
     /// Gridding accuracy of the major cycles' residual images (the dirty image,
     /// the PSF and the model's degrids keep 1e-4): the error is relative to the
-    /// residual gridded, a few σ once the bright sources are subtracted. 1e-4
-    /// grids the residual as accurately as the dirty image.
-    #[arg(long, value_name = "EPS", default_value_t = 1e-3)]
+    /// residual gridded, a few σ once the bright sources are subtracted, so
+    /// 1e-3 makes each major cycle ≈ 12 % cheaper for a thousandth of σ (it
+    /// may change how many major cycles CLEAN takes, either way).
+    #[arg(long, value_name = "EPS", default_value_t = 1e-4)]
     pub residual_eps: f64,
 }
 
