@@ -23,17 +23,17 @@ use dsa110_pipeline_core::validate_child::{self, VALIDATE_FILE_FLAG};
 use dsa110_pipeline_core::{daemon, PipelineError};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, EnvFilter, Layer};
 
 /// mimalloc rather than glibc's malloc: glibc serves every block over 32 MiB
 /// with its own mmap and unmaps it on free, so each imaging pass faulted its
 /// grids and images (hundreds of MB each) back in page by page, zeroed by the
 /// kernel. Imaging the full-scale target group of `cargo xtask bench chain`
-/// (8 major cycles either way): 4.0 M page faults → 95 000, system time 42.6 →
-/// 34.4 s, CLEAN 161.6 → 154.7 s; peak RSS 3.06 → 3.50 GB (freed blocks are
+/// (the same 7 major cycles): 4.0 M page faults → 70 000, system time 42.6 →
+/// 31.4 s, CLEAN 139.8 → 135.4 s; peak RSS 3.05 → 3.44 GB (freed blocks are
 /// kept for reuse). See the README's Performance section.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use tracing_subscriber::{fmt, EnvFilter, Layer};
 
 /// The DSA-110 streaming pipeline: correlator HDF5 subband files → Measurement Sets.
 #[derive(Parser, Debug)]
