@@ -85,9 +85,20 @@ fn max_err_with(case: &Case, wcorr: bool, eps: f64, sigma: Option<f64>) -> (f64,
         g.nplanes()
     );
     assert_eq!(g.n_dropped, 0, "test visibilities must all fit on the grid");
+    dft_errors(case, &g).1
+}
+
+/// `case`'s image gridded by `g` (divided by the sum of the weights), and at
+/// the check pixels (edges, a coarse lattice, boxes around the sources) the
+/// largest |direct Fourier sum| and the largest |image − direct sum|.
+fn dft_errors(case: &Case, g: &Gridder) -> (Vec<f64>, (f64, f64)) {
     let wt = &case.vis.weight;
     let sumw: f64 = wt.iter().map(|w| *w as f64).sum();
-    let img = g.grid_image(&case.vis, Some(&case.vis.vis), wt);
+    let img: Vec<f64> = g
+        .grid_image(&case.vis, Some(&case.vis.vis), wt)
+        .into_iter()
+        .map(|x| x / sumw)
+        .collect();
     let around: Vec<_> = case
         .srcs
         .iter()
@@ -98,12 +109,12 @@ fn max_err_with(case: &Case, wcorr: bool, eps: f64, sigma: Option<f64>) -> (f64,
         .par_iter()
         .map(|&(x, y)| {
             let d = dft_pixel(&case.vis, wt, case.npix, case.cell, x, y);
-            (d, (img[y * case.npix + x] / sumw - d).abs())
+            (d, (img[y * case.npix + x] - d).abs())
         })
         .collect();
     let peak = errs.iter().map(|e| e.0.abs()).fold(0.0, f64::max);
     let err = errs.iter().map(|e| e.1).fold(0.0, f64::max);
-    (peak, err)
+    (img, (peak, err))
 }
 
 #[test]
@@ -236,27 +247,8 @@ fn residual_gridded_at_1e3_is_exact_to_a_hundredth_of_sigma() {
         wcorr: true,
     };
     let g = Gridder::new(&cfg, &case.vis).unwrap();
-    let wt = &case.vis.weight;
-    let sumw: f64 = wt.iter().map(|w| *w as f64).sum();
-    let img: Vec<f64> = g
-        .grid_image(&case.vis, Some(&case.vis.vis), wt)
-        .into_iter()
-        .map(|x| x / sumw)
-        .collect();
+    let (img, (_, err)) = dft_errors(&case, &g);
     let rms = dsa110_imaging::robust_rms(&img);
-    let around: Vec<_> = case
-        .srcs
-        .iter()
-        .map(|s| lm_to_pix(s.l, s.m, case.npix, case.cell))
-        .collect();
-    let pix = check_pixels(case.npix, 9, &around, 6);
-    let err = pix
-        .par_iter()
-        .map(|&(x, y)| {
-            let d = dft_pixel(&case.vis, wt, case.npix, case.cell, x, y);
-            (img[y * case.npix + x] - d).abs()
-        })
-        .reduce(|| 0.0, f64::max);
     eprintln!(
         "ε {RESIDUAL_EPS:e}: σ {} support {} w-planes {}; rms {rms:.3e}, max |err| {err:.3e} = {:.2e} of the rms",
         g.sigma(),
