@@ -119,6 +119,17 @@ struct Args {
         help_heading = "Imaging"
     )]
     image_baseline_averaging: f64,
+    /// CLEAN's image-plane rounds while the residual is bright: a major cycle's
+    /// minor cycles go on, predicted with the whole PSF (one FFT convolution),
+    /// down to this fraction of the first residual peak, saving major cycles
+    /// (0: off, every minor cycle ends in a major cycle as in WSClean).
+    #[arg(
+        long,
+        value_name = "F",
+        default_value_t = 0.03,
+        help_heading = "Imaging"
+    )]
+    image_plane_depth: f64,
     /// Compact-source catalogue CSV (name,ra_deg,dec_deg,flux_mjy, NVSS-like) measured
     /// on every image; without it only the calibrator catalogue's sources are measured.
     #[arg(long, value_name = "FILE", help_heading = "Photometry")]
@@ -291,6 +302,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             image_auto_threshold: args.image_auto_threshold,
             image_auto_mask: args.image_auto_mask,
             image_baseline_averaging_wl: args.image_baseline_averaging,
+            image_plane_depth: args.image_plane_depth,
             photometry_catalog: args.photometry_catalog.clone(),
             photometry_min_pb: args.photometry_min_pb,
             photometry_min_snr: args.photometry_min_snr,

@@ -96,6 +96,11 @@ pub struct ImageArgs {
     /// may change how many major cycles CLEAN takes, either way).
     #[arg(long, value_name = "EPS", default_value_t = 1e-4)]
     pub residual_eps: f64,
+    /// Image-plane (Clark) rounds while the residual is bright: a major cycle's
+    /// minor cycles may go on, predicted with the whole PSF, down to this
+    /// fraction of the first peak. 0 = off (WSClean's behaviour).
+    #[arg(long, value_name = "F", default_value_t = 0.03)]
+    pub image_plane_depth: f64,
 }
 
 /// Parse a pixel scale like WSClean's `-scale` (a plain number in degrees); returns arcsec.
@@ -211,6 +216,7 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
     p.clean.threshold_jy = args.threshold;
     p.clean.gain = args.gain;
     p.clean.mgain = args.mgain;
+    p.clean.image_plane_depth = args.image_plane_depth;
     p.clean.auto_threshold_sigma = (args.auto_threshold > 0.0).then_some(args.auto_threshold);
     p.clean.auto_mask_sigma = args.auto_mask;
 

@@ -32,6 +32,19 @@ pub struct CleanParams {
     pub auto_mask_sigma: Option<f64>,
     /// Maximum number of major cycles.
     pub max_major_cycles: usize,
+    /// Image-plane (Clark) rounds while the residual is bright: after a minor
+    /// cycle reaches its `mgain` level, the residual its components leave is
+    /// predicted with the whole PSF (one FFT convolution) and the minor cycle
+    /// goes on from there, down to this fraction of the first major cycle's
+    /// (the brightest) peak but not below 20 × the residual's robust rms,
+    /// before the major cycle. 0 = off: every minor cycle ends in a major
+    /// cycle, as WSClean's. The PSF's errors for a bright source (its
+    /// spectrum, the w-term, the primary beam drifting through the group) are
+    /// ≈ 1 % of its flux, which is why the depth is measured from the first
+    /// peak; at the default 3 % the rounds take a full group's first major
+    /// cycle from 4.06 Jy to 0.12 Jy instead of 0.78 Jy.
+    #[serde(default)]
+    pub image_plane_depth: f64,
 }
 
 impl Default for CleanParams {
@@ -44,6 +57,7 @@ impl Default for CleanParams {
             auto_threshold_sigma: Some(1.0),
             auto_mask_sigma: None,
             max_major_cycles: 20,
+            image_plane_depth: 0.03,
         }
     }
 }
@@ -164,6 +178,9 @@ const PREDICT_COMPONENTS: usize = 1000;
 /// prediction's peak agreed with the exact residual's to 0.05 % of the starting
 /// peak near the centre and to 5 % near a half-power source (the w-term and the
 /// band-dependent primary beam make the real PSF vary across the field).
+///
+/// Image-plane rounds ([`CleanParams::image_plane_depth`]) use the same
+/// prediction to take a bright residual further down before its major cycle.
 #[allow(clippy::too_many_arguments)]
 pub fn clean(
     g: &Gridders<'_>,
@@ -186,6 +203,9 @@ pub fn clean(
     let mut stop;
     let patch = PsfPatch::new(psf, n, p.mgain);
     let mut psf_conv: Option<PsfConv> = None;
+    // the first major cycle's peak: the brightest residual, to which the PSF's
+    // errors (which image-plane rounds cannot see) are proportional
+    let mut first_peak: Option<f64> = None;
     // The level a minor cycle cleaned down to when that was the stopping level
     // itself (or the masking level: then the mask is made after its major cycle,
     // see below): the major cycle after it is the last (as in WSClean), unless the
@@ -273,34 +293,65 @@ pub fn clean(
         // divergence)
         let mut delta = model.clone();
         let n_iter_before = n_iter;
-        // the level this minor cycle cleans to, when that is the stopping level or
-        // the masking level itself (not a step of mgain)
-        let to_level = (minor_stop <= level).then_some(level);
-        while n_iter < p.niter {
-            let Some((k, v)) = act.peak() else {
+        // Image-plane rounds go no deeper than this (see
+        // `CleanParams::image_plane_depth`); none when it is not below the
+        // minor cycle's own level.
+        let first_peak = *first_peak.get_or_insert(peak);
+        let round_floor = if p.image_plane_depth > 0.0 {
+            (p.image_plane_depth * first_peak).max(BRIGHT_SIGMA * rms)
+        } else {
+            f64::INFINITY
+        };
+        let mut round_peak = peak;
+        let mut rounds = 0usize;
+        loop {
+            // the level this minor cycle cleans to, when that is the stopping level
+            // or the masking level itself (not a step of mgain)
+            let to_level = (minor_stop <= level).then_some(level);
+            let reached = minor_cycle(
+                &mut act,
+                &patch,
+                &mut model,
+                &mut n_iter,
+                p,
+                minor_stop,
+                round_peak,
+            );
+            if reached {
                 final_level = to_level;
-                break;
-            };
-            if v.abs() <= minor_stop {
-                final_level = to_level;
+            }
+            if !reached || minor_stop <= round_floor || n_iter >= p.niter {
                 break;
             }
-            // The residual can only fall in a converging minor cycle: a peak above
-            // the one it started from means the shifted PSF (exact only for the
-            // phase centre: the w-term makes it asymmetric far out) is feeding on
-            // itself. Stop here and let the major cycle compute the truth.
-            if v.abs() > peak * (1.0 + 1e-4) {
-                tracing::debug!(
-                    n_iter,
-                    "minor cycle stopped: peak {v:.3e} above its start {peak:.3e}"
-                );
+            // An image-plane round: the residual the cycle's components leave for
+            // a shift-invariant PSF, and the minor cycle again on it.
+            let t_round = std::time::Instant::now();
+            let conv = psf_conv.get_or_insert_with(|| PsfConv::new(psf, n));
+            let comps: Vec<f64> = model.iter().zip(&delta).map(|(m, d)| m - d).collect();
+            let mut pred = conv.convolve(&comps);
+            pred.iter_mut()
+                .zip(&residual)
+                .for_each(|(e, r)| *e = r - *e);
+            let pred_peak = abs_peak(&pred, mask.as_deref()).1;
+            rounds += 1;
+            tracing::debug!(
+                round = rounds,
+                seconds = t_round.elapsed().as_secs_f64(),
+                "image-plane round: peak {pred_peak:.3e} Jy/beam, {round_peak:.3e} before"
+            );
+            // no deeper than the floor, and not on a residual the rounds no longer
+            // reduce (the PSF no longer describes it); NaN ends them too
+            let deeper = pred_peak > round_floor.max(level) && pred_peak <= 0.5 * round_peak;
+            if !deeper {
                 break;
             }
-            let comp = p.gain * v;
-            let ip = act.idx[k] as usize;
-            model[ip] += comp;
-            act.subtract_psf(&patch, ip % n, ip / n, comp);
-            n_iter += 1;
+            round_peak = pred_peak;
+            let next = level.max((1.0 - p.mgain) * pred_peak).max(round_floor);
+            act = ActiveSet::new(&pred, n, next, mask.as_deref());
+            if act.idx.len() > MAX_ACTIVE {
+                break;
+            }
+            minor_stop = next.max(patch.exterior_max * pred_peak);
         }
         if n_iter == n_iter_before {
             stopped_by = CleanStop::NoProgress;
@@ -372,6 +423,7 @@ pub fn clean(
             iterations = n_iter,
             active = act.idx.len(),
             patch = patch.half,
+            image_plane_rounds = rounds,
             minor_s,
             degrid_s,
             major_s,
@@ -387,6 +439,51 @@ pub fn clean(
         stop_level_jy: stop,
         stopped_by,
     }
+}
+
+/// Image-plane rounds run only while the level they would clean to is at least
+/// this many times the residual's robust rms: on a bright residual, whose
+/// structure is the PSF's, and not on the noise-like residual of the last
+/// cycles, where the patch's neglected sidelobes add up (see [`clean`]).
+const BRIGHT_SIGMA: f64 = 20.0;
+
+/// Högbom iterations on `act` until its peak is at most `stop` (returns true),
+/// or `niter` is reached, or the peak rises above `start_peak` (false).
+fn minor_cycle(
+    act: &mut ActiveSet,
+    patch: &PsfPatch,
+    model: &mut [f64],
+    n_iter: &mut usize,
+    p: &CleanParams,
+    stop: f64,
+    start_peak: f64,
+) -> bool {
+    let n = act.n;
+    while *n_iter < p.niter {
+        let Some((k, v)) = act.peak() else {
+            return true;
+        };
+        if v.abs() <= stop {
+            return true;
+        }
+        // The residual can only fall in a converging minor cycle: a peak above
+        // the one it started from means the shifted PSF (exact only for the
+        // phase centre: the w-term makes it asymmetric far out) is feeding on
+        // itself. Stop here and let the major cycle compute the truth.
+        if v.abs() > start_peak * (1.0 + 1e-4) {
+            tracing::debug!(
+                n_iter = *n_iter,
+                "minor cycle stopped: peak {v:.3e} above its start {start_peak:.3e}"
+            );
+            return false;
+        }
+        let comp = p.gain * v;
+        let ip = act.idx[k] as usize;
+        model[ip] += comp;
+        act.subtract_psf(patch, ip % n, ip / n, comp);
+        *n_iter += 1;
+    }
+    false
 }
 
 fn abs_peak(img: &[f64], mask: Option<&[bool]>) -> (Option<usize>, f64) {

@@ -232,13 +232,19 @@ fn check_params(p: &ImagingParams) -> Result<(), ImagingError> {
     if !(p.clean.mgain > 0.0 && p.clean.mgain <= 1.0) {
         return bad("mgain", p.clean.mgain.to_string(), "must be in (0, 1]");
     }
-    if !(p.eps >= 1e-7 && p.eps < 0.1) {
-        return bad("eps", p.eps.to_string(), "must be in [1e-7, 0.1)");
-    }
-    if let Some(re) = p.residual_eps {
-        if !(1e-7..0.1).contains(&re) {
-            return bad("residual_eps", re.to_string(), "must be in [1e-7, 0.1)");
+    // the accuracies the kernel design covers
+    let eps_range = 1e-7..0.1;
+    for (name, e) in [("eps", Some(p.eps)), ("residual_eps", p.residual_eps)] {
+        if let Some(e) = e.filter(|e| !eps_range.contains(e)) {
+            return bad(name, e.to_string(), "must be in [1e-7, 0.1)");
         }
+    }
+    if !(0.0..1.0).contains(&p.clean.image_plane_depth) {
+        return bad(
+            "image_plane_depth",
+            p.clean.image_plane_depth.to_string(),
+            "must be in [0, 1)",
+        );
     }
     if !(0.0..1.0).contains(&p.pb_cutoff) {
         return bad("pb_cutoff", p.pb_cutoff.to_string(), "must be in [0, 1)");

@@ -113,6 +113,9 @@ pub struct ScienceConfig {
     pub image_auto_mask: f64,
     /// `--image-baseline-averaging` (wavelengths; 0 = none).
     pub image_baseline_averaging_wl: f64,
+    /// `--image-plane-depth` (fraction of the first peak; 0 = none): CLEAN's
+    /// image-plane rounds while the residual is bright.
+    pub image_plane_depth: f64,
     /// `--photometry-catalog` (CSV `name,ra_deg,dec_deg,flux_mjy`).
     pub photometry_catalog: Option<PathBuf>,
     /// `--photometry-min-pb`: sources where the primary beam is below this are not fitted.
@@ -146,6 +149,7 @@ impl Default for ScienceConfig {
             image_auto_threshold: 1.0,
             image_auto_mask: 0.0,
             image_baseline_averaging_wl: 1.5,
+            image_plane_depth: 0.03,
             photometry_catalog: None,
             photometry_min_pb: 0.2,
             photometry_min_snr: 5.0,
@@ -531,6 +535,7 @@ mod tests {
         assert_eq!(img.clean.auto_threshold_sigma, Some(1.0));
         assert_eq!(img.clean.auto_mask_sigma, None);
         assert_eq!(img.baseline_averaging_wl, 1.5);
+        assert_eq!(img.clean.image_plane_depth, 0.03);
     }
 
     /// The imaging options reach the imaging parameters.
@@ -541,11 +546,13 @@ mod tests {
         cfg.science.image_auto_mask = 3.0;
         cfg.science.image_auto_threshold = 0.0;
         cfg.science.image_baseline_averaging_wl = 0.0;
+        cfg.science.image_plane_depth = 0.0;
         let p = DaemonParams::new(cfg).unwrap();
         let img = p.science.imaging.as_ref().unwrap();
         assert_eq!(img.clean.auto_mask_sigma, Some(3.0));
         assert_eq!(img.clean.auto_threshold_sigma, None);
         assert_eq!(img.baseline_averaging_wl, 0.0);
+        assert_eq!(img.clean.image_plane_depth, 0.0);
     }
 
     #[test]
@@ -577,6 +584,11 @@ mod tests {
             |c| c.science.image_baseline_averaging_wl = -1.0,
             "--image-baseline-averaging",
             "-1",
+        );
+        check_rejected(
+            |c| c.science.image_plane_depth = 1.5,
+            "--image-plane-depth",
+            "1.5",
         );
         check_rejected(
             |c| c.science.cal_validity_hours = 0.0,

@@ -95,6 +95,51 @@ pub fn python() -> PathBuf {
     p
 }
 
+/// A command running the reference Python for a script that imports CASA
+/// (casatools/casatasks). CASA reads `$HOME/.casa/config.py` at start; here
+/// HOME is `target/casa-home` of this checkout, whose config points at the
+/// venv's casadata and forbids downloads, so the tests do not depend on the
+/// user's `~/.casa/config.py` (another checkout's `cargo xtask setup` rewrites
+/// it to that checkout's venv).
+pub fn casa_python() -> Command {
+    let py = python();
+    let venv = py
+        .parent()
+        .and_then(Path::parent)
+        .expect("the reference Python sits in <venv>/bin");
+    let lib = venv.join("lib");
+    let data = std::fs::read_dir(&lib)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", lib.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("site-packages/casadata/__data__"))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| {
+            panic!(
+                "casadata's __data__ is missing under {}: run `cargo xtask setup`",
+                lib.display()
+            )
+        });
+    let text = format!(
+        "measurespath = {:?}\nmeasures_auto_update = False\ndata_auto_update = False\n",
+        data.display().to_string()
+    );
+    let home = workspace_root().join("target/casa-home");
+    let dir = home.join(".casa");
+    let file = dir.join("config.py");
+    if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        // written aside and renamed: tests running at once never read half a file
+        let tmp = dir.join(format!("config.py.{}", std::process::id()));
+        std::fs::write(&tmp, &text)
+            .and_then(|()| std::fs::rename(&tmp, &file))
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
+    }
+    let mut cmd = Command::new(py);
+    cmd.env("HOME", &home);
+    cmd
+}
+
 /// Runs `python <script> <args…>` (a file path, or code with `-c`: pass `["-c", code]`
 /// as `script_and_args`), returns its stdout; panics with its stderr when it fails.
 pub fn run_python<S: AsRef<std::ffi::OsStr>>(script_and_args: &[S]) -> String {

@@ -271,6 +271,8 @@ fn clean_recovers_24_sources_across_the_primary_beam_as_well_as_wsclean() {
             auto_threshold_sigma: Some(AUTO_THRESHOLD),
             auto_mask_sigma: None,
             max_major_cycles: 20,
+            // the daemon's default
+            image_plane_depth: 0.03,
         },
         write_png: false,
         ..Default::default()
@@ -483,7 +485,7 @@ fn restoring_beam_equals_casa_tclean_fit_of_the_psf() {
     };
     let ours = dsa110_imaging::compute(&mut v, &p).unwrap().report.beam;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/casa_psf_beam.py");
-    let out = std::process::Command::new(dsa110_test_support::python())
+    let out = dsa110_test_support::casa_python()
         .current_dir(dir.path()) // CASA writes its log in the working directory
         .arg(&script)
         .arg(&ms)

@@ -5,7 +5,6 @@
 //! casadata in the interop venv (fails, never skips, without them).
 
 use std::path::Path;
-use std::process::Command;
 
 use dsa110_astro::{PhaseCentre, VisBlock};
 use dsa110_ms_writer::{
@@ -16,7 +15,7 @@ use ndarray::{Array3, Array4};
 use num_complex::Complex32;
 
 use crate::common::{
-    all_antennas, baselines, crate_dir, freqs, python, spec, times, transit_field, uvws, Rng,
+    all_antennas, baselines, casa_python, crate_dir, freqs, spec, times, transit_field, uvws, Rng,
 };
 
 const NANT: usize = 7;
@@ -292,7 +291,7 @@ fn casa_applies_our_tables_and_we_read_casas() {
     };
 
     let (cb, cg) = (dir.path().join("casa.bcal"), dir.path().join("casa.gcal"));
-    let out = Command::new(python())
+    let out = casa_python()
         .current_dir(dir.path()) // CASA writes its logs in the working directory
         .arg(crate_dir().join("tests/py/casa_apply_solve.py"))
         .args([&ms, &ob, &og, &cb, &cg])

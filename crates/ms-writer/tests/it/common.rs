@@ -16,7 +16,7 @@ pub fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub use dsa110_test_support::python;
+pub use dsa110_test_support::{casa_python, python};
 
 /// Run `tests/py/<script> args…` and parse its stdout as JSON.
 /// A JSON array of numbers as `f64`s.

@@ -8,7 +8,8 @@
 //! The Python-based tests need the interop venv (`DSA110_PYTHON` or
 //! `<workspace>/target/interop-venv/bin/python`) and fail without it; the
 //! WSClean test needs `wsclean` on PATH; the CASA test needs casatools,
-//! casatasks and casadata in the venv and `~/.casa/config.py`.
+//! casatasks and casadata in the venv (HOME is pointed at a CASA config of
+//! this checkout: `dsa110_test_support::casa_python`).
 
 #![allow(
     clippy::unwrap_used,

@@ -147,6 +147,14 @@ impl ScienceParams {
                 ));
             }
             p.baseline_averaging_wl = bda;
+            let depth = c.image_plane_depth;
+            if !(0.0..1.0).contains(&depth) {
+                return Err(bad(
+                    "--image-plane-depth",
+                    format!("{depth} is not a fraction of the peak in [0, 1)"),
+                ));
+            }
+            p.clean.image_plane_depth = depth;
             Some(p)
         };
         let photometry = if c.enable_photometry {
