@@ -328,11 +328,7 @@ pub fn clean(
             let t_round = std::time::Instant::now();
             let conv = psf_conv.get_or_insert_with(|| PsfConv::new(psf, n));
             let comps: Vec<f64> = model.iter().zip(&delta).map(|(m, d)| m - d).collect();
-            let mut pred = conv.convolve(&comps);
-            pred.iter_mut()
-                .zip(&residual)
-                .for_each(|(e, r)| *e = r - *e);
-            let pred_peak = abs_peak(&pred, mask.as_deref()).1;
+            let (pred, pred_peak) = predict_residual(conv, &comps, &residual, mask.as_deref());
             rounds += 1;
             tracing::debug!(
                 round = rounds,
@@ -362,11 +358,7 @@ pub fn clean(
         if n_iter - n_iter_before >= PREDICT_COMPONENTS && patch.exterior_max > 0.0 {
             let t_pred = std::time::Instant::now();
             let conv = psf_conv.get_or_insert_with(|| PsfConv::new(psf, n));
-            let mut pred = conv.convolve(&delta);
-            pred.iter_mut()
-                .zip(&residual)
-                .for_each(|(e, r)| *e = r - *e);
-            let pred_peak = abs_peak(&pred, mask.as_deref()).1;
+            let pred_peak = predict_residual(conv, &delta, &residual, mask.as_deref()).1;
             tracing::debug!(
                 components = n_iter - n_iter_before,
                 seconds = t_pred.elapsed().as_secs_f64(),
@@ -484,6 +476,20 @@ fn minor_cycle(
         *n_iter += 1;
     }
     false
+}
+
+/// The residual `residual − psf ⊛ comps` that components `comps` leave for a
+/// shift-invariant PSF, and its peak |value| (inside the mask).
+fn predict_residual(
+    conv: &PsfConv,
+    comps: &[f64],
+    residual: &[f64],
+    mask: Option<&[bool]>,
+) -> (Vec<f64>, f64) {
+    let mut pred = conv.convolve(comps);
+    pred.iter_mut().zip(residual).for_each(|(e, r)| *e = r - *e);
+    let peak = abs_peak(&pred, mask).1;
+    (pred, peak)
 }
 
 fn abs_peak(img: &[f64], mask: Option<&[bool]>) -> (Option<usize>, f64) {
