@@ -144,26 +144,10 @@ fn python() -> PathBuf {
 
 /// A HOME for CASA whose `.casa/config.py` points at the venv's casadata.
 fn casa_home(dir: &Path, python: &Path) -> Result<PathBuf> {
-    let venv = python
-        .parent()
-        .and_then(Path::parent)
-        .context("the Python interpreter is not in a venv's bin directory")?;
-    let lib = venv.join("lib");
-    let data = std::fs::read_dir(&lib)
-        .with_context(|| format!("listing {}", lib.display()))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("site-packages/casadata/__data__"))
-        .find(|p| p.is_dir())
-        .with_context(|| format!("no casadata/__data__ under {}", lib.display()))?;
+    let text = dsa110_test_support::casa_config(python).map_err(anyhow::Error::msg)?;
     let home = dir.join("casa-home");
     std::fs::create_dir_all(home.join(".casa"))?;
-    std::fs::write(
-        home.join(".casa").join("config.py"),
-        format!(
-            "measurespath = {:?}\nmeasures_auto_update = False\ndata_auto_update = False\n",
-            data.display().to_string()
-        ),
-    )?;
+    std::fs::write(home.join(".casa").join("config.py"), text)?;
     Ok(home)
 }
 

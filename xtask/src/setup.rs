@@ -147,21 +147,8 @@ fn write_casa_config() -> Result<()> {
     let Some(home) = std::env::var_os("HOME") else {
         bail!("HOME is not set: cannot write ~/.casa/config.py for CASA");
     };
-    let site = venv_dir().join("lib");
-    let data = std::fs::read_dir(&site)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("site-packages/casadata/__data__"))
-        .find(|p| p.is_dir());
-    let Some(data) = data else {
-        bail!(
-            "casadata's __data__ directory is missing under {}: reinstall the venv",
-            site.display()
-        );
-    };
-    let text = format!(
-        "measurespath = {:?}\nmeasures_auto_update = False\ndata_auto_update = False\n",
-        data.display().to_string()
-    );
+    let text = dsa110_test_support::casa_config(&python())
+        .map_err(|e| anyhow::anyhow!("{e}: reinstall the venv"))?;
     let dir = PathBuf::from(home).join(".casa");
     let file = dir.join("config.py");
     if std::fs::read_to_string(&file).is_ok_and(|s| s == text) {

@@ -95,34 +95,41 @@ pub fn python() -> PathBuf {
     p
 }
 
-/// A command running the reference Python for a script that imports CASA
-/// (casatools/casatasks). CASA reads `$HOME/.casa/config.py` at start; here
-/// HOME is `target/casa-home` of this checkout, whose config points at the
-/// venv's casadata and forbids downloads, so the tests do not depend on the
-/// user's `~/.casa/config.py` (another checkout's `cargo xtask setup` rewrites
-/// it to that checkout's venv).
-pub fn casa_python() -> Command {
-    let py = python();
-    let venv = py
+/// The `.casa/config.py` that lets CASA (casatools/casatasks) run offline from
+/// the venv of `python` (`<venv>/bin/python`): `measurespath` at the venv's
+/// casadata, no downloads. Also written by `cargo xtask setup` (to
+/// `~/.casa/config.py`) and `cargo xtask bench calibrate`.
+pub fn casa_config(python: &Path) -> Result<String, String> {
+    let venv = python
         .parent()
         .and_then(Path::parent)
-        .expect("the reference Python sits in <venv>/bin");
+        .ok_or_else(|| format!("{} is not in a venv's bin directory", python.display()))?;
     let lib = venv.join("lib");
     let data = std::fs::read_dir(&lib)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", lib.display()))
+        .map_err(|e| format!("cannot list {}: {e}", lib.display()))?
         .filter_map(|e| e.ok())
         .map(|e| e.path().join("site-packages/casadata/__data__"))
         .find(|p| p.is_dir())
-        .unwrap_or_else(|| {
-            panic!(
-                "casadata's __data__ is missing under {}: run `cargo xtask setup`",
+        .ok_or_else(|| {
+            format!(
+                "casadata's __data__ directory is missing under {}",
                 lib.display()
             )
-        });
-    let text = format!(
+        })?;
+    Ok(format!(
         "measurespath = {:?}\nmeasures_auto_update = False\ndata_auto_update = False\n",
         data.display().to_string()
-    );
+    ))
+}
+
+/// A command running the reference Python for a script that imports CASA.
+/// CASA reads `$HOME/.casa/config.py` at start; here HOME is
+/// `target/casa-home` of this checkout, holding [`casa_config`], so the tests
+/// do not depend on the user's `~/.casa/config.py` (another checkout's `cargo
+/// xtask setup` rewrites it to that checkout's venv).
+pub fn casa_python() -> Command {
+    let py = python();
+    let text = casa_config(&py).unwrap_or_else(|e| panic!("{e}: run `cargo xtask setup`"));
     let home = workspace_root().join("target/casa-home");
     let dir = home.join(".casa");
     let file = dir.join("config.py");
