@@ -130,6 +130,13 @@ struct Args {
         help_heading = "Imaging"
     )]
     image_plane_depth: f64,
+    /// The major cycles predict the model with the primary beam's drift through
+    /// the group (the sky drifts 1.25° through the fixed beam in 5 minutes) in
+    /// this many chunks of integrations: sources far off-axis, whose flux changes
+    /// through the group, are then subtracted as they were seen (0 or 1: with
+    /// the group's mean beam only).
+    #[arg(long, value_name = "K", default_value_t = 4, help_heading = "Imaging")]
+    image_beam_drift_chunks: usize,
     /// Compact-source catalogue CSV (name,ra_deg,dec_deg,flux_mjy, NVSS-like) measured
     /// on every image; without it only the calibrator catalogue's sources are measured.
     #[arg(long, value_name = "FILE", help_heading = "Photometry")]
@@ -303,6 +310,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             image_auto_mask: args.image_auto_mask,
             image_baseline_averaging_wl: args.image_baseline_averaging,
             image_plane_depth: args.image_plane_depth,
+            image_beam_drift_chunks: args.image_beam_drift_chunks,
             photometry_catalog: args.photometry_catalog.clone(),
             photometry_min_pb: args.photometry_min_pb,
             photometry_min_snr: args.photometry_min_snr,

@@ -101,6 +101,11 @@ pub struct ImageArgs {
     /// fraction of the first peak. 0 = off (WSClean's behaviour).
     #[arg(long, value_name = "F", default_value_t = 0.03)]
     pub image_plane_depth: f64,
+    /// The major cycles predict the model with the primary beam's drift through
+    /// the group (a drift scan) in this many chunks of integrations; 0 or 1:
+    /// with the group's mean beam only.
+    #[arg(long, value_name = "K", default_value_t = 4)]
+    pub beam_drift_chunks: usize,
 }
 
 /// Parse a pixel scale like WSClean's `-scale` (a plain number in degrees); returns arcsec.
@@ -217,6 +222,7 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
     p.clean.gain = args.gain;
     p.clean.mgain = args.mgain;
     p.clean.image_plane_depth = args.image_plane_depth;
+    p.beam_drift_chunks = args.beam_drift_chunks;
     p.clean.auto_threshold_sigma = (args.auto_threshold > 0.0).then_some(args.auto_threshold);
     p.clean.auto_mask_sigma = args.auto_mask;
 

@@ -4,8 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::drift::BeamDrift;
 use crate::fft::PsfConv;
 use crate::{Gridder, ImagingVis};
+use num_complex::Complex32;
 
 /// Most pixels searched in one minor cycle: half a 4096² image. Cleaning to
 /// 1σ without a mask puts about a third of the image above the level; a cap
@@ -107,6 +109,18 @@ pub struct Gridders<'a> {
     pub model: &'a Gridder,
     /// Grids the residual.
     pub residual: &'a Gridder,
+    /// The primary beam's drift in the model's prediction (None: the mean beam).
+    pub drift: Option<&'a BeamDrift>,
+}
+
+impl Gridders<'_> {
+    /// `resid −=` the visibilities of `model` (with the beam's drift if set).
+    fn subtract(&self, vis: &ImagingVis, model: &[f64], resid: &mut [Complex32]) {
+        match self.drift {
+            Some(d) => d.subtract_model(self.model, vis, model, resid),
+            None => self.model.subtract_model(vis, model, resid),
+        }
+    }
 }
 
 /// What CLEAN produced.
@@ -382,7 +396,7 @@ pub fn clean(
         // cycle's components are subtracted
         let minor_s = t_minor.elapsed().as_secs_f64();
         let t_major = std::time::Instant::now();
-        g.model.subtract_model(vis, &delta, &mut resid_vis);
+        g.subtract(vis, &delta, &mut resid_vis);
         let degrid_s = t_major.elapsed().as_secs_f64();
         let mut new_residual = g.residual.grid_image(vis, Some(&resid_vis), wt);
         let major_s = t_major.elapsed().as_secs_f64();
@@ -403,7 +417,7 @@ pub fn clean(
             );
             // add the cycle's components back to the visibilities
             delta.iter_mut().for_each(|d| *d = -*d);
-            g.model.subtract_model(vis, &delta, &mut resid_vis);
+            g.subtract(vis, &delta, &mut resid_vis);
             model.iter_mut().zip(&delta).for_each(|(m, d)| *m += d);
             n_iter = n_iter_before;
             stopped_by = CleanStop::Diverged;

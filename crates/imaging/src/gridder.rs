@@ -1033,6 +1033,19 @@ impl Gridder {
     /// `resid_k −= Σ_pix model · exp(+2πi(u l + v m + w(n−1)))` for every
     /// visibility (weights are not applied; flagged ones are skipped).
     pub fn subtract_model(&self, vis: &ImagingVis, model: &[f64], resid: &mut [Complex32]) {
+        self.subtract_model_rows(vis, model, resid, None);
+    }
+
+    /// [`Gridder::subtract_model`] for the rows `r` with `chunk_of[r] == k`
+    /// only (`rows = Some((chunk_of, k))`; the others are left as they are), or
+    /// for every row (`None`).
+    pub fn subtract_model_rows(
+        &self,
+        vis: &ImagingVis,
+        model: &[f64],
+        resid: &mut [Complex32],
+        rows: Option<(&[u8], u8)>,
+    ) {
         let (n, nu, stride) = (self.n, self.nu, self.stride);
         let (vlo, vhi) = self.vband;
         let nband = vhi - vlo;
@@ -1053,11 +1066,16 @@ impl Gridder {
         let sc = ChanScale::new(self, vis);
         // the rows in the gridder's order (neighbours in the grid one after the
         // other), as disjoint slices of `resid`
+        let rows_sel = rows;
         let mut rows: Vec<Option<&mut [Complex32]>> = resid.chunks_mut(nchan).map(Some).collect();
         let mut ordered: Vec<(usize, &mut [Complex32])> = self
             .rows(vis)
+            .filter(|&r| rows_sel.is_none_or(|(of, k)| of.get(r) == Some(&k)))
             .filter_map(|r| rows.get_mut(r).and_then(Option::take).map(|x| (r, x)))
             .collect();
+        if ordered.is_empty() {
+            return;
+        }
         for p0 in (0..self.nplanes()).step_by(group) {
             let ng = group.min(self.nplanes() - p0);
             for (gi, grid) in grids.iter_mut().enumerate().take(ng) {

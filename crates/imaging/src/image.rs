@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::bda::average_channels;
 use crate::beam::{fit_psf, restore_into, BeamShape};
 use crate::clean::{clean, robust_rms, CleanParams, CleanStop, Gridders};
+use crate::drift::BeamDrift;
 use crate::pb::{ang_dist, pb_image, BandBeam};
 use crate::{imaging_weights, GridConfig, Gridder, ImagingError, ImagingVis, Weighting};
 
@@ -61,6 +62,11 @@ pub struct ImagingParams {
     /// `(π·extent·l)²/6` of its flux.
     #[serde(default)]
     pub baseline_averaging_wl: f64,
+    /// The major cycles predict the model with the primary beam's drift through
+    /// the group in this many chunks of integrations (see [`crate::drift`]);
+    /// 0 or 1: with the group's mean beam only. At most [`crate::MAX_DRIFT_CHUNKS`].
+    #[serde(default)]
+    pub beam_drift_chunks: usize,
 }
 
 impl Default for ImagingParams {
@@ -80,6 +86,7 @@ impl Default for ImagingParams {
             write_png: true,
             max_memory_mb: 16_000,
             baseline_averaging_wl: 0.0,
+            beam_drift_chunks: 4,
         }
     }
 }
@@ -104,6 +111,9 @@ pub struct ObsInfo {
     /// Pointings over the observation (ra_deg, dec_deg, weight) for a drift
     /// scan; empty means the single pointing above.
     pub pointings: Vec<(f64, f64, f64)>,
+    /// Per visibility row: the index in `pointings` of its integration (empty
+    /// when unknown: the model is then predicted without the beam's drift).
+    pub row_pointing: Vec<u32>,
 }
 
 /// Seconds spent per stage.
@@ -246,6 +256,13 @@ fn check_params(p: &ImagingParams) -> Result<(), ImagingError> {
             "must be in [0, 1)",
         );
     }
+    if p.beam_drift_chunks > crate::MAX_DRIFT_CHUNKS {
+        return bad(
+            "beam_drift_chunks",
+            p.beam_drift_chunks.to_string(),
+            &format!("at most {}", crate::MAX_DRIFT_CHUNKS),
+        );
+    }
     if !(0.0..1.0).contains(&p.pb_cutoff) {
         return bad("pb_cutoff", p.pb_cutoff.to_string(), "must be in [0, 1)");
     }
@@ -357,9 +374,18 @@ pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProduct
         }
         _ => None,
     };
+    let band = band_beam(vis, &wt, p, n, cell_rad);
+    let drift = BeamDrift::new(vis, band.clone(), n, cell_rad, p.beam_drift_chunks);
+    if let Some(d) = &drift {
+        tracing::info!(
+            chunks = d.nchunks(),
+            "imaging: the major cycles predict the model with the beam's drift"
+        );
+    }
     let gridders = Gridders {
         model: &g,
         residual: g_resid.as_ref().unwrap_or(&g),
+        drift: drift.as_ref(),
     };
     let cr = clean(&gridders, vis, &wt, norm, n, dirty, &psf, &p.clean);
     tm.clean_s = t.elapsed().as_secs_f64();
@@ -379,12 +405,7 @@ pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProduct
     });
     let mut image = cr.residual.clone();
     restore_into(&mut image, &cr.model, n, &beam, p.scale_arcsec);
-    // primary beam, band-averaged with the channels' imaging weights
     let nchan = vis.nchan();
-    let mut chan_w = vec![0.0f64; nchan];
-    for (i, w) in wt.iter().enumerate() {
-        chan_w[i % nchan] += *w as f64;
-    }
     let o = &vis.obs;
     let centre = (
         o.phase_centre_ra_deg.to_radians(),
@@ -402,12 +423,6 @@ pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProduct
             .map(|&(r, d, w)| (r.to_radians(), d.to_radians(), w))
             .collect()
     };
-    let max_off = pointings
-        .iter()
-        .map(|&(r, d, _)| ang_dist(centre.0, centre.1, r, d))
-        .fold(0.0, f64::max);
-    let theta_max = max_off + 1.5 * n as f64 * cell_rad;
-    let band = BandBeam::new(&vis.freq_hz, &chan_w, p.dish_diameter_m, theta_max);
     let pb = pb_image(&band, n, cell_rad, centre, &pointings);
     let image_pb: Vec<f64> = image
         .iter()
@@ -463,6 +478,30 @@ pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProduct
         image_pb,
         report,
     })
+}
+
+/// The primary beam, band-averaged with the channels' imaging weights `wt`,
+/// tabulated out to the image's farthest corner from any pointing.
+fn band_beam(vis: &ImagingVis, wt: &[f32], p: &ImagingParams, n: usize, cell_rad: f64) -> BandBeam {
+    let nchan = vis.nchan();
+    let mut chan_w = vec![0.0f64; nchan];
+    for (i, w) in wt.iter().enumerate() {
+        chan_w[i % nchan] += *w as f64;
+    }
+    let o = &vis.obs;
+    let centre = (
+        o.phase_centre_ra_deg.to_radians(),
+        o.phase_centre_dec_deg.to_radians(),
+    );
+    let max_off = o
+        .pointings
+        .iter()
+        .map(|&(r, d, _)| (r, d))
+        .chain([(o.pointing_ra_deg, o.pointing_dec_deg)])
+        .map(|(r, d)| ang_dist(centre.0, centre.1, r.to_radians(), d.to_radians()))
+        .fold(0.0, f64::max);
+    let theta_max = max_off + 1.5 * n as f64 * cell_rad;
+    BandBeam::new(&vis.freq_hz, &chan_w, p.dish_diameter_m, theta_max)
 }
 
 /// Check that `out_name`'s directory exists and is writable (before any work).

@@ -10,6 +10,7 @@
 pub mod bda;
 pub mod beam;
 pub mod clean;
+pub mod drift;
 mod error;
 pub mod fft;
 pub mod gridder;
@@ -23,6 +24,7 @@ pub mod weighting;
 
 pub use beam::BeamShape;
 pub use clean::{robust_rms, CleanParams, CleanStop};
+pub use drift::MAX_DRIFT_CHUNKS;
 pub use error::ImagingError;
 pub use gridder::{GridConfig, Gridder};
 pub use image::{

@@ -239,6 +239,7 @@ pub fn read_ms_stokes_i(path: &Path, column: VisColumn) -> Result<ImagingVis, Im
             source: None,
         });
     }
+    let row_times = times.clone();
     times.sort_by(f64::total_cmp);
     times.dedup();
     let dt = if times.len() > 1 {
@@ -274,6 +275,10 @@ pub fn read_ms_stokes_i(path: &Path, column: VisColumn) -> Result<ImagingVis, Im
         integration_s: t1 - t0 + dt,
         object: meta.field.name.clone(),
         pointings,
+        row_pointing: row_times
+            .iter()
+            .map(|t| times.partition_point(|u| u < t) as u32)
+            .collect(),
     };
     Ok(out)
 }

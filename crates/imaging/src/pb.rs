@@ -87,6 +87,37 @@ pub fn ang_dist(ra1: f64, dec1: f64, ra2: f64, dec2: f64) -> f64 {
     2.0 * s.sqrt().min(1.0).asin()
 }
 
+/// The direction (ra, dec; rad) of pixel (x, y) of a SIN image of side `n`
+/// centred on `centre` (ra, dec; rad) with pixel `cell_rad`; None off the sky.
+pub fn pixel_radec(
+    n: usize,
+    cell_rad: f64,
+    centre: (f64, f64),
+    x: f64,
+    y: f64,
+) -> Option<(f64, f64)> {
+    let (ra0, dec0) = centre;
+    let l = (n as f64 / 2.0 - x) * cell_rad;
+    let m = (y - n as f64 / 2.0) * cell_rad;
+    let r2 = l * l + m * m;
+    if r2 >= 1.0 {
+        return None;
+    }
+    let nn = (1.0 - r2).sqrt();
+    let dec = (m * dec0.cos() + nn * dec0.sin()).asin();
+    let ra = ra0 + l.atan2(nn * dec0.cos() - m * dec0.sin());
+    Some((ra, dec))
+}
+
+/// `Σ w · beam(θ)` over `pointings` (ra, dec, weight; rad) towards (ra, dec):
+/// the weighted sum (not the mean) of the band beam.
+pub fn beam_sum(beam: &BandBeam, pointings: &[(f64, f64, f64)], ra: f64, dec: f64) -> f64 {
+    pointings
+        .iter()
+        .map(|&(pr, pd, w)| w * beam.at(ang_dist(ra, dec, pr, pd)))
+        .sum()
+}
+
 /// Primary-beam image (`[y][x]`) for a SIN image centred on `centre` with
 /// pixel `cell_rad`: the weighted mean over `pointings` (ra, dec, weight; rad)
 /// of the band-averaged beam, i.e. the beam of a drift scan. Evaluated exactly
@@ -100,23 +131,12 @@ pub fn pb_image(
     pointings: &[(f64, f64, f64)],
 ) -> Vec<f64> {
     const STEP: usize = 8;
-    let (ra0, dec0) = centre;
     let sumw: f64 = pointings.iter().map(|p| p.2).sum();
     let eval = |x: f64, y: f64| -> f64 {
-        let l = (n as f64 / 2.0 - x) * cell_rad;
-        let m = (y - n as f64 / 2.0) * cell_rad;
-        let r2 = l * l + m * m;
-        if r2 >= 1.0 || sumw <= 0.0 {
-            return 0.0;
+        match pixel_radec(n, cell_rad, centre, x, y) {
+            Some((ra, dec)) if sumw > 0.0 => beam_sum(beam, pointings, ra, dec) / sumw,
+            _ => 0.0,
         }
-        let nn = (1.0 - r2).sqrt();
-        let dec = (m * dec0.cos() + nn * dec0.sin()).asin();
-        let ra = ra0 + l.atan2(nn * dec0.cos() - m * dec0.sin());
-        pointings
-            .iter()
-            .map(|&(pr, pd, w)| w * beam.at(ang_dist(ra, dec, pr, pd)))
-            .sum::<f64>()
-            / sumw
     };
     let nc = n / STEP + 2;
     let coarse: Vec<f64> = (0..nc * nc)

@@ -116,6 +116,9 @@ pub struct ScienceConfig {
     /// `--image-plane-depth` (fraction of the first peak; 0 = none): CLEAN's
     /// image-plane rounds while the residual is bright.
     pub image_plane_depth: f64,
+    /// `--image-beam-drift-chunks` (0 or 1 = none): the major cycles predict the
+    /// model with the primary beam's drift through the group in this many chunks.
+    pub image_beam_drift_chunks: usize,
     /// `--photometry-catalog` (CSV `name,ra_deg,dec_deg,flux_mjy`).
     pub photometry_catalog: Option<PathBuf>,
     /// `--photometry-min-pb`: sources where the primary beam is below this are not fitted.
@@ -150,6 +153,7 @@ impl Default for ScienceConfig {
             image_auto_mask: 0.0,
             image_baseline_averaging_wl: 1.5,
             image_plane_depth: 0.03,
+            image_beam_drift_chunks: 4,
             photometry_catalog: None,
             photometry_min_pb: 0.2,
             photometry_min_snr: 5.0,
@@ -536,6 +540,7 @@ mod tests {
         assert_eq!(img.clean.auto_mask_sigma, None);
         assert_eq!(img.baseline_averaging_wl, 1.5);
         assert_eq!(img.clean.image_plane_depth, 0.03);
+        assert_eq!(img.beam_drift_chunks, 4);
     }
 
     /// The imaging options reach the imaging parameters.
@@ -547,12 +552,14 @@ mod tests {
         cfg.science.image_auto_threshold = 0.0;
         cfg.science.image_baseline_averaging_wl = 0.0;
         cfg.science.image_plane_depth = 0.0;
+        cfg.science.image_beam_drift_chunks = 0;
         let p = DaemonParams::new(cfg).unwrap();
         let img = p.science.imaging.as_ref().unwrap();
         assert_eq!(img.clean.auto_mask_sigma, Some(3.0));
         assert_eq!(img.clean.auto_threshold_sigma, None);
         assert_eq!(img.baseline_averaging_wl, 0.0);
         assert_eq!(img.clean.image_plane_depth, 0.0);
+        assert_eq!(img.beam_drift_chunks, 0);
     }
 
     #[test]
@@ -589,6 +596,11 @@ mod tests {
             |c| c.science.image_plane_depth = 1.5,
             "--image-plane-depth",
             "1.5",
+        );
+        check_rejected(
+            |c| c.science.image_beam_drift_chunks = 300,
+            "--image-beam-drift-chunks",
+            "300",
         );
         check_rejected(
             |c| c.science.cal_validity_hours = 0.0,

@@ -6,8 +6,10 @@
 //! script (`tests/measure_sources.py`: astropy's WCS from each FITS header,
 //! a fixed-shape Gaussian fit by astropy.modeling), against the truth the
 //! visibilities were made from: each source's true flux attenuated by the
-//! 4.65 m Airy beam at every channel (its apparent flux is the imaging-weighted
-//! mean over the band) and its true sky position.
+//! 4.65 m Airy beam at every channel and integration (a drift scan: the dishes
+//! point at the meridian, so the beam moves 1.25° across the sky during the
+//! group; the apparent flux is the imaging-weighted mean over the band and the
+//! integrations) and its true sky position.
 
 use std::f64::consts::PI;
 use std::path::Path;
@@ -89,6 +91,18 @@ fn sigma_vis() -> f64 {
     SEFD_JY / (2.0 * CHAN_W_HZ * INT_S).sqrt() / 2f64.sqrt()
 }
 
+/// The angle of source `s` from the pointing at hour angle `ha` (rad) of the
+/// phase centre: the dishes point at the meridian, i.e. at right ascension
+/// RA0 + ha.
+fn theta_from_pointing(s: &Truth, ha: f64) -> f64 {
+    dsa110_imaging::pb::ang_dist(
+        s.ra_deg.to_radians(),
+        s.dec_deg.to_radians(),
+        RA0_DEG.to_radians() + ha,
+        DEC0_DEG.to_radians(),
+    )
+}
+
 fn make_ms(dir: &Path, truth: &[Truth]) -> std::path::PathBuf {
     let ants = dsa_like_array(16, 16, 16, 450.0, 31);
     let dec = DEC0_DEG.to_radians();
@@ -107,18 +121,18 @@ fn make_ms(dir: &Path, truth: &[Truth]) -> std::path::PathBuf {
         chan_width_hz: CHAN_W_HZ,
         ..Default::default()
     };
-    // apparent flux of every source at every channel
-    let app: Vec<Vec<f64>> = truth
-        .iter()
-        .map(|s| {
-            let theta = (s.l * s.l + s.m * s.m).sqrt().asin();
-            freqs
-                .iter()
-                .map(|f| s.flux_jy * airy_power(theta, *f, 4.65))
-                .collect()
-        })
-        .collect();
     for &ha in &has {
+        // apparent flux of every source at every channel, at this integration
+        let app: Vec<Vec<f64>> = truth
+            .iter()
+            .map(|s| {
+                let theta = theta_from_pointing(s, ha);
+                freqs
+                    .iter()
+                    .map(|f| s.flux_jy * airy_power(theta, *f, 4.65))
+                    .collect()
+            })
+            .collect();
         for i in 0..ants.len() {
             for j in i + 1..ants.len() {
                 let b = uvw(&ants[i], &ants[j], ha, dec);
@@ -239,22 +253,26 @@ fn clean_recovers_24_sources_across_the_primary_beam_as_well_as_wsclean() {
         (a + *w as f64, b + (*w as f64).powi(2))
     });
     let sigma_pred = sigma_vis() * sw2.sqrt() / sw;
-    // apparent flux: the imaging-weighted mean over the band of flux × beam
+    // apparent flux: the imaging-weighted mean over the band and the
+    // integrations of flux × beam (each row's integration as the reader found it)
     let nchan = v.nchan();
-    let mut wchan = vec![0.0f64; nchan];
+    let dha = INT_S * 2.0 * PI / 86_164.090_5;
+    let nt = v.obs.pointings.len();
+    let mut w_tc = vec![0.0f64; nt * nchan];
     for (i, w) in wt.iter().enumerate() {
-        wchan[i % nchan] += *w as f64;
+        w_tc[v.obs.row_pointing[i / nchan] as usize * nchan + i % nchan] += *w as f64;
     }
     let apparent: Vec<f64> = truth
         .iter()
         .map(|t| {
-            let theta = (t.l * t.l + t.m * t.m).sqrt().asin();
-            v.freq_hz
-                .iter()
-                .zip(&wchan)
-                .map(|(f, w)| w * t.flux_jy * airy_power(theta, *f, 4.65))
-                .sum::<f64>()
-                / sw
+            let mut s = 0.0;
+            for ti in 0..nt {
+                let theta = theta_from_pointing(t, (ti as f64 - (nt as f64 - 1.0) / 2.0) * dha);
+                for (c, f) in v.freq_hz.iter().enumerate() {
+                    s += w_tc[ti * nchan + c] * t.flux_jy * airy_power(theta, *f, 4.65);
+                }
+            }
+            s / sw
         })
         .collect();
 
@@ -275,6 +293,8 @@ fn clean_recovers_24_sources_across_the_primary_beam_as_well_as_wsclean() {
             image_plane_depth: 0.03,
         },
         write_png: false,
+        // the daemon's default: the model predicted with the beam's drift
+        beam_drift_chunks: 4,
         ..Default::default()
     };
     let ours_name = dir.path().join("ours");

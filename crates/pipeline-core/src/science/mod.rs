@@ -155,6 +155,17 @@ impl ScienceParams {
                 ));
             }
             p.clean.image_plane_depth = depth;
+            let chunks = c.image_beam_drift_chunks;
+            if chunks > dsa110_imaging::MAX_DRIFT_CHUNKS {
+                return Err(bad(
+                    "--image-beam-drift-chunks",
+                    format!(
+                        "{chunks} chunks: at most {}",
+                        dsa110_imaging::MAX_DRIFT_CHUNKS
+                    ),
+                ));
+            }
+            p.beam_drift_chunks = chunks;
             Some(p)
         };
         let photometry = if c.enable_photometry {
