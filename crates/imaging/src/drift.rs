@@ -31,8 +31,10 @@ pub struct BeamDrift {
     row_chunk: Vec<u8>,
     /// Per chunk: its pointings (ra, dec, weight; rad).
     chunks: Vec<Vec<(f64, f64, f64)>>,
-    /// Every pointing (ra, dec, weight; rad).
-    all: Vec<(f64, f64, f64)>,
+    /// Per chunk: the sum of its pointings' weights.
+    chunk_w: Vec<f64>,
+    /// The sum of every pointing's weight.
+    total_w: f64,
     beam: BandBeam,
     n: usize,
     cell_rad: f64,
@@ -46,46 +48,47 @@ pub const MAX_DRIFT_CHUNKS: usize = u8::MAX as usize;
 const MIN_BEAM: f64 = 1e-3;
 
 impl BeamDrift {
-    /// The drift for `vis` (its pointings and each row's integration) in
-    /// `nchunks` chunks, for an image of side `n`, pixel `cell_rad`, centred on
-    /// the phase centre; None when there is nothing to model (one chunk, one
-    /// pointing, or rows without their integration).
+    /// The drift for `vis` (each row's integration, an index into `pointings`:
+    /// ra, dec, weight in rad, in time order) in `nchunks` chunks, for an image
+    /// of side `n`, pixel `cell_rad`, centred on `centre` (rad); None when there
+    /// is nothing to model (one chunk, one pointing, or rows without their
+    /// integration).
     pub fn new(
         vis: &ImagingVis,
+        pointings: &[(f64, f64, f64)],
         beam: BandBeam,
-        n: usize,
-        cell_rad: f64,
+        (n, cell_rad, centre): (usize, f64, (f64, f64)),
         nchunks: usize,
     ) -> Option<Self> {
-        let o = &vis.obs;
-        let np = o.pointings.len();
-        if nchunks < 2 || np < 2 || o.row_pointing.len() != vis.nrows() {
+        let rp = &vis.obs.row_pointing;
+        let np = pointings.len();
+        if nchunks < 2 || np < 2 || rp.len() != vis.nrows() {
             return None;
         }
         let k = nchunks.min(np).min(MAX_DRIFT_CHUNKS);
         // pointing i (time order) → chunk i·k/np: consecutive, sizes differ by ≤ 1
         let chunk_of = |i: usize| (i * k / np) as u8;
-        let rad = |&(r, d, w): &(f64, f64, f64)| (r.to_radians(), d.to_radians(), w);
         let mut chunks = vec![Vec::new(); k];
-        for (i, p) in o.pointings.iter().enumerate() {
-            chunks[chunk_of(i) as usize].push(rad(p));
+        for (i, p) in pointings.iter().enumerate() {
+            chunks[chunk_of(i) as usize].push(*p);
         }
-        let row_chunk = o
-            .row_pointing
+        let row_chunk = rp
             .iter()
             .map(|&i| chunk_of((i as usize).min(np - 1)))
+            .collect();
+        let chunk_w: Vec<f64> = chunks
+            .iter()
+            .map(|ps| ps.iter().map(|p| p.2).sum())
             .collect();
         Some(Self {
             row_chunk,
             chunks,
-            all: o.pointings.iter().map(rad).collect(),
+            total_w: chunk_w.iter().sum(),
+            chunk_w,
             beam,
             n,
             cell_rad,
-            centre: (
-                o.phase_centre_ra_deg.to_radians(),
-                o.phase_centre_dec_deg.to_radians(),
-            ),
+            centre,
         })
     }
 
@@ -102,21 +105,20 @@ impl BeamDrift {
         let Some((ra, dec)) = pixel_radec(self.n, self.cell_rad, self.centre, x, y) else {
             return vec![1.0; k];
         };
-        let wsum = |ps: &[(f64, f64, f64)]| ps.iter().map(|p| p.2).sum::<f64>();
-        let (wall, ball) = (wsum(&self.all), beam_sum(&self.beam, &self.all, ra, dec));
-        if !(wall > 0.0 && ball / wall >= MIN_BEAM) {
+        // each chunk's weighted beam sum; the mean beam Ā is their total over
+        // the total weight
+        let sums: Vec<f64> = self
+            .chunks
+            .iter()
+            .map(|ps| beam_sum(&self.beam, ps, ra, dec))
+            .collect();
+        let mean = sums.iter().sum::<f64>() / self.total_w;
+        if !(self.total_w > 0.0 && mean >= MIN_BEAM) {
             return vec![1.0; k];
         }
-        self.chunks
-            .iter()
-            .map(|ps| {
-                let w = wsum(ps);
-                if w > 0.0 {
-                    (beam_sum(&self.beam, ps, ra, dec) / w) / (ball / wall)
-                } else {
-                    1.0
-                }
-            })
+        sums.iter()
+            .zip(&self.chunk_w)
+            .map(|(s, w)| if *w > 0.0 { (s / w) / mean } else { 1.0 })
             .collect()
     }
 
@@ -164,13 +166,7 @@ mod tests {
     fn drifting_source() -> (ImagingVis, usize, f64, usize, BandBeam) {
         let (n, cell) = (256usize, (40.0f64 / 3600.0).to_radians());
         let (ra0, dec0) = (180.0f64, 30.0f64);
-        let ants: Vec<[f64; 3]> = (0..16)
-            .map(|i| {
-                let t = i as f64 * 2.4;
-                let r = 10.0 + 12.0 * i as f64;
-                [r * t.cos(), r * t.sin(), 0.2 * r * (t * 1.3).sin()]
-            })
-            .collect();
+        let ants = crate::gridder::tests::spiral_ants(16, 10.0, 12.0, 0.2, 1.3);
         let freq_hz: Vec<f64> = (0..4).map(|c| 1.35e9 + c as f64 * 40e6).collect();
         let nt = 8usize;
         let pointings: Vec<(f64, f64, f64)> = (0..nt)
@@ -269,7 +265,7 @@ mod tests {
         let mut model = vec![0.0; n * n];
         model[pix] = 2.0 * mean;
         let mut resid = vis.vis.clone();
-        match BeamDrift::new(&vis, beam, n, cell, chunks) {
+        match BeamDrift::new(&vis, &ps, beam, (n, cell, centre), chunks) {
             Some(d) => d.subtract_model(&g, &vis, &model, &mut resid),
             None => g.subtract_model(&vis, &model, &mut resid),
         }

@@ -1037,14 +1037,14 @@ impl Gridder {
     }
 
     /// [`Gridder::subtract_model`] for the rows `r` with `chunk_of[r] == k`
-    /// only (`rows = Some((chunk_of, k))`; the others are left as they are), or
+    /// only (`only = Some((chunk_of, k))`; the others are left as they are), or
     /// for every row (`None`).
     pub fn subtract_model_rows(
         &self,
         vis: &ImagingVis,
         model: &[f64],
         resid: &mut [Complex32],
-        rows: Option<(&[u8], u8)>,
+        only: Option<(&[u8], u8)>,
     ) {
         let (n, nu, stride) = (self.n, self.nu, self.stride);
         let (vlo, vhi) = self.vband;
@@ -1066,11 +1066,10 @@ impl Gridder {
         let sc = ChanScale::new(self, vis);
         // the rows in the gridder's order (neighbours in the grid one after the
         // other), as disjoint slices of `resid`
-        let rows_sel = rows;
         let mut rows: Vec<Option<&mut [Complex32]>> = resid.chunks_mut(nchan).map(Some).collect();
         let mut ordered: Vec<(usize, &mut [Complex32])> = self
             .rows(vis)
-            .filter(|&r| rows_sel.is_none_or(|(of, k)| of.get(r) == Some(&k)))
+            .filter(|&r| only.is_none_or(|(of, k)| of.get(r) == Some(&k)))
             .filter_map(|r| rows.get_mut(r).and_then(Option::take).map(|x| (r, x)))
             .collect();
         if ordered.is_empty() {
@@ -1237,20 +1236,32 @@ impl Gridder {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// `n` antennas on a spiral: antenna i at radius `r0 + dr·i` (m), angle
+    /// 2.4·i rad, height `zscale · r · sin(zfreq · angle)` (a non-coplanar array).
+    pub(crate) fn spiral_ants(
+        n: usize,
+        r0: f64,
+        dr: f64,
+        zscale: f64,
+        zfreq: f64,
+    ) -> Vec<[f64; 3]> {
+        (0..n)
+            .map(|i| {
+                let t = i as f64 * 2.4;
+                let r = r0 + dr * i as f64;
+                [r * t.cos(), r * t.sin(), zscale * r * (t * zfreq).sin()]
+            })
+            .collect()
+    }
 
     /// A wide field (5.7° across) seen by 12 antennas up to 360 m apart, with w
     /// up to ±100 m, 3 times, 6 channels; some visibilities flagged.
     fn wide_vis() -> (ImagingVis, usize, f64) {
-        let ants: Vec<[f64; 3]> = (0..12)
-            .map(|i| {
-                let t = i as f64 * 2.4;
-                let r = 15.0 + 15.0 * i as f64;
-                [r * t.cos(), r * t.sin(), 0.3 * r * (t * 1.7).sin()]
-            })
-            .collect();
+        let ants = spiral_ants(12, 15.0, 15.0, 0.3, 1.7);
         let freq_hz: Vec<f64> = (0..6).map(|c| 1.31e9 + c as f64 * 37e6).collect();
         let mut uvw_m = Vec::new();
         for t in 0..3 {

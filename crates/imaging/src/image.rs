@@ -374,8 +374,33 @@ pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProduct
         }
         _ => None,
     };
-    let band = band_beam(vis, &wt, p, n, cell_rad);
-    let drift = BeamDrift::new(vis, band.clone(), n, cell_rad, p.beam_drift_chunks);
+    // the pointings through the group and the phase centre (rad), for the
+    // primary beam and its drift
+    let o = &vis.obs;
+    let centre = (
+        o.phase_centre_ra_deg.to_radians(),
+        o.phase_centre_dec_deg.to_radians(),
+    );
+    let pointings: Vec<(f64, f64, f64)> = if o.pointings.is_empty() {
+        vec![(
+            o.pointing_ra_deg.to_radians(),
+            o.pointing_dec_deg.to_radians(),
+            1.0,
+        )]
+    } else {
+        o.pointings
+            .iter()
+            .map(|&(r, d, w)| (r.to_radians(), d.to_radians(), w))
+            .collect()
+    };
+    let band = band_beam(vis, &wt, p, (n, cell_rad, centre), &pointings);
+    let drift = BeamDrift::new(
+        vis,
+        &pointings,
+        band.clone(),
+        (n, cell_rad, centre),
+        p.beam_drift_chunks,
+    );
     if let Some(d) = &drift {
         tracing::info!(
             chunks = d.nchunks(),
@@ -406,23 +431,6 @@ pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProduct
     let mut image = cr.residual.clone();
     restore_into(&mut image, &cr.model, n, &beam, p.scale_arcsec);
     let nchan = vis.nchan();
-    let o = &vis.obs;
-    let centre = (
-        o.phase_centre_ra_deg.to_radians(),
-        o.phase_centre_dec_deg.to_radians(),
-    );
-    let pointings: Vec<(f64, f64, f64)> = if o.pointings.is_empty() {
-        vec![(
-            o.pointing_ra_deg.to_radians(),
-            o.pointing_dec_deg.to_radians(),
-            1.0,
-        )]
-    } else {
-        o.pointings
-            .iter()
-            .map(|&(r, d, w)| (r.to_radians(), d.to_radians(), w))
-            .collect()
-    };
     let pb = pb_image(&band, n, cell_rad, centre, &pointings);
     let image_pb: Vec<f64> = image
         .iter()
@@ -481,24 +489,23 @@ pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProduct
 }
 
 /// The primary beam, band-averaged with the channels' imaging weights `wt`,
-/// tabulated out to the image's farthest corner from any pointing.
-fn band_beam(vis: &ImagingVis, wt: &[f32], p: &ImagingParams, n: usize, cell_rad: f64) -> BandBeam {
+/// tabulated out to the corner of the image (side `n`, pixel `cell_rad`,
+/// centred on `centre`) farthest from any of `pointings` (rad).
+fn band_beam(
+    vis: &ImagingVis,
+    wt: &[f32],
+    p: &ImagingParams,
+    (n, cell_rad, centre): (usize, f64, (f64, f64)),
+    pointings: &[(f64, f64, f64)],
+) -> BandBeam {
     let nchan = vis.nchan();
     let mut chan_w = vec![0.0f64; nchan];
     for (i, w) in wt.iter().enumerate() {
         chan_w[i % nchan] += *w as f64;
     }
-    let o = &vis.obs;
-    let centre = (
-        o.phase_centre_ra_deg.to_radians(),
-        o.phase_centre_dec_deg.to_radians(),
-    );
-    let max_off = o
-        .pointings
+    let max_off = pointings
         .iter()
-        .map(|&(r, d, _)| (r, d))
-        .chain([(o.pointing_ra_deg, o.pointing_dec_deg)])
-        .map(|(r, d)| ang_dist(centre.0, centre.1, r.to_radians(), d.to_radians()))
+        .map(|&(r, d, _)| ang_dist(centre.0, centre.1, r, d))
         .fold(0.0, f64::max);
     let theta_max = max_off + 1.5 * n as f64 * cell_rad;
     BandBeam::new(&vis.freq_hz, &chan_w, p.dish_diameter_m, theta_max)
