@@ -30,6 +30,8 @@ const RA0_DEG: f64 = 150.0;
 const DEC0_DEG: f64 = 54.57;
 const NTIMES: usize = 24;
 const INT_S: f64 = 12.884_901_888;
+/// Hour-angle step of one integration (sidereal rate, rad).
+const DHA_RAD: f64 = INT_S * 2.0 * PI / 86_164.090_5;
 const NCHAN: usize = 16;
 /// 48 channels of 244.14 kHz averaged: the width of one imaging channel.
 const CHAN_W_HZ: f64 = 48.0 * 244_140.625;
@@ -109,10 +111,8 @@ fn make_ms(dir: &Path, truth: &[Truth]) -> std::path::PathBuf {
     let freqs: Vec<f64> = (0..NCHAN)
         .map(|c| 1.3115e9 + (c as f64 + 0.5) * CHAN_W_HZ)
         .collect();
-    // hour angle steps of one integration (sidereal rate)
-    let dha = INT_S * 2.0 * PI / 86_164.090_5;
     let has: Vec<f64> = (0..NTIMES)
-        .map(|i| (i as f64 - (NTIMES as f64 - 1.0) / 2.0) * dha)
+        .map(|i| (i as f64 - (NTIMES as f64 - 1.0) / 2.0) * DHA_RAD)
         .collect();
     let mut rng = ChaCha8Rng::seed_from_u64(77);
     let normal = rand_distr::Normal::new(0.0, sigma_vis()).unwrap();
@@ -256,7 +256,6 @@ fn clean_recovers_24_sources_across_the_primary_beam_as_well_as_wsclean() {
     // apparent flux: the imaging-weighted mean over the band and the
     // integrations of flux × beam (each row's integration as the reader found it)
     let nchan = v.nchan();
-    let dha = INT_S * 2.0 * PI / 86_164.090_5;
     let nt = v.obs.pointings.len();
     let mut w_tc = vec![0.0f64; nt * nchan];
     for (i, w) in wt.iter().enumerate() {
@@ -267,7 +266,7 @@ fn clean_recovers_24_sources_across_the_primary_beam_as_well_as_wsclean() {
         .map(|t| {
             let mut s = 0.0;
             for ti in 0..nt {
-                let theta = theta_from_pointing(t, (ti as f64 - (nt as f64 - 1.0) / 2.0) * dha);
+                let theta = theta_from_pointing(t, (ti as f64 - (nt as f64 - 1.0) / 2.0) * DHA_RAD);
                 for (c, f) in v.freq_hz.iter().enumerate() {
                     s += w_tc[ti * nchan + c] * t.flux_jy * airy_power(theta, *f, 4.65);
                 }
