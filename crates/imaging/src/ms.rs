@@ -148,12 +148,22 @@ pub fn read_ms_stokes_i(path: &Path, column: VisColumn) -> Result<ImagingVis, Im
                 .collect()
         })
         .collect();
-    let mut row_of: HashMap<(u64, i32, i32), usize> = HashMap::new();
+    // the largest window's row count is the number of output rows when every
+    // window holds the same baselines and times (as a group's MS does): the
+    // Stokes I buffers are reserved for that many once (grown by doubling, they
+    // copied up to a gigabyte at a time and faulted its pages in again: 6 s of a
+    // full group's 10 s read); more rows still grow them
+    let max_rows = (0..meta.spws.len())
+        .map(|s| meta.n_rows_in_spw(s))
+        .max()
+        .unwrap_or(0);
+    out.uvw_m.reserve(max_rows);
+    let mut row_of: HashMap<(u64, i32, i32), usize> = HashMap::with_capacity(max_rows);
     let mut max_interval = 0.0f64;
-    let mut times: Vec<f64> = Vec::new();
+    let mut times: Vec<f64> = Vec::with_capacity(max_rows);
     let (tx, rx) = mpsc::sync_channel::<StokesWork>(2);
     let (read, acc) = std::thread::scope(|scope| {
-        let worker = scope.spawn(|| accumulate_stokes_i(rx, &to_global, nchan, ixx, iyy));
+        let worker = scope.spawn(|| accumulate_stokes_i(rx, &to_global, nchan, ixx, iyy, max_rows));
         let read = (|| -> Result<(), ImagingError> {
             for s in 0..meta.spws.len() {
                 if meta.n_rows_in_spw(s) == 0 {
@@ -309,10 +319,11 @@ fn accumulate_stokes_i(
     nchan: usize,
     ixx: usize,
     iyy: usize,
+    max_rows: usize,
 ) -> StokesAcc {
     let mut acc = StokesAcc {
-        vis: Vec::new(),
-        weight: Vec::new(),
+        vis: Vec::with_capacity(max_rows * nchan),
+        weight: Vec::with_capacity(max_rows * nchan),
         time_weight: HashMap::new(),
     };
     for work in rx {
