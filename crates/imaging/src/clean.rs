@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::drift::BeamDrift;
-use crate::fft::PsfConv;
+use crate::fft::PsfModel;
 use crate::{Gridder, ImagingVis};
 use num_complex::Complex32;
 
@@ -216,7 +216,7 @@ pub fn clean(
     let mut n_major = 0usize;
     let mut stop;
     let patch = PsfPatch::new(psf, n, p.mgain);
-    let mut psf_conv: Option<PsfConv> = None;
+    let mut psf_model = PsfModel::new(psf, n);
     // the first major cycle's peak: the brightest residual, to which the PSF's
     // errors (which image-plane rounds cannot see) are proportional
     let mut first_peak: Option<f64> = None;
@@ -340,9 +340,9 @@ pub fn clean(
             // An image-plane round: the residual the cycle's components leave for
             // a shift-invariant PSF, and the minor cycle again on it.
             let t_round = std::time::Instant::now();
-            let conv = psf_conv.get_or_insert_with(|| PsfConv::new(psf, n));
             let comps: Vec<f64> = model.iter().zip(&delta).map(|(m, d)| m - d).collect();
-            let (pred, pred_peak) = predict_residual(conv, &comps, &residual, mask.as_deref());
+            let (pred, pred_peak) =
+                predict_residual(&mut psf_model, &comps, &residual, mask.as_deref());
             rounds += 1;
             tracing::debug!(
                 round = rounds,
@@ -371,8 +371,7 @@ pub fn clean(
         delta.iter_mut().zip(&model).for_each(|(d, m)| *d = m - *d);
         if n_iter - n_iter_before >= PREDICT_COMPONENTS && patch.exterior_max > 0.0 {
             let t_pred = std::time::Instant::now();
-            let conv = psf_conv.get_or_insert_with(|| PsfConv::new(psf, n));
-            let pred_peak = predict_residual(conv, &delta, &residual, mask.as_deref()).1;
+            let pred_peak = predict_residual(&mut psf_model, &delta, &residual, mask.as_deref()).1;
             tracing::debug!(
                 components = n_iter - n_iter_before,
                 seconds = t_pred.elapsed().as_secs_f64(),
@@ -495,12 +494,12 @@ fn minor_cycle(
 /// The residual `residual − psf ⊛ comps` that components `comps` leave for a
 /// shift-invariant PSF, and its peak |value| (inside the mask).
 fn predict_residual(
-    conv: &PsfConv,
+    psf_model: &mut PsfModel<'_>,
     comps: &[f64],
     residual: &[f64],
     mask: Option<&[bool]>,
 ) -> (Vec<f64>, f64) {
-    let mut pred = conv.convolve(comps);
+    let mut pred = psf_model.convolve(comps);
     pred.iter_mut().zip(residual).for_each(|(e, r)| *e = r - *e);
     let peak = abs_peak(&pred, mask).1;
     (pred, peak)
