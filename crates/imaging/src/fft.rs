@@ -58,22 +58,69 @@ pub fn fft2_transposed(
     pass(data, second);
 }
 
-/// Tiled in-place transpose of a square matrix, tile rows in parallel.
+/// Tiled in-place transpose of a square matrix, in parallel. The matrix is cut
+/// into strips of `B` rows; tile (i, j) lies in strip i and its mirror (j, i)
+/// in strip j. The diagonal tiles are transposed strip by strip, then the
+/// strips are paired round-robin (the circle method: every pair of strips
+/// once, in rounds of disjoint pairs), and each round's pairs swap their tiles
+/// in parallel. (A sequential swap of an 8192² grid took ≈ 0.8 s, four times
+/// per FFT convolution of CLEAN's image-plane rounds.)
 pub fn transpose_in_place(data: &mut [Complex32], n: usize) {
     const B: usize = 32;
-    // Diagonal and upper tiles: swap tile (bi, bj) with (bj, bi) for bj ≥ bi.
-    // Done sequentially per tile row to stay safe without unsafe code.
-    let nb = n.div_ceil(B);
-    for bi in 0..nb {
-        for bj in bi..nb {
-            let (r0, r1) = (bi * B, ((bi + 1) * B).min(n));
-            let (c0, c1) = (bj * B, ((bj + 1) * B).min(n));
-            for r in r0..r1 {
-                let cs = if bi == bj { r + 1 } else { c0 };
-                for c in cs..c1 {
-                    data.swap(r * n + c, c * n + r);
+    let data = &mut data[..n * n];
+    // diagonal tiles
+    data.par_chunks_mut(B * n)
+        .enumerate()
+        .for_each(|(i, strip)| {
+            let (c0, c1) = (i * B, ((i + 1) * B).min(n));
+            for r in 0..c1 - c0 {
+                for c in r + 1..c1 - c0 {
+                    strip.swap(r * n + c0 + c, c * n + c0 + r);
                 }
             }
+        });
+    let mut strips: Vec<Option<&mut [Complex32]>> = data.chunks_mut(B * n).map(Some).collect();
+    let nb = strips.len();
+    if nb < 2 {
+        return;
+    }
+    // circle method on an even number of slots (an odd count gets a slot with
+    // no strip: its partner sits the round out)
+    let slots = nb + nb % 2;
+    for round in 0..slots - 1 {
+        let mut pairs: Vec<(usize, &mut [Complex32], usize, &mut [Complex32])> =
+            Vec::with_capacity(slots / 2);
+        for k in 0..slots / 2 {
+            // slot 0 stays; the others rotate
+            let pos = |q: usize| {
+                if q == 0 {
+                    0
+                } else {
+                    1 + (q - 1 + round) % (slots - 1)
+                }
+            };
+            let (i, j) = (pos(k), pos(slots - 1 - k));
+            let (i, j) = (i.min(j), i.max(j));
+            if j >= nb {
+                continue;
+            }
+            if let (Some(a), Some(b)) = (strips[i].take(), strips[j].take()) {
+                pairs.push((i, a, j, b));
+            }
+        }
+        pairs.par_iter_mut().for_each(|(i, a, j, b)| {
+            // tile (i, j) in strip i ↔ tile (j, i) in strip j
+            let (ri, rj) = (a.len() / n, b.len() / n);
+            let (ci, cj) = (*i * B, *j * B);
+            for r in 0..ri {
+                for c in 0..rj {
+                    std::mem::swap(&mut a[r * n + cj + c], &mut b[c * n + ci + r]);
+                }
+            }
+        });
+        for (i, a, j, b) in pairs {
+            strips[i] = Some(a);
+            strips[j] = Some(b);
         }
     }
 }
@@ -233,6 +280,24 @@ fn shifted_psf_sum(psf: &[f64], n: usize, comps: &[(usize, usize, f64)]) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parallel transpose equals the definition, for sizes with an even,
+    /// an odd and a single number of strips and a partial last strip.
+    #[test]
+    fn transpose_matches_definition() {
+        for n in [8usize, 64, 96, 100, 130] {
+            let a: Vec<Complex32> = (0..n * n)
+                .map(|i| Complex32::new(i as f32, -(i as f32)))
+                .collect();
+            let mut t = a.clone();
+            transpose_in_place(&mut t, n);
+            for r in 0..n {
+                for c in 0..n {
+                    assert_eq!(t[c * n + r], a[r * n + c], "n = {n}, ({r}, {c})");
+                }
+            }
+        }
+    }
 
     #[test]
     fn matches_direct_dft() {
