@@ -106,6 +106,11 @@ pub struct ImageArgs {
     /// with the group's mean beam only.
     #[arg(long, value_name = "K", default_value_t = 4)]
     pub beam_drift_chunks: usize,
+    /// Grid oversampling σ (1.2–4): the uv grid is σ times the image's side, and
+    /// the kernel support is the least that keeps the accuracy ε at that σ.
+    /// Default: chosen per image and data by the gridder's cost model.
+    #[arg(long, value_name = "SIGMA")]
+    pub grid_oversampling: Option<f64>,
 }
 
 /// Parse a pixel scale like WSClean's `-scale` (a plain number in degrees); returns arcsec.
@@ -217,6 +222,7 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
         ..ImagingParams::default()
     };
     p.residual_eps = Some(args.residual_eps);
+    p.sigma = args.grid_oversampling;
     p.clean.niter = args.niter;
     p.clean.threshold_jy = args.threshold;
     p.clean.gain = args.gain;

@@ -9,6 +9,7 @@
 //! `f² = (5·10^−R)² / (Σ_cells W² / Σ w)`; uniform: `w / W_cell`. A
 //! visibility outside the weight grid gets weight 0 (uniform, Briggs).
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::{ImagingError, ImagingVis};
@@ -121,22 +122,40 @@ pub fn imaging_weights(
         return Ok(vis.weight.clone());
     }
     let p = weight_grid_size(npix);
-    let mut grid = vec![0f64; p * (p / 2)];
     let cell_of = |r: usize, c: usize| {
         let uvw = vis.uvw_m[r];
         let k = vis.freq_hz[c] / C_M_S;
         uv_cell(uvw[0] * k, uvw[1] * k, p, cell_rad)
     };
-    for r in 0..vis.nrows() {
-        for c in 0..nchan {
-            let w = vis.weight[r * nchan + c];
-            if w > 0.0 {
-                if let Some(i) = cell_of(r, c) {
-                    grid[i] += w as f64;
+    // the weight density: each thread sums its share of the rows on a grid of
+    // its own, then the grids are added (a full group: 27 M visibilities)
+    let nrows = vis.nrows();
+    let parts = rayon::current_num_threads().clamp(1, 4);
+    let sum_rows = |rows: std::ops::Range<usize>| {
+        let mut grid = vec![0f64; p * (p / 2)];
+        for r in rows {
+            for c in 0..nchan {
+                let w = vis.weight[r * nchan + c];
+                if w > 0.0 {
+                    if let Some(i) = cell_of(r, c) {
+                        grid[i] += w as f64;
+                    }
                 }
             }
         }
+        grid
+    };
+    let mut partial: Vec<Vec<f64>> = (0..parts)
+        .into_par_iter()
+        .map(|k| sum_rows(k * nrows / parts..(k + 1) * nrows / parts))
+        .collect();
+    let mut grid = partial.pop().unwrap_or_else(|| vec![0f64; p * (p / 2)]);
+    for other in &partial {
+        grid.par_iter_mut()
+            .zip(other.par_iter())
+            .for_each(|(g, o)| *g += o);
     }
+    drop(partial);
     let f2 = match weighting {
         Weighting::Briggs { robust } => {
             let sum_w2: f64 = grid.iter().map(|g| g * g).sum();
@@ -150,23 +169,24 @@ pub fn imaging_weights(
         _ => 0.0,
     };
     let mut out = vec![0f32; vis.weight.len()];
-    for r in 0..vis.nrows() {
-        for c in 0..nchan {
-            let i = r * nchan + c;
-            let w = vis.weight[i];
-            if w <= 0.0 {
-                continue;
+    out.par_chunks_mut(nchan.max(1))
+        .enumerate()
+        .for_each(|(r, orow)| {
+            for (c, o) in orow.iter_mut().enumerate() {
+                let w = vis.weight[r * nchan + c];
+                if w <= 0.0 {
+                    continue;
+                }
+                let Some(cell) = cell_of(r, c) else {
+                    continue;
+                };
+                let wc = grid[cell];
+                *o = match weighting {
+                    Weighting::Uniform => (w as f64 / wc) as f32,
+                    Weighting::Briggs { .. } => (w as f64 / (1.0 + wc * f2)) as f32,
+                    Weighting::Natural => w,
+                };
             }
-            let Some(cell) = cell_of(r, c) else {
-                continue;
-            };
-            let wc = grid[cell];
-            out[i] = match weighting {
-                Weighting::Uniform => (w as f64 / wc) as f32,
-                Weighting::Briggs { .. } => (w as f64 / (1.0 + wc * f2)) as f32,
-                Weighting::Natural => w,
-            };
-        }
-    }
+        });
     Ok(out)
 }
