@@ -109,8 +109,21 @@ pub struct ImageArgs {
     /// Grid oversampling σ (1.2–4): the uv grid is σ times the image's side, and
     /// the kernel support is the least that keeps the accuracy ε at that σ.
     /// Default: chosen per image and data by the gridder's cost model.
-    #[arg(long, value_name = "SIGMA")]
+    #[arg(long, value_name = "SIGMA", value_parser = parse_oversampling)]
     pub grid_oversampling: Option<f64>,
+}
+
+/// `--grid-oversampling`: a number in [1.2, 4] (the gridder's range).
+fn parse_oversampling(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|e| format!("not a number ({e})"))?;
+    if (1.2..=4.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err("the grid oversampling must be in [1.2, 4]".into())
+    }
 }
 
 /// Parse a pixel scale like WSClean's `-scale` (a plain number in degrees); returns arcsec.

@@ -143,11 +143,10 @@ pub struct CleanResult {
 /// Robust rms: 1.4826 × the median absolute deviation from the median
 /// (non-finite values ignored).
 pub fn robust_rms(img: &[f64]) -> f64 {
-    let mut v: Vec<f32> = img
-        .iter()
-        .filter(|x| x.is_finite())
-        .map(|x| *x as f32)
-        .collect();
+    // sized once: a filtered collect grows by doubling (a 4096² image: 64 MB
+    // reached through a dozen reallocations and copies)
+    let mut v: Vec<f32> = Vec::with_capacity(img.len());
+    v.extend(img.iter().filter(|x| x.is_finite()).map(|x| *x as f32));
     if v.is_empty() {
         return 0.0;
     }

@@ -1175,9 +1175,11 @@ impl Gridder {
         if ordered.is_empty() {
             return;
         }
+        // the used columns' band rows, one plane at a time (reused for every plane)
+        let mut cols = vec![Complex32::new(0.0, 0.0); cols_used.len() * nband];
         for (p0, ng) in groups {
             for (gi, grid) in grids.iter_mut().enumerate().take(ng) {
-                self.model_plane(model, &cols_used, p0 + gi, grid, &*fft);
+                self.model_plane(model, &cols_used, p0 + gi, grid, &mut cols, &*fft);
             }
             let grids = &grids[..ng];
             let sc = &sc;
@@ -1199,42 +1201,54 @@ impl Gridder {
         cols_used: &[usize],
         p: usize,
         grid: &mut [Complex32],
+        cols: &mut [Complex32],
         fft: &dyn Fft<f32>,
     ) {
         let (n, nu, stride) = (self.n, self.nu, self.stride);
         let (vlo, vhi) = self.vband;
+        let nband = vhi - vlo;
         let wp = self.w;
-        // columns: FFT over y of the corrected, w-phased model column x
-        let cols: Vec<(usize, Vec<Complex32>)> = cols_used
-            .par_iter()
-            .map(|&x| {
-                let px = x as i64 - n as i64 / 2;
-                let mut col = vec![Complex32::new(0.0, 0.0); nu];
-                for y in 0..n {
-                    let m = model[y * n + x];
-                    if m == 0.0 {
-                        continue;
+        // columns: FFT over y of the corrected, w-phased model column x; its band
+        // rows kept in `cols` (`[column k][row]`, the k-th used column)
+        cols.par_chunks_mut(nband.max(1))
+            .zip(cols_used.par_iter())
+            .for_each_init(
+                || {
+                    (
+                        vec![Complex32::new(0.0, 0.0); nu],
+                        vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
+                    )
+                },
+                |(col, scratch), (band, &x)| {
+                    col.iter_mut().for_each(|c| *c = Complex32::new(0.0, 0.0));
+                    let px = x as i64 - n as i64 / 2;
+                    for y in 0..n {
+                        let m = model[y * n + x];
+                        if m == 0.0 {
+                            continue;
+                        }
+                        let py = y as i64 - n as i64 / 2;
+                        let mut c = self.corr[x] * self.corr[y];
+                        let mut val = Complex64::new(m, 0.0);
+                        if let Some(wp) = wp {
+                            let xn = nm1(n, self.cell, x, y) - wp.nshift;
+                            c *= self.kernel.ft(wp.dw * xn);
+                            val *= Complex64::from_polar(
+                                1.0,
+                                2.0 * PI * (wp.w0 + p as f64 * wp.dw) * xn,
+                            );
+                        }
+                        val /= c;
+                        if (px + py) & 1 != 0 {
+                            val = -val;
+                        }
+                        col[py.rem_euclid(nu as i64) as usize] =
+                            Complex32::new(val.re as f32, val.im as f32);
                     }
-                    let py = y as i64 - n as i64 / 2;
-                    let mut c = self.corr[x] * self.corr[y];
-                    let mut val = Complex64::new(m, 0.0);
-                    if let Some(wp) = wp {
-                        let xn = nm1(n, self.cell, x, y) - wp.nshift;
-                        c *= self.kernel.ft(wp.dw * xn);
-                        val *=
-                            Complex64::from_polar(1.0, 2.0 * PI * (wp.w0 + p as f64 * wp.dw) * xn);
-                    }
-                    val /= c;
-                    if (px + py) & 1 != 0 {
-                        val = -val;
-                    }
-                    col[py.rem_euclid(nu as i64) as usize] =
-                        Complex32::new(val.re as f32, val.im as f32);
-                }
-                fft.process(&mut col);
-                (x, col[vlo..vhi].to_vec())
-            })
-            .collect();
+                    fft.process_with_scratch(col, scratch);
+                    band.copy_from_slice(&col[vlo..vhi]);
+                },
+            );
         // rows of the band: FFT over x, in blocks of RB rows (each column's
         // RB values are neighbours: one cache line, not RB of them)
         const RB: usize = 16;
@@ -1244,7 +1258,7 @@ impl Gridder {
                 rows.iter_mut().for_each(|c| *c = Complex32::new(0.0, 0.0));
                 let j0 = bj * RB;
                 let nr = rows.len() / stride;
-                for (x, col) in &cols {
+                for (x, col) in cols_used.iter().zip(cols.chunks_exact(nband.max(1))) {
                     let px = *x as i64 - n as i64 / 2;
                     let ix = px.rem_euclid(nu as i64) as usize;
                     for (k, v) in col[j0..j0 + nr].iter().enumerate() {

@@ -468,6 +468,7 @@ fn image_without_corrected_data_is_a_clear_error() {
         ("--weight", "briggs 7"),
         ("--gain", "0"),
         ("--mgain", "1.5"),
+        ("--grid-oversampling", "9"),
     ] {
         let o = tools(&[
             "image".as_ref(),
