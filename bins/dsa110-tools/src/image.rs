@@ -113,16 +113,22 @@ pub struct ImageArgs {
     pub grid_oversampling: Option<f64>,
 }
 
-/// `--grid-oversampling`: a number in [1.2, 4] (the gridder's range).
+/// `--grid-oversampling`: a number in the gridder's range
+/// ([`dsa110_imaging::SIGMA_RANGE`]).
 fn parse_oversampling(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .trim()
         .parse()
         .map_err(|e| format!("not a number ({e})"))?;
-    if (1.2..=4.0).contains(&v) {
+    let range = dsa110_imaging::SIGMA_RANGE;
+    if range.contains(&v) {
         Ok(v)
     } else {
-        Err("the grid oversampling must be in [1.2, 4]".into())
+        Err(format!(
+            "the grid oversampling must be in [{}, {}]",
+            range.start(),
+            range.end()
+        ))
     }
 }
 

@@ -18,6 +18,9 @@ use crate::{ImagingError, ImagingVis};
 
 const C_M_S: f64 = 299_792_458.0;
 
+/// The grid oversampling σ a caller may ask for ([`GridConfig::sigma`]).
+pub const SIGMA_RANGE: std::ops::RangeInclusive<f64> = 1.2..=4.0;
+
 /// What the gridder needs to know.
 #[derive(Clone, Debug)]
 pub struct GridConfig {
@@ -468,7 +471,7 @@ impl Gridder {
             });
         }
         if let Some(sigma) = cfg.sigma {
-            if !(1.2..=4.0).contains(&sigma) {
+            if !SIGMA_RANGE.contains(&sigma) {
                 return Err(ImagingError::InvalidParam {
                     name: "sigma",
                     value: sigma.to_string(),
@@ -1426,9 +1429,6 @@ pub(crate) mod tests {
             .sum()
     }
 
-    /// Degridding (what a major cycle subtracts) equals the direct sum for components
-    /// at the centre and on the image's outermost rows and columns, and subtracting
-    /// the model from its own visibilities leaves nothing.
     #[test]
     fn plane_groups_cover_every_plane_once_in_fewest_balanced_passes() {
         for (np, max) in (1..=23).flat_map(|np| (2..=PLANE_GROUP).map(move |m| (np, m))) {
@@ -1451,6 +1451,9 @@ pub(crate) mod tests {
         assert_eq!(plane_groups(10, 2).len(), 5);
     }
 
+    /// Degridding (what a major cycle subtracts) equals the direct sum for components
+    /// at the centre and on the image's outermost rows and columns, and subtracting
+    /// the model from its own visibilities leaves nothing.
     #[test]
     fn grid_and_degrid_equal_direct_sum_at_centre_and_edges() {
         let (mut vis, n, cell) = wide_vis();

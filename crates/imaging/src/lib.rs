@@ -26,7 +26,7 @@ pub use beam::BeamShape;
 pub use clean::{robust_rms, CleanParams, CleanStop};
 pub use drift::MAX_DRIFT_CHUNKS;
 pub use error::ImagingError;
-pub use gridder::{GridConfig, Gridder};
+pub use gridder::{GridConfig, Gridder, SIGMA_RANGE};
 pub use image::{
     compute, image, product_path, ImagingParams, ImagingProducts, ImagingReport, ObsInfo, Timings,
 };
