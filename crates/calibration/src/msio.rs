@@ -90,7 +90,7 @@ fn read_block_with(
     } else {
         0.0
     };
-    data.mapv_inplace(|v| v.conj());
+    conj_in_place(&mut data);
     let mut uvw_m = chunk.uvw_m;
     uvw_m.mapv_inplace(|x| -x);
     let meta = ms.meta();
@@ -580,11 +580,6 @@ pub fn flag_solve_apply_ms(
         0.0
     };
     timings.flag_s = flag_s - timings.flag_read_s;
-    let lap = |t: &mut std::time::Instant| {
-        let s = t.elapsed().as_secs_f64();
-        *t = std::time::Instant::now();
-        s
-    };
     if apply {
         ms.add_data_columns(&[DataColumn::Corrected])
             .map_err(ms_err(path))?;
@@ -602,89 +597,68 @@ pub fn flag_solve_apply_ms(
     // applies window k: the table I/O, one thread's work, runs beside the
     // computation instead of between its steps.
     let flagged = flag_report.is_some();
-    let write_back = |ms: &mut MsTable, row0: usize, blk: &VisBlock| -> Result<(), CalError> {
-        if apply {
-            write_corrected_ms(ms, path, row0, blk)
-        } else if flagged {
-            ms.write_flags(row0, blk.flags.view()).map_err(ms_err(path))
-        } else {
-            Ok(())
-        }
-    };
-    // window k with the flagger's flags for it, if it ran
-    let read_window = |ms: &mut MsTable, flags: &mut Vec<Option<ndarray::Array3<bool>>>, k| {
-        read_block_with(ms, path, k, true, flags.get_mut(k).and_then(Option::take))
-    };
-    let mut t = std::time::Instant::now();
-    let mut next = Some(read_window(&mut ms, &mut flags, 0)?);
-    timings.read_s += lap(&mut t);
-    let mut pending: Option<(usize, VisBlock)> = None;
-    for (spw, r) in rows.iter().enumerate() {
-        let Some(mut blk) = next.take() else {
-            return Err(CalError::MsLayout {
-                path: path.to_path_buf(),
-                detail: format!("spectral window {spw}: not read"),
-            });
-        };
-        let (solver_ref, models_ref) = (&mut solver, &mut models);
-        let (computed, read) = std::thread::scope(|sc| {
-            let worker = sc.spawn(move || -> Result<_, CalError> {
-                let t0 = std::time::Instant::now();
-                let model = models_ref.predict(&blk)?;
-                solver_ref.add_window(spw, &blk, model.view())?;
-                drop(model);
-                let model_solve_s = t0.elapsed().as_secs_f64();
-                let t1 = std::time::Instant::now();
-                let rep = if apply {
-                    let Some((b, g)) = solver_ref.last_tables() else {
-                        return Err(CalError::MsLayout {
-                            path: path.to_path_buf(),
-                            detail: format!("spectral window {spw}: no solution"),
-                        });
-                    };
-                    let rep = apply_to_block(&mut blk, Some(b), Some(g))?;
-                    // conjugated here, so that the writing thread only writes
-                    to_ms_convention(&mut blk);
-                    Some(rep)
-                } else {
-                    None
+    let read_s = std::cell::Cell::new(0.0);
+    let write_s = std::cell::Cell::new(0.0);
+    let (solver_ref, models_ref) = (&mut solver, &mut models);
+    let reports = pipeline_windows(
+        &mut ms,
+        path,
+        rows.len(),
+        |ms, k| {
+            let t = std::time::Instant::now();
+            let blk = read_block_with(ms, path, k, true, flags.get_mut(k).and_then(Option::take));
+            read_s.set(read_s.get() + t.elapsed().as_secs_f64());
+            blk
+        },
+        |spw, blk| {
+            let t0 = std::time::Instant::now();
+            let model = models_ref.predict(blk)?;
+            solver_ref.add_window(spw, blk, model.view())?;
+            drop(model);
+            let model_solve_s = t0.elapsed().as_secs_f64();
+            let t1 = std::time::Instant::now();
+            let rep = if apply {
+                let Some((b, g)) = solver_ref.last_tables() else {
+                    return Err(CalError::MsLayout {
+                        path: path.to_path_buf(),
+                        detail: format!("spectral window {spw}: no solution"),
+                    });
                 };
-                Ok((blk, rep, model_solve_s, t1.elapsed().as_secs_f64()))
-            });
-            let io = (|| -> Result<Option<VisBlock>, CalError> {
-                let mut t = std::time::Instant::now();
-                if let Some((row0, done)) = pending.take() {
-                    write_back(&mut ms, row0, &done)?;
-                    timings.write_s += lap(&mut t);
-                }
-                if spw + 1 >= rows.len() {
-                    return Ok(None);
-                }
-                let blk = read_window(&mut ms, &mut flags, spw + 1)?;
-                timings.read_s += lap(&mut t);
-                Ok(Some(blk))
-            })();
-            let computed = worker
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (computed, io)
-        });
-        let (blk, rep, model_solve_s, apply_s) = computed?;
-        next = read?;
+                let rep = apply_to_block(blk, Some(b), Some(g))?;
+                // conjugated here, so that the writing thread only writes
+                to_ms_convention(blk);
+                Some(rep)
+            } else {
+                None
+            };
+            Ok((rep, model_solve_s, t1.elapsed().as_secs_f64()))
+        },
+        |ms, k, blk| {
+            let t = std::time::Instant::now();
+            let row0 = rows[k].start;
+            let done = if apply {
+                write_corrected_ms(ms, path, row0, blk)
+            } else if flagged {
+                ms.write_flags(row0, blk.flags.view()).map_err(ms_err(path))
+            } else {
+                Ok(())
+            };
+            write_s.set(write_s.get() + t.elapsed().as_secs_f64());
+            done
+        },
+    )?;
+    let t = std::time::Instant::now();
+    drop(ms);
+    timings.write_s = write_s.get() + t.elapsed().as_secs_f64();
+    timings.read_s = read_s.get();
+    for (rep, model_solve_s, apply_s) in reports {
         timings.model_solve_s += model_solve_s;
         timings.apply_s += apply_s;
         if let Some(rep) = rep {
             total.n_corrected += rep.n_corrected;
             total.n_newly_flagged += rep.n_newly_flagged;
         }
-        pending = Some((r.start, blk));
     }
-    let mut t = std::time::Instant::now();
-    if let Some((row0, done)) = pending.take() {
-        write_back(&mut ms, row0, &done)?;
-    }
-    drop(ms);
-    timings.write_s += lap(&mut t);
     let (cal, pointing) = models.finish()?;
     Ok(OnePass {
         flag: flag_report,
@@ -896,37 +870,102 @@ pub fn apply_tables(ms_path: &Path, tables: &[PathBuf]) -> Result<ApplyReport, C
         n_corrected: 0,
         n_newly_flagged: 0,
     };
-    // window by window: one window's visibilities in memory at a time
-    for (spw, r) in rows.into_iter().enumerate() {
-        let mut blk = read_block(&mut ms, ms_path, spw, true)?;
-        let b = b_tabs.iter().find(|t| t.spw == spw);
-        let g = g_tabs.iter().find(|t| t.spw == spw);
-        let rep = apply_to_block(&mut blk, b, g)?;
+    // window by window (two windows' visibilities in memory, three while one
+    // is written back and the next read beside the correction)
+    let reports = pipeline_windows(
+        &mut ms,
+        ms_path,
+        rows.len(),
+        |ms, k| read_block(ms, ms_path, k, true),
+        |spw, blk| {
+            let b = b_tabs.iter().find(|t| t.spw == spw);
+            let g = g_tabs.iter().find(|t| t.spw == spw);
+            let rep = apply_to_block(blk, b, g)?;
+            to_ms_convention(blk);
+            Ok(rep)
+        },
+        |ms, k, blk| write_corrected_ms(ms, ms_path, rows[k].start, blk),
+    )?;
+    for rep in reports {
         total.n_corrected += rep.n_corrected;
         total.n_newly_flagged += rep.n_newly_flagged;
-        write_corrected(&mut ms, ms_path, r.start, &mut blk)?;
     }
     Ok(total)
 }
 
-/// Write a corrected block (this crate's convention, conjugated here in
-/// place) as CORRECTED_DATA, its weights and its flags.
-fn write_corrected(
+/// Window-by-window processing with the table I/O beside the computation:
+/// while a worker thread runs `compute` on window k, this thread, which owns
+/// the table (casacore is not thread-safe), writes window k − 1 back
+/// (`write`, given the window's index) and reads window k + 1 (`read`). The
+/// table I/O, one thread's work, then overlaps the computation instead of
+/// alternating with it. `compute`'s results in window order; the first error
+/// stops the run (a window computed or read beside it is dropped unwritten).
+fn pipeline_windows<R: Send>(
     ms: &mut MsTable,
     path: &Path,
-    row0: usize,
-    blk: &mut VisBlock,
-) -> Result<(), CalError> {
-    to_ms_convention(blk);
-    write_corrected_ms(ms, path, row0, blk)
+    nwin: usize,
+    mut read: impl FnMut(&mut MsTable, usize) -> Result<VisBlock, CalError>,
+    mut compute: impl FnMut(usize, &mut VisBlock) -> Result<R, CalError> + Send,
+    mut write: impl FnMut(&mut MsTable, usize, &VisBlock) -> Result<(), CalError>,
+) -> Result<Vec<R>, CalError> {
+    let mut out = Vec::with_capacity(nwin);
+    if nwin == 0 {
+        return Ok(out);
+    }
+    let mut next = Some(read(ms, 0)?);
+    let mut pending: Option<(usize, VisBlock)> = None;
+    for k in 0..nwin {
+        let Some(mut blk) = next.take() else {
+            return Err(CalError::MsLayout {
+                path: path.to_path_buf(),
+                detail: format!("spectral window {k}: not read"),
+            });
+        };
+        let compute = &mut compute;
+        let (computed, io) = std::thread::scope(|sc| {
+            let worker = sc.spawn(move || compute(k, &mut blk).map(|r| (blk, r)));
+            let io = (|| -> Result<Option<VisBlock>, CalError> {
+                if let Some((j, done)) = pending.take() {
+                    write(ms, j, &done)?;
+                }
+                if k + 1 < nwin {
+                    read(ms, k + 1).map(Some)
+                } else {
+                    Ok(None)
+                }
+            })();
+            let computed = worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (computed, io)
+        });
+        let (blk, r) = computed?;
+        next = io?;
+        out.push(r);
+        pending = Some((k, blk));
+    }
+    if let Some((j, done)) = pending.take() {
+        write(ms, j, &done)?;
+    }
+    Ok(out)
 }
 
 /// The corrected visibilities of `blk` in the MS convention (`conj`).
 fn to_ms_convention(blk: &mut VisBlock) {
-    blk.data.mapv_inplace(|v| v.conj());
+    conj_in_place(&mut blk.data);
 }
 
-/// [`write_corrected`] of a block already in the MS convention.
+/// `v ← conj(v)` on both cores (a window's visibilities are ≈ 86 MB).
+fn conj_in_place(data: &mut ndarray::Array3<Complex32>) {
+    use rayon::prelude::*;
+    match data.as_slice_mut() {
+        Some(v) => v.par_iter_mut().for_each(|x| *x = x.conj()),
+        None => data.mapv_inplace(|x| x.conj()),
+    }
+}
+
+/// Write a corrected block already in the MS convention ([`to_ms_convention`])
+/// as CORRECTED_DATA, its weights and its flags.
 fn write_corrected_ms(
     ms: &mut MsTable,
     path: &Path,
