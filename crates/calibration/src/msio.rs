@@ -81,7 +81,7 @@ fn read_block_with(
         )));
     }
     let nsamples = match chunk.weight_spectrum {
-        Some(w) => w,
+        Some(w) => data_weights(ms, path, chunk.rows.clone(), w)?,
         None => ndarray::Array3::from_elem(flags.dim(), 1.0),
     };
     let ntimes = times.len();
@@ -112,6 +112,59 @@ fn read_block_with(
             dec_rad: meta.field.dec_rad,
         },
     })
+}
+
+/// The weights of DATA for the main-table rows `rows`, given their
+/// `WEIGHT_SPECTRUM` (`ws`, turned into the result in place): `1/SIGMA²` of
+/// the row and polarisation in every channel whose `WEIGHT_SPECTRUM` is not 0,
+/// 0 where it is 0 or where SIGMA is not positive (the writer's
+/// [`SIGMA_FOR_ZERO_WEIGHT`](dsa110_ms_writer::SIGMA_FOR_ZERO_WEIGHT)).
+///
+/// `WEIGHT_SPECTRUM` alone would not do: once a calibration is applied it
+/// holds CORRECTED_DATA's weights (DATA's times `|g_i g_j|²`), and applying
+/// or solving again from it would compound that factor on every run. SIGMA,
+/// which applying leaves alone, keeps describing DATA; CASA's `applycal`
+/// (`calwt=True`) derives its weights from it the same way, so that applying
+/// twice gives the same weights (checked with CASA 6.7: two runs, the same
+/// WEIGHT_SPECTRUM). For an MS from the converter, whose rows have one
+/// nsamples value in every channel (or 0 where the correlator had none), this
+/// is its `WEIGHT_SPECTRUM` before any calibration to float rounding; a row
+/// whose nsamples vary over the channels gets their median (its `WEIGHT`),
+/// as in CASA.
+fn data_weights(
+    ms: &mut MsTable,
+    path: &Path,
+    rows: std::ops::Range<usize>,
+    mut ws: ndarray::Array3<f32>,
+) -> Result<ndarray::Array3<f32>, CalError> {
+    use rayon::prelude::*;
+    let sigma = ms.read_sigma_rows(rows).map_err(ms_err(path))?;
+    let (n, nchan, npol) = ws.dim();
+    if sigma.dim() != (n, npol) {
+        return Err(CalError::MsLayout {
+            path: path.to_path_buf(),
+            detail: format!("SIGMA {:?} for WEIGHT_SPECTRUM {:?}", sigma.dim(), ws.dim()),
+        });
+    }
+    let weight = sigma.mapv(|s| if s > 0.0 { 1.0 / (s * s) } else { 0.0 });
+    let cell = nchan * npol;
+    match (ws.as_slice_mut(), weight.as_slice()) {
+        (Some(w), Some(row_w)) if cell > 0 => {
+            w.par_chunks_mut(cell)
+                .zip(row_w.par_chunks(npol))
+                .for_each(|(w, rw)| {
+                    for c in w.chunks_exact_mut(npol) {
+                        for (v, &r) in c.iter_mut().zip(rw) {
+                            *v = if *v != 0.0 { r } else { 0.0 };
+                        }
+                    }
+                });
+        }
+        _ => ws.indexed_iter_mut().for_each(|((i, _, p), v)| {
+            *v = if *v != 0.0 { weight[[i, p]] } else { 0.0 };
+        }),
+    }
+    Ok(ws)
 }
 
 /// All rows of spectral window `spw` in one chunk, with the visibility
@@ -848,7 +901,9 @@ pub fn read_table(path: &Path, freqs: &[Vec<f64>]) -> Result<Vec<SolutionTable>,
 
 /// Apply tables (paths of `B Jones`/`G Jones` tables, ours or CASA's) to the
 /// MS at `ms_path`: CORRECTED_DATA (created if missing), WEIGHT_SPECTRUM and
-/// WEIGHT (`calwt=True`), and FLAG where a solution is flagged or missing.
+/// WEIGHT (`calwt=True`: DATA's weights, from SIGMA ([`data_weights`]), times
+/// `|g_i g_j|²`, so that applying again gives the same weights), and FLAG
+/// where a solution is flagged or missing.
 /// A window with no table of a kind is left uncorrected by that kind.
 pub fn apply_tables(ms_path: &Path, tables: &[PathBuf]) -> Result<ApplyReport, CalError> {
     let mut ms = MsTable::open_rw(ms_path).map_err(ms_err(ms_path))?;

@@ -716,6 +716,20 @@ impl MsTable {
         Ok(flat.chunks_exact(3).map(|u| [u[0], u[1], u[2]]).collect())
     }
 
+    /// `SIGMA` of main-table rows `rows` (`[rows, npol]`), one bulk read: the
+    /// noise of DATA, which applying a calibration leaves alone (`WEIGHT` and
+    /// `WEIGHT_SPECTRUM` then describe CORRECTED_DATA, as in CASA ≥ 4.2.2).
+    pub fn read_sigma_rows(&mut self, rows: Range<usize>) -> Result<Array2<f32>, MsError> {
+        let (n, npol) = (rows.len(), self.meta.pols.len());
+        let mut flat = Vec::with_capacity(n * npol);
+        self.read_cells_flat("SIGMA", rows, &[npol], &mut flat)?;
+        Array2::from_shape_vec((n, npol), flat).map_err(|e| MsError::ColumnShape {
+            path: self.path.clone(),
+            column: "SIGMA".into(),
+            reason: format!("cells do not form [{n}, {npol}]: {e}"),
+        })
+    }
+
     /// Write a visibility column (`[rows, nchan, npol]`, MS convention) for
     /// main-table rows `row0 ..`, one bulk write. The rows must lie in one
     /// spectral window and the column must exist.

@@ -257,6 +257,34 @@ fn solve_write_read_apply_on_a_measurement_set() {
     }
     eprintln!("MS apply: worst relative deviation of CORRECTED_DATA from the model {worst:.2e}");
     assert!(worst < 1e-5, "{worst}");
+    // applying again (an operator's re-run) changes nothing: the weights come
+    // from DATA's (SIGMA), not from the WEIGHT_SPECTRUM the first run scaled
+    drop(t);
+    let first = columns(&ms, DataColumn::Corrected);
+    let scaled = first
+        .iter()
+        .flat_map(|(_, _, w)| w.iter())
+        .filter(|&&w| (w - 1.0).abs() > 1e-3)
+        .count();
+    assert!(scaled > 0, "the first apply scaled no weight");
+    apply_tables(&ms, &[bcal.clone(), gcal.clone()]).unwrap();
+    let second = columns(&ms, DataColumn::Corrected);
+    for (s, (a, b)) in first.iter().zip(&second).enumerate() {
+        assert_eq!(
+            a.0, b.0,
+            "window {s}: CORRECTED_DATA changed on re-applying"
+        );
+        assert_eq!(a.1, b.1, "window {s}: FLAG changed on re-applying");
+        let dw =
+            a.2.iter()
+                .zip(&b.2)
+                .map(|(x, y)| (x - y).abs() / x.abs().max(f32::MIN_POSITIVE))
+                .fold(0.0f32, f32::max);
+        assert!(
+            dw <= 1e-6,
+            "window {s}: weights changed by {dw:.2e} on re-applying"
+        );
+    }
     // errors name the file (in their chain, once)
     let chain = |e: &CalError| {
         let mut text = e.to_string();
