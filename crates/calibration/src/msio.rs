@@ -137,33 +137,19 @@ fn data_weights(
     rows: std::ops::Range<usize>,
     mut ws: ndarray::Array3<f32>,
 ) -> Result<ndarray::Array3<f32>, CalError> {
-    use rayon::prelude::*;
     let sigma = ms.read_sigma_rows(rows).map_err(ms_err(path))?;
-    let (n, nchan, npol) = ws.dim();
-    if sigma.dim() != (n, npol) {
+    let weight = sigma.mapv(|s| if s > 0.0 { 1.0 / (s * s) } else { 0.0 });
+    // [rows, 1, npol] over every channel: fails unless rows and npol match
+    let per_row = weight.view().insert_axis(ndarray::Axis(1));
+    let Some(per_cell) = per_row.broadcast(ws.dim()) else {
         return Err(CalError::MsLayout {
             path: path.to_path_buf(),
             detail: format!("SIGMA {:?} for WEIGHT_SPECTRUM {:?}", sigma.dim(), ws.dim()),
         });
-    }
-    let weight = sigma.mapv(|s| if s > 0.0 { 1.0 / (s * s) } else { 0.0 });
-    let cell = nchan * npol;
-    match (ws.as_slice_mut(), weight.as_slice()) {
-        (Some(w), Some(row_w)) if cell > 0 => {
-            w.par_chunks_mut(cell)
-                .zip(row_w.par_chunks(npol))
-                .for_each(|(w, rw)| {
-                    for c in w.chunks_exact_mut(npol) {
-                        for (v, &r) in c.iter_mut().zip(rw) {
-                            *v = if *v != 0.0 { r } else { 0.0 };
-                        }
-                    }
-                });
-        }
-        _ => ws.indexed_iter_mut().for_each(|((i, _, p), v)| {
-            *v = if *v != 0.0 { weight[[i, p]] } else { 0.0 };
-        }),
-    }
+    };
+    ndarray::Zip::from(&mut ws)
+        .and(&per_cell)
+        .for_each(|v, &r| *v = if *v != 0.0 { r } else { 0.0 });
     Ok(ws)
 }
 
@@ -655,7 +641,6 @@ pub fn flag_solve_apply_ms(
     let (solver_ref, models_ref) = (&mut solver, &mut models);
     let reports = pipeline_windows(
         &mut ms,
-        path,
         rows.len(),
         |ms, k| {
             let t = std::time::Instant::now();
@@ -929,7 +914,6 @@ pub fn apply_tables(ms_path: &Path, tables: &[PathBuf]) -> Result<ApplyReport, C
     // is written back and the next read beside the correction)
     let reports = pipeline_windows(
         &mut ms,
-        ms_path,
         rows.len(),
         |ms, k| read_block(ms, ms_path, k, true),
         |spw, blk| {
@@ -957,7 +941,6 @@ pub fn apply_tables(ms_path: &Path, tables: &[PathBuf]) -> Result<ApplyReport, C
 /// stops the run (a window computed or read beside it is dropped unwritten).
 fn pipeline_windows<R: Send>(
     ms: &mut MsTable,
-    path: &Path,
     nwin: usize,
     mut read: impl FnMut(&mut MsTable, usize) -> Result<VisBlock, CalError>,
     mut compute: impl FnMut(usize, &mut VisBlock) -> Result<R, CalError> + Send,
@@ -967,15 +950,10 @@ fn pipeline_windows<R: Send>(
     if nwin == 0 {
         return Ok(out);
     }
-    let mut next = Some(read(ms, 0)?);
+    let mut next = read(ms, 0)?;
     let mut pending: Option<(usize, VisBlock)> = None;
     for k in 0..nwin {
-        let Some(mut blk) = next.take() else {
-            return Err(CalError::MsLayout {
-                path: path.to_path_buf(),
-                detail: format!("spectral window {k}: not read"),
-            });
-        };
+        let mut blk = next;
         let compute = &mut compute;
         let (computed, io) = std::thread::scope(|sc| {
             let worker = sc.spawn(move || compute(k, &mut blk).map(|r| (blk, r)));
@@ -995,9 +973,12 @@ fn pipeline_windows<R: Send>(
             (computed, io)
         });
         let (blk, r) = computed?;
-        next = io?;
         out.push(r);
         pending = Some((k, blk));
+        match io? {
+            Some(b) => next = b,
+            None => break,
+        }
     }
     if let Some((j, done)) = pending.take() {
         write(ms, j, &done)?;

@@ -797,37 +797,30 @@ impl MsTable {
         self.put_range("WEIGHT_SPECTRUM", row0, &weight_spectrum)?;
         let (n, nchan, npol) = weight_spectrum.dim();
         let mut weight = Array2::<f32>::zeros((n, npol));
-        match (
-            weight_spectrum.as_slice(),
-            flag.as_slice(),
-            weight.as_slice_mut(),
-        ) {
-            // rows on both cores, each row's [chan][pol] cells read in place
-            (Some(ws), Some(fs), Some(out)) if nchan * npol > 0 => {
-                use rayon::prelude::*;
-                let row = nchan * npol;
-                out.par_chunks_mut(npol)
-                    .zip(ws.par_chunks(row).zip(fs.par_chunks(row)))
-                    .for_each_init(Vec::new, |buf, (o, (w, f))| {
-                        for (p, o) in o.iter_mut().enumerate() {
-                            *o = row_weight(&f[p..], &w[p..], npol, buf);
-                        }
-                    });
-            }
-            _ => {
-                let mut buf = Vec::new();
-                for (i, (w, f)) in weight_spectrum
-                    .outer_iter()
-                    .zip(flag.outer_iter())
-                    .enumerate()
-                {
-                    for p in 0..npol {
-                        let ws: Vec<f32> = w.column(p).iter().copied().collect();
-                        let fs: Vec<bool> = f.column(p).iter().copied().collect();
-                        weight[[i, p]] = row_weight(&fs, &ws, 1, &mut buf);
+        let (ws, fs) = (
+            weight_spectrum.as_standard_layout(),
+            flag.as_standard_layout(),
+        );
+        let (Some(ws), Some(fs), Some(out)) = (ws.as_slice(), fs.as_slice(), weight.as_slice_mut())
+        else {
+            // as_standard_layout always yields contiguous arrays
+            return Err(MsError::ColumnShape {
+                path: self.path.clone(),
+                column: "WEIGHT".into(),
+                reason: "weights or flags not contiguous".into(),
+            });
+        };
+        // rows on both cores, each row's [chan][pol] cells read in place
+        let row = nchan * npol;
+        if row > 0 {
+            use rayon::prelude::*;
+            out.par_chunks_mut(npol)
+                .zip(ws.par_chunks(row).zip(fs.par_chunks(row)))
+                .for_each_init(Vec::new, |buf, (o, (w, f))| {
+                    for (p, o) in o.iter_mut().enumerate() {
+                        *o = row_weight(&f[p..], &w[p..], npol, buf);
                     }
-                }
-            }
+                });
         }
         self.put_range("WEIGHT", row0, &weight.view())
     }
