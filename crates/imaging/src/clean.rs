@@ -210,6 +210,11 @@ pub fn clean(
     // `vis` can be read alongside; put back at the end)
     let mut resid_vis = std::mem::take(&mut vis.vis);
     let mut model = vec![0.0f64; n * n];
+    // a cycle's components (and the model before it), and an image-plane round's,
+    // in buffers kept from cycle to cycle: a fresh n² image each time is
+    // faulted in and zeroed by the kernel (128 MB at 4096²)
+    let mut delta = vec![0.0f64; n * n];
+    let mut comps: Vec<f64> = Vec::with_capacity(n * n);
     let mut mask: Option<Vec<bool>> = None;
     let mut n_iter = 0usize;
     let mut n_major = 0usize;
@@ -304,7 +309,7 @@ pub fn clean(
         // the model before this cycle; after its minor cycle, the components it
         // added (to subtract, and to undo a cycle that made things worse:
         // divergence)
-        let mut delta = model.clone();
+        delta.copy_from_slice(&model);
         let n_iter_before = n_iter;
         // Image-plane rounds go no deeper than this (see
         // `CleanParams::image_plane_depth`); none when it is not below the
@@ -339,7 +344,8 @@ pub fn clean(
             // An image-plane round: the residual the cycle's components leave for
             // a shift-invariant PSF, and the minor cycle again on it.
             let t_round = std::time::Instant::now();
-            let comps: Vec<f64> = model.iter().zip(&delta).map(|(m, d)| m - d).collect();
+            comps.clear();
+            comps.extend(model.iter().zip(&delta).map(|(m, d)| m - d));
             let (pred, pred_peak) =
                 predict_residual(&mut psf_model, &comps, &residual, mask.as_deref());
             rounds += 1;
@@ -560,8 +566,16 @@ const XTILE: usize = 32;
 
 impl ActiveSet {
     fn new(residual: &[f64], n: usize, level: f64, mask: Option<&[bool]>) -> Self {
-        let mut idx = Vec::new();
-        let mut val = Vec::new();
+        let active = |i: usize, r: f64| r.abs() > level && mask.is_none_or(|m| m[i]);
+        // counted first: pushing millions of entries grew the vectors by doubling
+        // (a copy and fresh pages at each step)
+        let count = residual
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| active(*i, **r))
+            .count();
+        let mut idx = Vec::with_capacity(count);
+        let mut val = Vec::with_capacity(count);
         let tiles = n.div_ceil(XTILE);
         let mut tile_start = Vec::with_capacity(n * (tiles + 1));
         for y in 0..n {
@@ -571,7 +585,7 @@ impl ActiveSet {
                 }
                 let i = y * n + x;
                 let r = residual[i];
-                if r.abs() > level && mask.is_none_or(|m| m[i]) {
+                if active(i, r) {
                     idx.push(i as u32);
                     val.push(r as f32);
                 }
