@@ -115,11 +115,32 @@ pub struct Gridders<'a> {
 
 impl Gridders<'_> {
     /// `resid −=` the visibilities of `model` (with the beam's drift if set).
+    /// A model of at most [`DIRECT_SUBTRACT`] components is subtracted by a
+    /// direct sum (exact), a larger one by degridding.
     fn subtract(&self, vis: &ImagingVis, model: &[f64], resid: &mut [Complex32]) {
-        match self.drift {
-            Some(d) => d.subtract_model(self.model, vis, model, resid),
-            None => self.model.subtract_model(vis, model, resid),
+        let t = std::time::Instant::now();
+        let mut comps: Vec<(usize, f64)> = Vec::new();
+        for (i, m) in model.iter().enumerate() {
+            if *m != 0.0 {
+                if comps.len() == DIRECT_SUBTRACT {
+                    match self.drift {
+                        Some(d) => d.subtract_model(self.model, vis, model, resid),
+                        None => self.model.subtract_model(vis, model, resid),
+                    }
+                    return;
+                }
+                comps.push((i, *m));
+            }
         }
+        match self.drift {
+            Some(d) => d.subtract_direct(self.model, vis, &comps, resid),
+            None => self.model.subtract_direct(vis, &comps, resid, None),
+        }
+        tracing::debug!(
+            components = comps.len(),
+            seconds = t.elapsed().as_secs_f64(),
+            "model subtracted by a direct sum"
+        );
     }
 }
 
@@ -162,6 +183,10 @@ fn median(v: &mut [f32]) -> f32 {
     let (_, m, _) = v.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
     *m
 }
+
+/// Most components a major cycle subtracts from the visibilities by a direct
+/// sum ([`Gridder::subtract_direct`]) rather than a degrid.
+const DIRECT_SUBTRACT: usize = 64;
 
 /// A major cycle whose exact residual peaks higher than this many times the peak it
 /// started from is taken as divergence and undone.

@@ -122,6 +122,23 @@ impl BeamDrift {
             .collect()
     }
 
+    /// [`BeamDrift::subtract_model`] for a few components `comps` (pixel index,
+    /// flux) by [`Gridder::subtract_direct`]: each row's components scaled by
+    /// its chunk's beam ratio, the same model as the chunks' degrids.
+    pub fn subtract_direct(
+        &self,
+        g: &Gridder,
+        vis: &ImagingVis,
+        comps: &[(usize, f64)],
+        resid: &mut [Complex32],
+    ) {
+        let per_comp: Vec<Vec<f64>> = comps.par_iter().map(|&(i, _)| self.ratios(i)).collect();
+        let per_chunk: Vec<Vec<f64>> = (0..self.chunks.len())
+            .map(|k| per_comp.iter().map(|r| r[k]).collect())
+            .collect();
+        g.subtract_direct(vis, comps, resid, Some((&self.row_chunk, &per_chunk)));
+    }
+
     /// `resid −= ` the visibilities of `model` (apparent flux with the mean
     /// beam), each chunk's rows predicted with that chunk's beam.
     pub fn subtract_model(
@@ -235,8 +252,9 @@ mod tests {
     }
 
     /// The largest |visibility| left after subtracting the source's model (its
-    /// flux times the group's mean beam) predicted in `chunks` chunks.
-    fn left_after(chunks: usize) -> (f64, f64) {
+    /// flux times the group's mean beam) predicted in `chunks` chunks, by the
+    /// degrid or (`direct`) by the direct sum.
+    fn left_after(chunks: usize, direct: bool) -> (f64, f64) {
         let (vis, n, cell, pix, beam) = drifting_source();
         let g = Gridder::new(
             &GridConfig {
@@ -265,9 +283,15 @@ mod tests {
         let mut model = vec![0.0; n * n];
         model[pix] = 2.0 * mean;
         let mut resid = vis.vis.clone();
-        match BeamDrift::new(&vis, &ps, beam, (n, cell, centre), chunks) {
-            Some(d) => d.subtract_model(&g, &vis, &model, &mut resid),
-            None => g.subtract_model(&vis, &model, &mut resid),
+        let comps = [(pix, model[pix])];
+        match (
+            BeamDrift::new(&vis, &ps, beam, (n, cell, centre), chunks),
+            direct,
+        ) {
+            (Some(d), false) => d.subtract_model(&g, &vis, &model, &mut resid),
+            (Some(d), true) => d.subtract_direct(&g, &vis, &comps, &mut resid),
+            (None, false) => g.subtract_model(&vis, &model, &mut resid),
+            (None, true) => g.subtract_direct(&vis, &comps, &mut resid, None),
         }
         let left = resid.iter().map(|v| v.norm() as f64).fold(0.0, f64::max);
         (left, mean)
@@ -278,10 +302,10 @@ mod tests {
     /// (tens of per cent of the flux here), and 2 and 4 chunks leave less and less.
     #[test]
     fn chunked_prediction_follows_a_source_through_the_beam() {
-        let (none, mean) = left_after(0);
-        let (two, _) = left_after(2);
-        let (four, _) = left_after(4);
-        let (every, _) = left_after(8);
+        let (none, mean) = left_after(0, false);
+        let (two, _) = left_after(2, false);
+        let (four, _) = left_after(4, false);
+        let (every, _) = left_after(8, false);
         eprintln!("left: mean beam {none:.3e}, 2 chunks {two:.3e}, 4 {four:.3e}, 8 {every:.3e} (Jy; mean beam {mean:.3})");
         assert!(
             none > 0.1 * 2.0 * mean,
@@ -295,5 +319,26 @@ mod tests {
             two < 0.6 * none && four < 0.6 * two,
             "{none:.3e} {two:.3e} {four:.3e}"
         );
+    }
+
+    /// The direct sum of a few components with the drift leaves what the
+    /// chunks' degrids leave, to the degrid's accuracy, for every chunking; with
+    /// one chunk per integration it removes the source to f32 rounding.
+    #[test]
+    fn direct_subtraction_follows_the_drift_as_the_degrid_does() {
+        for chunks in [0, 2, 4, 8] {
+            let (degrid, _) = left_after(chunks, false);
+            let (direct, _) = left_after(chunks, true);
+            assert!(
+                (direct - degrid).abs() < 1e-4 * 2.0,
+                "{chunks} chunks: direct leaves {direct:.3e}, degrid {degrid:.3e}"
+            );
+            if chunks == 8 {
+                assert!(
+                    direct < 1e-5 * 2.0,
+                    "one chunk per integration: {direct:.3e} left"
+                );
+            }
+        }
     }
 }
