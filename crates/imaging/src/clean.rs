@@ -119,27 +119,25 @@ impl Gridders<'_> {
     /// direct sum (exact), a larger one by degridding.
     fn subtract(&self, vis: &ImagingVis, model: &[f64], resid: &mut [Complex32]) {
         let t = std::time::Instant::now();
-        let mut comps: Vec<(usize, f64)> = Vec::new();
-        for (i, m) in model.iter().enumerate() {
-            if *m != 0.0 {
-                if comps.len() == DIRECT_SUBTRACT {
-                    match self.drift {
-                        Some(d) => d.subtract_model(self.model, vis, model, resid),
-                        None => self.model.subtract_model(vis, model, resid),
-                    }
-                    return;
-                }
-                comps.push((i, *m));
-            }
-        }
-        match self.drift {
-            Some(d) => d.subtract_direct(self.model, vis, &comps, resid),
-            None => self.model.subtract_direct(vis, &comps, resid, None),
+        // one more than the direct sum takes tells that the model is too large
+        let comps: Vec<(usize, f64)> = model
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| **m != 0.0)
+            .map(|(i, m)| (i, *m))
+            .take(DIRECT_SUBTRACT + 1)
+            .collect();
+        match (self.drift, comps.len() > DIRECT_SUBTRACT) {
+            (Some(d), true) => d.subtract_model(self.model, vis, model, resid),
+            (None, true) => self.model.subtract_model(vis, model, resid),
+            (Some(d), false) => d.subtract_direct(self.model, vis, &comps, resid),
+            (None, false) => self.model.subtract_direct(vis, &comps, resid, None),
         }
         tracing::debug!(
             components = comps.len(),
+            direct = comps.len() <= DIRECT_SUBTRACT,
             seconds = t.elapsed().as_secs_f64(),
-            "model subtracted by a direct sum"
+            "model subtracted"
         );
     }
 }

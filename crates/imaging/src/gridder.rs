@@ -173,11 +173,20 @@ fn fold(uvw: &[f64; 3]) -> ([f64; 3], bool) {
     }
 }
 
+/// Direction cosines (l, m) of pixel (x, y) of an `n`-pixel image with pixel
+/// `cell` (rad): l grows to the east (decreasing x), m to the north.
+#[inline]
+fn lm(n: usize, cell: f64, x: usize, y: usize) -> (f64, f64) {
+    (
+        (n as f64 / 2.0 - x as f64) * cell,
+        (y as f64 - n as f64 / 2.0) * cell,
+    )
+}
+
 /// `n − 1` at pixel (x, y), computed stably.
 #[inline]
 fn nm1(n: usize, cell: f64, x: usize, y: usize) -> f64 {
-    let l = (n as f64 / 2.0 - x as f64) * cell;
-    let m = (y as f64 - n as f64 / 2.0) * cell;
+    let (l, m) = lm(n, cell, x, y);
     let r2 = l * l + m * m;
     if r2 >= 1.0 {
         return -1.0;
@@ -1383,8 +1392,7 @@ impl Gridder {
             .iter()
             .map(|&(i, a)| {
                 let (x, y) = (i % n, i / n);
-                let l = (n as f64 / 2.0 - x as f64) * cell;
-                let m = (y as f64 - n as f64 / 2.0) * cell;
+                let (l, m) = lm(n, cell, x, y);
                 ([l, m, nm1(n, cell, x, y)], a)
             })
             .collect();
@@ -1396,8 +1404,15 @@ impl Gridder {
             .enumerate()
             .with_min_len(16)
             .for_each_init(
-                || (Vec::with_capacity(lmn.len()), Vec::with_capacity(lmn.len())),
-                |(cur, step): &mut (Vec<Complex64>, Vec<Complex64>), (r, res)| {
+                || {
+                    (
+                        Vec::with_capacity(lmn.len()),
+                        Vec::with_capacity(lmn.len()),
+                        Vec::with_capacity(lmn.len()),
+                    )
+                },
+                |(ka, cur, step): &mut (Vec<(f64, f64)>, Vec<Complex64>, Vec<Complex64>),
+                 (r, res)| {
                     let uvw = vis.uvw_m[r];
                     let folded = fold(&uvw).0;
                     let sc = scale.and_then(|(of, ratios)| {
@@ -1405,32 +1420,31 @@ impl Gridder {
                             .and_then(|k| ratios.get(*k as usize))
                             .map(Vec::as_slice)
                     });
-                    cur.clear();
-                    step.clear();
-                    for (j, (p, a)) in lmn.iter().enumerate() {
+                    // per component on this row: phase per Hz and (scaled) flux
+                    ka.clear();
+                    ka.extend(lmn.iter().enumerate().map(|(j, (p, a))| {
                         let d = uvw[0] * p[0] + uvw[1] * p[1] + uvw[2] * p[2];
-                        let k = 2.0 * PI * d / C_M_S;
                         let amp = a * sc.and_then(|s| s.get(j)).copied().unwrap_or(1.0);
-                        cur.push(Complex64::from_polar(amp, k * f[0]));
-                        step.push(df.map_or(Complex64::new(0.0, 0.0), |df| {
-                            Complex64::from_polar(1.0, k * df)
-                        }));
+                        (2.0 * PI * d / C_M_S, amp)
+                    }));
+                    let at = |cur: &mut Vec<Complex64>, fc: f64| {
+                        cur.clear();
+                        cur.extend(
+                            ka.iter()
+                                .map(|&(k, amp)| Complex64::from_polar(amp, k * fc)),
+                        );
+                    };
+                    at(cur, f[0]);
+                    step.clear();
+                    if let Some(df) = df {
+                        step.extend(ka.iter().map(|&(k, _)| Complex64::from_polar(1.0, k * df)));
                     }
                     for (c, rc) in res.iter_mut().enumerate() {
                         if c > 0 {
-                            match df {
-                                Some(_) => {
-                                    cur.iter_mut().zip(step.iter()).for_each(|(v, s)| *v *= s)
-                                }
-                                None => {
-                                    for (j, (p, a)) in lmn.iter().enumerate() {
-                                        let d = uvw[0] * p[0] + uvw[1] * p[1] + uvw[2] * p[2];
-                                        let amp =
-                                            a * sc.and_then(|s| s.get(j)).copied().unwrap_or(1.0);
-                                        cur[j] =
-                                            Complex64::from_polar(amp, 2.0 * PI * d / C_M_S * f[c]);
-                                    }
-                                }
+                            if df.is_some() {
+                                cur.iter_mut().zip(step.iter()).for_each(|(v, s)| *v *= s);
+                            } else {
+                                at(cur, f[c]);
                             }
                         }
                         if vis.weight[r * nchan + c] == 0.0 || self.uv_pos(&folded, f[c]).is_none()
@@ -1511,6 +1525,17 @@ pub(crate) mod tests {
         (vis, 512, (40.0f64 / 3600.0).to_radians())
     }
 
+    /// The tests' gridder settings for `wide_vis`: ε 1e-5, σ 2, w-corrected.
+    fn wide_cfg(n: usize, cell: f64) -> GridConfig {
+        GridConfig {
+            npix: n,
+            cell_rad: cell,
+            eps: 1e-5,
+            sigma: Some(2.0),
+            wcorr: true,
+        }
+    }
+
     /// Direct sum `Σ model exp(+2πi(u l + v m + w(n−1)))` at visibility (r, c).
     fn dft(
         vis: &ImagingVis,
@@ -1525,8 +1550,7 @@ pub(crate) mod tests {
         comps
             .iter()
             .map(|&(x, y, f)| {
-                let l = (n as f64 / 2.0 - x as f64) * cell;
-                let m = (y as f64 - n as f64 / 2.0) * cell;
+                let (l, m) = lm(n, cell, x, y);
                 let ph = 2.0 * PI * k * (b[0] * l + b[1] * m + b[2] * nm1(n, cell, x, y));
                 Complex64::from_polar(f, ph)
             })
@@ -1577,14 +1601,7 @@ pub(crate) mod tests {
         let chunk: Vec<u8> = (0..nrows).map(|r| (r % 2) as u8).collect();
         let ratios = vec![vec![1.0, 0.5, 2.0, 1.0], vec![0.25, 1.0, 1.0, 3.0]];
         for v in [&vis, &uneven] {
-            let cfg = GridConfig {
-                npix: n,
-                cell_rad: cell,
-                eps: 1e-5,
-                sigma: Some(2.0),
-                wcorr: true,
-            };
-            let g = Gridder::new(&cfg, v).unwrap();
+            let g = Gridder::new(&wide_cfg(n, cell), v).unwrap();
             assert_eq!(g.df_hz.is_some(), std::ptr::eq(v, &vis), "channel spacing");
             let nchan = v.nchan();
             for scaled in [false, true] {
@@ -1643,14 +1660,7 @@ pub(crate) mod tests {
     #[test]
     fn grid_and_degrid_equal_direct_sum_at_centre_and_edges() {
         let (mut vis, n, cell) = wide_vis();
-        let cfg = GridConfig {
-            npix: n,
-            cell_rad: cell,
-            eps: 1e-5,
-            sigma: Some(2.0),
-            wcorr: true,
-        };
-        let g = Gridder::new(&cfg, &vis).unwrap();
+        let g = Gridder::new(&wide_cfg(n, cell), &vis).unwrap();
         assert!(
             g.nplanes() > 10,
             "w-terms must matter: {} planes",
