@@ -389,6 +389,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     let summary = daemon::run(params)?;
     if !summary.abandoned.is_empty() {
         tracing::warn!(groups = ?summary.abandoned, "groups released unfinished at stop; they will be processed at the next start");
+        // The abandoned group's stage may still be inside HDF5 or casacore on another
+        // thread: a normal exit would tear those libraries down under it.
+        dsa110_pipeline_core::process::exit_leaving_threads(0);
     }
     Ok(ExitCode::SUCCESS)
 }

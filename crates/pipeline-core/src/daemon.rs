@@ -56,8 +56,9 @@ pub fn run(params: DaemonParams) -> Result<DaemonSummary, PipelineError> {
         .build()
         .map_err(PipelineError::Runtime)?;
     let result = rt.block_on(run_async(params));
-    // A conversion abandoned at the stop timeout still runs on a blocking thread: do not
-    // wait for it; the process exit (right after this returns) ends it.
+    // A stage abandoned at the stop timeout still runs on a blocking thread: do not wait
+    // for it. The caller ends the process with `process::exit_leaving_threads` when
+    // `abandoned` is not empty (a normal exit would tear HDF5 and casacore down under it).
     rt.shutdown_background();
     result
 }

@@ -74,6 +74,22 @@ pub fn pid_alive(pid: u32) -> bool {
     !matches!(state, Some("Z" | "X" | "x"))
 }
 
+/// Ends this process at once with `code`, without the `atexit` handlers and C++ static
+/// destructors that a normal exit runs.
+///
+/// For a stop that leaves an abandoned group's stage running on another thread: a normal
+/// exit tears down HDF5 (its library shutdown is an `atexit` handler) and casacore's
+/// static objects while that thread may still be inside them, and the C heap is corrupted
+/// (glibc aborts with "corrupted double-linked list" and the exit status is SIGABRT).
+/// What the daemon logged is already with the kernel: its stderr and log-file writers
+/// are unbuffered; stdout is flushed here.
+#[allow(unsafe_code)]
+pub fn exit_leaving_threads(code: i32) -> ! {
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    // SAFETY: `_exit` has no preconditions; it ends the process without returning.
+    unsafe { libc::_exit(code) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
