@@ -399,6 +399,15 @@ const ROW_PAD: usize = 8;
 /// the support in this range; [`Gridder::new`] checks it).
 const SUPPORTS: std::ops::RangeInclusive<usize> = 4..=16;
 
+/// A model column with at most this many non-zero pixels has its band rows summed
+/// directly (per pixel, a phasor stepped along the band: 1326 rows on a full
+/// group) instead of by an FFT over the whole grid column (8192 points). CLEAN's
+/// last cycle spreads its components thinly (12 971 components in 2151 columns
+/// on the chain's target group): with this and the columns' pixels listed in one
+/// pass over the model, its model planes took 0.26 s a drift chunk instead of
+/// 0.61–0.77 s.
+const DIRECT_COLUMN: usize = 8;
+
 /// Evaluate `$call` with the const `W` equal to the run-time support `$w` (one
 /// of [`SUPPORTS`]; any other does nothing, and `Gridder::new` refuses it).
 macro_rules! with_support {
@@ -1164,8 +1173,20 @@ impl Gridder {
         let nband = vhi - vlo;
         let sup = self.kernel.support;
         let nchan = vis.nchan();
-        let cols_used: Vec<usize> = (0..n)
-            .filter(|&x| (0..n).any(|y| model[y * n + x] != 0.0))
+        // the model's non-zero pixels by column, `(x, [(y, value)])`, in one pass
+        // over its rows (a scan down each column reads a cache line per pixel)
+        let mut by_col: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+        for (y, row) in model.chunks_exact(n).enumerate() {
+            for (x, m) in row.iter().enumerate() {
+                if *m != 0.0 {
+                    by_col[x].push((y, *m));
+                }
+            }
+        }
+        let cols_used: Vec<(usize, Vec<(usize, f64)>)> = by_col
+            .into_iter()
+            .enumerate()
+            .filter(|(_, c)| !c.is_empty())
             .collect();
         if cols_used.is_empty() {
             return;
@@ -1195,7 +1216,7 @@ impl Gridder {
         for (p0, ng) in groups {
             let t0 = std::time::Instant::now();
             for (gi, grid) in grids.iter_mut().enumerate().take(ng) {
-                self.model_plane(model, &cols_used, p0 + gi, grid, &mut cols, &*fft);
+                self.model_plane(&cols_used, p0 + gi, grid, &mut cols, &*fft);
             }
             t_fft += t0.elapsed().as_secs_f64();
             let t1 = std::time::Instant::now();
@@ -1213,6 +1234,7 @@ impl Gridder {
             fft_s = t_fft,
             degrid_s = t_degrid,
             columns = cols_used.len(),
+            band_rows = nband,
             rows = ordered.len(),
             "degrid pass"
         );
@@ -1223,8 +1245,7 @@ impl Gridder {
     /// the band's rows FFT'd over x (the degrid reads it).
     fn model_plane(
         &self,
-        model: &[f64],
-        cols_used: &[usize],
+        cols_used: &[(usize, Vec<(usize, f64)>)],
         p: usize,
         grid: &mut [Complex32],
         cols: &mut [Complex32],
@@ -1243,16 +1264,16 @@ impl Gridder {
                     (
                         vec![Complex32::new(0.0, 0.0); nu],
                         vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()],
+                        Vec::<(usize, Complex64)>::new(),
+                        vec![Complex64::new(0.0, 0.0); nband],
                     )
                 },
-                |(col, scratch), (band, &x)| {
-                    col.iter_mut().for_each(|c| *c = Complex32::new(0.0, 0.0));
+                |(col, scratch, pix, acc), (band, (x, column))| {
+                    let x = *x;
+                    // the column's pixels: (row in the grid, corrected value)
+                    pix.clear();
                     let px = x as i64 - n as i64 / 2;
-                    for y in 0..n {
-                        let m = model[y * n + x];
-                        if m == 0.0 {
-                            continue;
-                        }
+                    for &(y, m) in column {
                         let py = y as i64 - n as i64 / 2;
                         let mut c = self.corr[x] * self.corr[y];
                         let mut val = Complex64::new(m, 0.0);
@@ -1268,11 +1289,32 @@ impl Gridder {
                         if (px + py) & 1 != 0 {
                             val = -val;
                         }
-                        col[py.rem_euclid(nu as i64) as usize] =
-                            Complex32::new(val.re as f32, val.im as f32);
+                        pix.push((py.rem_euclid(nu as i64) as usize, val));
                     }
-                    fft.process_with_scratch(col, scratch);
-                    band.copy_from_slice(&col[vlo..vhi]);
+                    if pix.len() <= DIRECT_COLUMN {
+                        // the band rows of the inverse DFT directly:
+                        // Σ_j val_j exp(+2πi k_j v / nu), stepped along v
+                        acc.iter_mut().for_each(|a| *a = Complex64::new(0.0, 0.0));
+                        for &(k, val) in pix.iter() {
+                            let turn = |v: usize| 2.0 * PI * ((k * v) % nu) as f64 / nu as f64;
+                            let step = Complex64::from_polar(1.0, turn(1));
+                            let mut ph = val * Complex64::from_polar(1.0, turn(vlo));
+                            for a in acc.iter_mut() {
+                                *a += ph;
+                                ph *= step;
+                            }
+                        }
+                        for (b, a) in band.iter_mut().zip(acc.iter()) {
+                            *b = Complex32::new(a.re as f32, a.im as f32);
+                        }
+                    } else {
+                        col.iter_mut().for_each(|c| *c = Complex32::new(0.0, 0.0));
+                        for &(k, val) in pix.iter() {
+                            col[k] = Complex32::new(val.re as f32, val.im as f32);
+                        }
+                        fft.process_with_scratch(col, scratch);
+                        band.copy_from_slice(&col[vlo..vhi]);
+                    }
                 },
             );
         // rows of the band: FFT over x, in blocks of RB rows (each column's
@@ -1284,7 +1326,7 @@ impl Gridder {
                 rows.iter_mut().for_each(|c| *c = Complex32::new(0.0, 0.0));
                 let j0 = bj * RB;
                 let nr = rows.len() / stride;
-                for (x, col) in cols_used.iter().zip(cols.chunks_exact(nband.max(1))) {
+                for ((x, _), col) in cols_used.iter().zip(cols.chunks_exact(nband.max(1))) {
                     let px = *x as i64 - n as i64 / 2;
                     let ix = px.rem_euclid(nu as i64) as usize;
                     for (k, v) in col[j0..j0 + nr].iter().enumerate() {
@@ -1656,7 +1698,8 @@ pub(crate) mod tests {
 
     /// Degridding (what a major cycle subtracts) equals the direct sum for components
     /// at the centre and on the image's outermost rows and columns, and subtracting
-    /// the model from its own visibilities leaves nothing.
+    /// the model from its own visibilities leaves nothing; for columns of a few
+    /// components (summed directly) and for one of many (transformed).
     #[test]
     fn grid_and_degrid_equal_direct_sum_at_centre_and_edges() {
         let (mut vis, n, cell) = wide_vis();
@@ -1666,7 +1709,7 @@ pub(crate) mod tests {
             "w-terms must matter: {} planes",
             g.nplanes()
         );
-        let comps = [
+        let mut comps = vec![
             (n / 2, n / 2, 1.0),
             (0, 0, 0.5),
             (n - 1, 3, -0.4),
@@ -1674,6 +1717,10 @@ pub(crate) mod tests {
             (n - 1, n - 1, 0.25),
             (n / 2 + 7, 1, 0.2),
         ];
+        // column 5: more components than a column summed directly takes
+        comps.extend(
+            (0..=DIRECT_COLUMN).map(|j| (5, j * (n - 1) / DIRECT_COLUMN, 0.05 + 0.01 * j as f64)),
+        );
         let nchan = vis.nchan();
         let mut model = vec![0.0; n * n];
         for &(x, y, f) in &comps {
