@@ -75,7 +75,7 @@ impl PsfConv {
         let k = n + 1;
         let nblocks = k.div_ceil(BLOCK);
         let norm = 1.0 / (m * m) as f32;
-        let mut ft = vec![Complex32::new(0.0, 0.0); nblocks * BLOCK * m];
+        let mut ft: Vec<Complex32> = bytemuck::zeroed_vec(nblocks * BLOCK * m);
         let scratch_len = conv.fwd.get_inplace_scratch_len();
         ft.par_chunks_mut(BLOCK * m).enumerate().for_each_init(
             || vec![Complex32::new(0.0, 0.0); scratch_len],
@@ -106,7 +106,9 @@ impl PsfConv {
     ) -> Vec<Complex32> {
         let m = 2 * self.n;
         let k = self.n + 1;
-        let mut rows = vec![Complex32::new(0.0, 0.0); nrows * k];
+        // zeroed by the allocator (a `vec!` of a complex zero writes every cell on
+        // one thread)
+        let mut rows: Vec<Complex32> = bytemuck::zeroed_vec(nrows * k);
         rows.par_chunks_mut(k)
             .enumerate()
             .with_min_len(16)
@@ -144,7 +146,7 @@ impl PsfConv {
         // y, multiplied by the PSF's, transformed back, and its first n rows
         // kept: `[block][row][column]`.
         let nblocks = k.div_ceil(BLOCK);
-        let mut blocks = vec![Complex32::new(0.0, 0.0); nblocks * n * BLOCK];
+        let mut blocks: Vec<Complex32> = bytemuck::zeroed_vec(nblocks * n * BLOCK);
         let scratch_len = self
             .fwd
             .get_inplace_scratch_len()
