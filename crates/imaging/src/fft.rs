@@ -80,12 +80,7 @@ impl PsfConv {
         ft.par_chunks_mut(BLOCK * m).enumerate().for_each_init(
             || vec![Complex32::new(0.0, 0.0); scratch_len],
             |scratch, (b, block)| {
-                let (c0, w) = (b * BLOCK, BLOCK.min(k - b * BLOCK));
-                for (r, row) in rows.chunks_exact(k).enumerate() {
-                    for (j, v) in row[c0..c0 + w].iter().enumerate() {
-                        block[j * m + r] = *v;
-                    }
-                }
+                let w = gather_block(&rows, k, b, block, m);
                 for col in block.chunks_exact_mut(m).take(w) {
                     conv.fwd.process_with_scratch(col, scratch);
                     col.iter_mut().for_each(|v| *v *= norm);
@@ -163,12 +158,7 @@ impl PsfConv {
                     )
                 },
                 |(cols, scratch), (b, (out, psf))| {
-                    let (c0, w) = (b * BLOCK, BLOCK.min(k - b * BLOCK));
-                    for (r, row) in rows.chunks_exact(k).enumerate() {
-                        for (j, v) in row[c0..c0 + w].iter().enumerate() {
-                            cols[j * m + r] = *v;
-                        }
-                    }
+                    let w = gather_block(&rows, k, b, cols, m);
                     for (col, p) in cols.chunks_exact_mut(m).zip(psf.chunks_exact(m)).take(w) {
                         col[n..]
                             .iter_mut()
@@ -220,11 +210,26 @@ impl PsfConv {
     }
 }
 
+/// Block `b`'s columns (`BLOCK` of them, fewer in the last block) of the row
+/// spectra `rows` (rows of `k` values) into `cols`, one column every `m` values
+/// (rows past those of `rows` left as they are); returns the block's width.
+fn gather_block(rows: &[Complex32], k: usize, b: usize, cols: &mut [Complex32], m: usize) -> usize {
+    let (c0, w) = (b * BLOCK, BLOCK.min(k - b * BLOCK));
+    for (r, row) in rows.chunks_exact(k).enumerate() {
+        for (j, v) in row[c0..c0 + w].iter().enumerate() {
+            cols[j * m + r] = *v;
+        }
+    }
+    w
+}
+
 /// Components up to which [`PsfModel::convolve`] sums shifted PSFs directly:
 /// each costs one pass over the PSF (`n²` multiply-adds; measured at 4096²:
-/// ≈ 40 ms a component, 1.25 s for one round's 32 component pixels), against
-/// 1.4–2.2 s for the FFT convolution and, the first time, 0.7 s (alone) to
-/// 4.8 s (inside a full group's CLEAN) more to transform the PSF.
+/// ≈ 40 ms a component, 1.25 s for one round's 32 component pixels). Set
+/// against the complex FFT convolution of before (1.4–2.2 s, and the first time
+/// 0.7–4.8 s more to transform the PSF); the real-to-complex one now takes
+/// 0.72–1.1 s (and 0.7–1.2 s for the PSF), so the break-even is lower, at about
+/// 20–30 components, but this limit has not been re-measured in CLEAN.
 pub const DIRECT_COMPONENTS: usize = 64;
 
 /// The PSF convolution of CLEAN's image-plane rounds and predictions: for a few
