@@ -263,6 +263,7 @@ mod tests {
                 eps: 1e-5,
                 sigma: Some(2.0),
                 wcorr: true,
+                w_sigma: None,
             },
             &vis,
         )

@@ -1,8 +1,10 @@
 //! w-gridding and degridding with the ES kernel (the scheme of ducc0's
-//! wgridder, Arras et al. 2021): visibilities are spread over `W` w-planes as
-//! well as `W × W` uv cells; each plane is Fourier transformed, multiplied by
-//! `exp(−2πi w_p (n−1−c))` and summed; the image is divided by the kernel's
-//! Fourier transform in u, v and w.
+//! wgridder, Arras et al. 2021): visibilities are spread over `W × W` uv cells
+//! and over `W_w` w-planes; each plane is Fourier transformed, multiplied by
+//! `exp(−2πi w_p (n−1−c))` and summed; the image is divided by the kernels'
+//! Fourier transforms in u, v and w. Unlike ducc0, the w-kernel has its own
+//! oversampling and support ([`choose_w_kernel`]): on a full group 5 planes a
+//! visibility instead of 6.
 //!
 //! Convention (WSClean's): `V = Σ S exp(+2πi(u l + v m + w(n−1)))` with the
 //! MS's UVW; pixel `(x, y)` is at `l = (N/2 − x)Δ`, `m = (y − N/2)Δ`.
@@ -35,6 +37,10 @@ pub struct GridConfig {
     pub sigma: Option<f64>,
     /// Apply the w-term correction (true) or ignore w entirely (false).
     pub wcorr: bool,
+    /// The w-kernel's oversampling σ_w (the w-planes' spacing, 1.2…8), or
+    /// `None`: chosen by the cost model ([`choose_w_kernel`]). Its support is
+    /// the smallest that keeps the error ε leaves to w.
+    pub w_sigma: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -56,6 +62,10 @@ pub struct Gridder {
     sigma: f64,
     cell: f64,
     kernel: EsKernel,
+    /// The kernel over w ([`choose_w_kernel`]): its own oversampling σ_w (the
+    /// w-planes' spacing) and support, which may be narrower than the uv
+    /// kernel's.
+    wkernel: EsKernel,
     corr: Vec<f64>,
     w: Option<WPlanes>,
     /// Distance between grid rows in the band buffers (cells): `nu` plus one
@@ -279,44 +289,110 @@ impl Geometry {
 /// The oversampling σ in [1.5, 2] of least estimated cost for one grid pass
 /// plus one degrid pass, each σ with the support [`EsKernel::design`] gives
 /// for ε. A smaller σ shrinks the FFTs (rows × columns ∝ σ², and fewer rows
-/// hold data) but widens the kernel (W³ per visibility with the w-kernel) and,
-/// with w-correction, spaces the w-planes closer (their number ∝ σ + W).
-///
-/// Per pass: w-planes × (FFT rows of the band and the image's columns, each
-/// `nu log₂ nu`; the image's `n²` w-phase and accumulation) + visibilities × W²
-/// (× W with the w-kernel). The weights (an FFT's `nu log₂ nu` unit ≈ 1, a
-/// pixel's w-phase ≈ 6, a kernel tap ≈ 4) are rough estimates, not fitted to
-/// timings: refit them before relying on σ < 2 for speed.
+/// hold data) but widens the kernel (W² per visibility and w-plane reached)
+/// and, with w-correction, spaces the w-planes closer (their number ∝ σ + W).
+/// The cost of each σ is taken with a w-kernel equal to its uv kernel (the
+/// w-kernel is chosen afterwards, [`choose_w_kernel`], and only lowers it).
 fn choose_sigma(cfg: &GridConfig, geom: &Geometry) -> f64 {
     // Not below 1.5: the grids are f32, and dividing by the kernel's transform
     // (u × v × w) at the field's edge amplifies their rounding; at σ = 1.25 the
     // wide-field test's error reaches 2e-4 of the peak whatever the support.
     const SIGMAS: [f64; 6] = [1.5, 1.6, 1.7, 1.8, 1.9, 2.0];
-    let (c_fft, c_pix, c_tap) = (1.0, 6.0, 4.0);
-    let n = cfg.npix as f64;
-    let cost = |sigma: f64| {
-        let w = EsKernel::design_params(cfg.eps, sigma).0;
-        let nu = grid_side(cfg.npix, sigma, w) as f64;
-        let wf = w as f64;
-        let nplanes = if cfg.wcorr && geom.w_range > 0.0 {
-            (geom.w_range * 2.0 * sigma * geom.n_half_range).ceil() + wf + 1.0
-        } else {
-            1.0
-        };
-        let band = (geom.v_frac * nu + wf + 3.0).min(nu);
-        let fft = c_fft * (band + n) * nu * nu.log2();
-        let per_plane = fft + c_pix * n * n;
-        let taps = geom.nvis * wf * wf * if cfg.wcorr { wf } else { 1.0 };
-        2.0 * (nplanes * per_plane + c_tap * taps)
-    };
     let mut best = (f64::INFINITY, 2.0);
-    for s in SIGMAS {
-        let c = cost(s);
+    for sigma in SIGMAS {
+        let w = EsKernel::design_params(cfg.eps, sigma).0;
+        let nu = grid_side(cfg.npix, sigma, w);
+        let c = pass_cost(cfg, geom, nu, w, sigma, w);
         if c < best.0 {
-            best = (c, s);
+            best = (c, sigma);
         }
     }
     best.1
+}
+
+/// Estimated cost of one grid pass plus one degrid pass on a grid of side `nu`
+/// with a uv kernel of support `w_uv` and a w-kernel of support `w_w` at
+/// oversampling `sigma_w`.
+///
+/// Per pass: w-planes × (FFT rows of the band and the image's columns, each
+/// `nu log₂ nu`; the image's `n²` w-phase and accumulation) + visibilities × W²
+/// (× the w-kernel's support with w-correction). The weights (an FFT's
+/// `nu log₂ nu` unit ≈ 1, a pixel's w-phase ≈ 6, a kernel tap ≈ 4) are rough
+/// estimates, not fitted to timings: refit them before relying on σ < 2 for
+/// speed.
+fn pass_cost(
+    cfg: &GridConfig,
+    geom: &Geometry,
+    nu: usize,
+    w_uv: usize,
+    sigma_w: f64,
+    w_w: usize,
+) -> f64 {
+    let (c_fft, c_pix, c_tap) = (1.0, 6.0, 4.0);
+    let n = cfg.npix as f64;
+    let nu = nu as f64;
+    let (wf, ww) = (w_uv as f64, w_w as f64);
+    let wcorr = cfg.wcorr && geom.w_range > 0.0;
+    let nplanes = if wcorr {
+        (geom.w_range * 2.0 * sigma_w * geom.n_half_range).ceil() + ww + 1.0
+    } else {
+        1.0
+    };
+    let band = (geom.v_frac * nu + wf + 3.0).min(nu);
+    let fft = c_fft * (band + n) * nu * nu.log2();
+    let per_plane = fft + c_pix * n * n;
+    let taps = geom.nvis * wf * wf * if wcorr { ww } else { 1.0 };
+    2.0 * (nplanes * per_plane + c_tap * taps)
+}
+
+/// Oversampling factors tried for the w-kernel ([`choose_w_kernel`]).
+const W_SIGMAS: [f64; 6] = [2.0, 2.5, 3.0, 3.5, 4.0, 5.0];
+
+/// The w-kernel oversampling a caller may ask for ([`GridConfig::w_sigma`]).
+pub const W_SIGMA_RANGE: std::ops::RangeInclusive<f64> = 1.2..=8.0;
+
+/// The kernel over w: the w-planes' spacing `1 / (2 σ_w · half range of n − 1)`
+/// and the number of planes a visibility reaches (the support) are a choice of
+/// their own, apart from the uv grid's σ. ε is the sum of the aliasing errors
+/// in u, v and w: the uv kernel leaves `ε − 2 e_uv` to w (at σ = 2, ε = 1e-4 and
+/// W = 6: 5.7e-5), and among [`W_SIGMAS`] (and the uv σ itself) the σ_w whose
+/// smallest support within that error has the least [`pass_cost`] is taken. A
+/// wider spacing of w (larger σ_w) adds planes, each an FFT of the band; a
+/// narrower w-kernel takes a sixth (6 → 5) of every visibility's taps away. On a
+/// full group at 4096² × 3″ (σ = 2, W = 6): σ_w 3, 5 planes a visibility, still
+/// 10 planes; the grid passes' taps 3.7–3.8 s → 3.3 s. Small cases keep W in w
+/// (too few visibilities to pay for more planes). [`GridConfig::w_sigma`] forces
+/// σ_w. Without w-correction: the uv kernel (unused).
+fn choose_w_kernel(cfg: &GridConfig, geom: &Geometry, uv: &EsKernel, nu: usize) -> EsKernel {
+    if !(cfg.wcorr && geom.w_range > 0.0) {
+        return uv.clone();
+    }
+    let e_uv = EsKernel::design_for_error(cfg.eps.clamp(1e-7, 0.1) / 3.0, uv.sigma).2;
+    let target = (cfg.eps - 2.0 * e_uv).max(cfg.eps / 3.0);
+    if let Some(sigma_w) = cfg.w_sigma {
+        let (w, beta, _) = EsKernel::design_for_error(target, sigma_w);
+        return EsKernel::new(w, beta, sigma_w);
+    }
+    let mut best: (f64, f64, usize, f64) = (
+        pass_cost(cfg, geom, nu, uv.support, uv.sigma, uv.support),
+        uv.sigma,
+        uv.support,
+        uv.beta,
+    );
+    for sigma_w in W_SIGMAS {
+        let (w, beta, err) = EsKernel::design_for_error(target, sigma_w);
+        if err > target || !SUPPORTS.contains(&w) {
+            continue;
+        }
+        let c = pass_cost(cfg, geom, nu, uv.support, sigma_w, w);
+        if c < best.0 {
+            best = (c, sigma_w, w, beta);
+        }
+    }
+    if best.1 == uv.sigma && best.2 == uv.support {
+        return uv.clone();
+    }
+    EsKernel::new(best.2, best.3, best.1)
 }
 
 /// Per channel: grid cells per metre of u or v (`f/c · Δ · nu`) and
@@ -520,6 +596,15 @@ impl Gridder {
                 });
             }
         }
+        if let Some(ws) = cfg.w_sigma {
+            if !W_SIGMA_RANGE.contains(&ws) {
+                return Err(ImagingError::InvalidParam {
+                    name: "w_sigma",
+                    value: ws.to_string(),
+                    reason: format!("the w-kernel's oversampling must be in {W_SIGMA_RANGE:?}"),
+                });
+            }
+        }
         let geom = Geometry::of(vis, cfg);
         let sigma = match cfg.sigma {
             Some(s) => s,
@@ -540,12 +625,24 @@ impl Gridder {
         let corr: Vec<f64> = (0..n)
             .map(|x| kernel.ft((x as f64 - n as f64 / 2.0) / nu as f64))
             .collect();
+        let wkernel = choose_w_kernel(cfg, &geom, &kernel, nu);
+        if !SUPPORTS.contains(&wkernel.support) {
+            return Err(ImagingError::InvalidParam {
+                name: "w_sigma",
+                value: format!("{}", wkernel.sigma),
+                reason: format!(
+                    "the w-kernel needs a support of {} planes, outside {SUPPORTS:?}",
+                    wkernel.support
+                ),
+            });
+        }
         let mut g = Self {
             n,
             nu,
             sigma,
             cell: cfg.cell_rad,
             kernel,
+            wkernel,
             corr,
             w: None,
             vband: (0, 0),
@@ -617,8 +714,8 @@ impl Gridder {
             let nmin = nm1(n, cfg.cell_rad, 0, 0).min(nm1(n, cfg.cell_rad, n - 1, n - 1));
             let nshift = 0.5 * nmin;
             let half_range = 0.5 * nmin.abs();
-            let dw = 1.0 / (2.0 * sigma * half_range.max(1e-12));
-            let sup = g.kernel.support;
+            let dw = 1.0 / (2.0 * g.wkernel.sigma * half_range.max(1e-12));
+            let sup = g.wkernel.support;
             let nplanes = ((wmax - wmin) / dw).ceil() as usize + sup + 1;
             let w0 = 0.5 * (wmin + wmax) - 0.5 * (nplanes as f64 - 1.0) * dw;
             g.w = Some(WPlanes {
@@ -681,6 +778,10 @@ impl Gridder {
     pub fn support(&self) -> usize {
         self.kernel.support
     }
+    /// The w-kernel's support (planes a visibility reaches) and oversampling σ_w.
+    pub fn w_kernel(&self) -> (usize, f64) {
+        (self.wkernel.support, self.wkernel.sigma)
+    }
     /// Number of w-planes (1 without w-correction).
     pub fn nplanes(&self) -> usize {
         self.w.map_or(1, |w| w.nplanes)
@@ -726,7 +827,7 @@ impl Gridder {
     /// shift phasor `shc`: the factor a visibility carries onto (or from) that plane.
     #[inline(always)]
     fn w_factor(&self, shc: Complex64, w_lambda: f64, (w_p, inv_dw): (f64, f64)) -> Complex32 {
-        let ph = shc * self.kernel.eval_table((w_lambda - w_p) * inv_dw);
+        let ph = shc * self.wkernel.eval_table((w_lambda - w_p) * inv_dw);
         Complex32::new(ph.re as f32, ph.im as f32)
     }
 
@@ -737,7 +838,7 @@ impl Gridder {
             return (0, nchan);
         };
         let w_p = wp.w0 + p as f64 * wp.dw;
-        let half = wp.dw * self.kernel.support as f64 / 2.0;
+        let half = wp.dw * self.wkernel.support as f64 / 2.0;
         let (lo, hi) = (w_p - half, w_p + half);
         // w(f) = w_m f / c, monotonic in f; channels ascending
         if w_m == 0.0 {
@@ -817,7 +918,7 @@ impl Gridder {
                     let mut c = self.corr[x] * self.corr[y];
                     if let Some(wp) = self.w {
                         c *= self
-                            .kernel
+                            .wkernel
                             .ft(wp.dw * (nm1(n, self.cell, x, y) - wp.nshift));
                     }
                     1.0 / c
@@ -1351,7 +1452,7 @@ impl Gridder {
                         let mut val = Complex64::new(m, 0.0);
                         if let Some(wp) = wp {
                             let xn = nm1(n, self.cell, x, y) - wp.nshift;
-                            c *= self.kernel.ft(wp.dw * xn);
+                            c *= self.wkernel.ft(wp.dw * xn);
                             val *= Complex64::from_polar(
                                 1.0,
                                 2.0 * PI * (wp.w0 + p as f64 * wp.dw) * xn,
@@ -1647,6 +1748,7 @@ pub(crate) mod tests {
             eps: 1e-5,
             sigma: Some(2.0),
             wcorr: true,
+            w_sigma: None,
         }
     }
 

@@ -176,6 +176,11 @@ pub struct ImagingReport {
     /// Kernel support (cells).
     #[serde(default)]
     pub kernel_support: usize,
+    /// The w-kernel's support (w-planes a visibility reaches) and oversampling.
+    #[serde(default)]
+    pub w_kernel_support: usize,
+    #[serde(default)]
+    pub w_sigma: f64,
     /// Minor iterations.
     pub n_iter: usize,
     /// Major cycles.
@@ -323,6 +328,7 @@ pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProduct
         eps: p.eps,
         sigma: p.sigma,
         wcorr: p.wcorr,
+        w_sigma: None,
     };
     let g = Gridder::new(&cfg, vis)?;
     tracing::info!(
@@ -330,6 +336,8 @@ pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProduct
         grid = g.grid_size(),
         sigma = g.sigma(),
         support = g.support(),
+        w_support = g.w_kernel().0,
+        w_sigma = g.w_kernel().1,
         w_planes = g.nplanes(),
         dropped = g.n_dropped,
         "imaging: weights done in {:.1} s",
@@ -468,6 +476,8 @@ pub fn compute(vis: &mut ImagingVis, p: &ImagingParams) -> Result<ImagingProduct
         grid_sigma: g.sigma(),
         grid_size: g.grid_size(),
         kernel_support: g.support(),
+        w_kernel_support: g.w_kernel().0,
+        w_sigma: g.w_kernel().1,
         n_iter: cr.n_iter,
         n_major: cr.n_major,
         stop_level_jy: cr.stop_level_jy,
@@ -583,8 +593,13 @@ pub fn image(
             p.wcorr
         ),
         format!(
-            "grid {} support {} w-planes {} baseline-averaging {} wavelengths",
-            report.grid_size, report.kernel_support, report.n_wplanes, p.baseline_averaging_wl
+            "grid {} support {} w-planes {} (w-kernel support {} sigma {}) baseline-averaging {} wavelengths",
+            report.grid_size,
+            report.kernel_support,
+            report.n_wplanes,
+            report.w_kernel_support,
+            report.w_sigma,
+            p.baseline_averaging_wl
         ),
         format!(
             "pb-cutoff {} dish {} m; iterations {} major cycles {} w-planes {}",

@@ -50,29 +50,33 @@ impl EsKernel {
 
     /// The support W and shape β [`EsKernel::design`] chooses (no tables built).
     pub fn design_params(eps: f64, sigma: f64) -> (usize, f64) {
-        let eps = eps.clamp(1e-7, 0.1);
-        let key = (eps.to_bits(), sigma.to_bits());
+        let (w, beta, _) = Self::design_for_error(eps.clamp(1e-7, 0.1) / 3.0, sigma);
+        (w, beta)
+    }
+
+    /// The smallest support W (4…16) whose best shape β keeps the aliasing
+    /// error ([`EsKernel::aliasing_error`]) at oversampling σ at or below
+    /// `target`, that β and that error (W = 16 when none does). Cached per
+    /// (target, σ).
+    pub fn design_for_error(target: f64, sigma: f64) -> (usize, f64, f64) {
+        let key = (target.to_bits(), sigma.to_bits());
         if let Ok(cache) = DESIGNS.lock() {
-            if let Some(&(_, w, beta)) = cache.iter().find(|d| d.0 == key) {
-                return (w, beta);
+            if let Some(&(_, w, beta, err)) = cache.iter().find(|d| d.0 == key) {
+                return (w, beta, err);
             }
         }
-        let target = eps / 3.0;
         let decay = std::f64::consts::PI * (1.0 - 1.0 / sigma).sqrt();
-        let w_est = ((1.0 / eps).ln() / decay).ceil() as usize;
-        let mut best = (
-            16usize,
-            0.98 * std::f64::consts::PI * (1.0 - 0.5 / sigma) * 16.0,
-        );
+        let w_est = ((1.0 / (3.0 * target)).ln() / decay).ceil().max(0.0) as usize;
+        let mut best = (16usize, 0.0, f64::INFINITY);
         for w in w_est.saturating_sub(2).clamp(4, 16)..=16 {
             let (beta, err) = best_beta(w, sigma);
             if err <= target || w == 16 {
-                best = (w, beta);
+                best = (w, beta, err);
                 break;
             }
         }
         if let Ok(mut cache) = DESIGNS.lock() {
-            cache.push((key, best.0, best.1));
+            cache.push((key, best.0, best.1, best.2));
         }
         best
     }
@@ -218,8 +222,8 @@ impl EsKernel {
     }
 }
 
-/// A kernel design: ((ε bits, σ bits), W, β).
-type Design = ((u64, u64), usize, f64);
+/// A kernel design: ((target error bits, σ bits), W, β, its error).
+type Design = ((u64, u64), usize, f64, f64);
 
 /// Kernel designs made so far.
 static DESIGNS: std::sync::Mutex<Vec<Design>> = std::sync::Mutex::new(Vec::new());

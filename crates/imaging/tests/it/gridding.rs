@@ -69,23 +69,36 @@ fn max_err(case: &Case, wcorr: bool) -> (f64, f64) {
 }
 
 fn max_err_with(case: &Case, wcorr: bool, eps: f64, sigma: Option<f64>) -> (f64, f64) {
+    max_err_w(case, wcorr, eps, sigma, None).1
+}
+
+/// The gridder's w-kernel (support, σ_w) and [`dft_errors`]' (peak, error).
+fn max_err_w(
+    case: &Case,
+    wcorr: bool,
+    eps: f64,
+    sigma: Option<f64>,
+    w_sigma: Option<f64>,
+) -> ((usize, f64), (f64, f64)) {
     let cfg = GridConfig {
         npix: case.npix,
         cell_rad: case.cell,
         eps,
         sigma,
         wcorr,
+        w_sigma,
     };
     let g = Gridder::new(&cfg, &case.vis).unwrap();
     eprintln!(
-        "ε {eps:e}: σ {} grid {} support {} w-planes {}",
+        "ε {eps:e}: σ {} grid {} support {} w-kernel {:?} w-planes {}",
         g.sigma(),
         g.grid_size(),
         g.support(),
+        g.w_kernel(),
         g.nplanes()
     );
     assert_eq!(g.n_dropped, 0, "test visibilities must all fit on the grid");
-    dft_errors(case, &g).1
+    (g.w_kernel(), dft_errors(case, &g).1)
 }
 
 /// `case`'s image gridded by `g` (divided by the sum of the weights), and at
@@ -151,6 +164,35 @@ fn production_accuracy_with_chosen_sigma_meets_1e4_of_peak() {
     }
 }
 
+/// The w-kernel's own oversampling σ_w and a support narrower than the uv
+/// kernel's, as the cost model chooses them on a full group (σ = 2, W = 6 in u
+/// and v; σ_w 2.5–3.5, 5 planes a visibility; a small case like this one keeps
+/// W = 6 in w, its visibilities too few to pay for the extra planes): still
+/// within 1e-4 of the peak, the field's edge included.
+#[test]
+fn narrower_w_kernels_keep_1e4_of_peak() {
+    let case = wide_field_case();
+    let mut res = Vec::new();
+    for w_sigma in [2.5, 3.0, 3.5, 5.0] {
+        let ((w_sup, _), (peak, err)) = max_err_w(&case, true, 1e-4, Some(2.0), Some(w_sigma));
+        eprintln!(
+            "σ_w {w_sigma}: w-support {w_sup}, max |err| {err:.3e} = {:.3e} of peak",
+            err / peak
+        );
+        res.push((w_sigma, w_sup, err, peak));
+    }
+    assert!(
+        res.iter().any(|r| r.1 < 6),
+        "no σ_w gave a w-kernel narrower than the uv kernel's 6: {res:?}"
+    );
+    for (w_sigma, _, err, peak) in res {
+        assert!(
+            err < 1e-4 * peak,
+            "σ_w {w_sigma}: error {err} vs peak {peak}"
+        );
+    }
+}
+
 #[test]
 fn without_w_correction_the_same_comparison_fails() {
     let case = wide_field_case();
@@ -171,6 +213,7 @@ fn degridding_equals_direct_sum() {
         eps: 1e-5,
         sigma: Some(2.0),
         wcorr: true,
+        w_sigma: None,
     };
     let g = Gridder::new(&cfg, &case.vis).unwrap();
     // model: components on pixels, incl. near the edge
@@ -245,6 +288,7 @@ fn residual_gridded_at_1e3_is_exact_to_a_hundredth_of_sigma() {
         eps: RESIDUAL_EPS,
         sigma: None,
         wcorr: true,
+        w_sigma: None,
     };
     let g = Gridder::new(&cfg, &case.vis).unwrap();
     let (img, (_, err)) = dft_errors(&case, &g);
