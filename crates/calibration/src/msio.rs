@@ -19,8 +19,8 @@ pub use dsa110_ms_writer as ms_writer;
 
 use dsa110_astro::{PhaseCentre, VisBlock};
 use dsa110_ms_writer::{
-    jd_to_mjd_s, mjd_s_to_jd, CalTable, CalType, ChunkColumns, ChunkSpec, DataColumn, MsError,
-    MsTable,
+    jd_to_mjd_s, median_weights, mjd_s_to_jd, CalTable, CalType, ChunkColumns, ChunkSpec,
+    DataColumn, MsError, MsTable,
 };
 use ndarray::{Array2, Array4};
 use num_complex::Complex32;
@@ -639,6 +639,7 @@ pub fn flag_solve_apply_ms(
     let read_s = std::cell::Cell::new(0.0);
     let write_s = std::cell::Cell::new(0.0);
     let (solver_ref, models_ref) = (&mut solver, &mut models);
+    let weights = WindowWeights::new(rows.len());
     let reports = pipeline_windows(
         &mut ms,
         rows.len(),
@@ -663,8 +664,10 @@ pub fn flag_solve_apply_ms(
                     });
                 };
                 let rep = apply_to_block(blk, Some(b), Some(g))?;
-                // conjugated here, so that the writing thread only writes
+                // conjugated and the WEIGHT medians taken here, so that the
+                // writing thread only writes
                 to_ms_convention(blk);
+                weights.compute(spw, blk);
                 Some(rep)
             } else {
                 None
@@ -675,7 +678,7 @@ pub fn flag_solve_apply_ms(
             let t = std::time::Instant::now();
             let row0 = rows[k].start;
             let done = if apply {
-                write_corrected_ms(ms, path, row0, blk)
+                write_corrected_ms(ms, path, row0, blk, weights.take(k))
             } else if flagged {
                 ms.write_flags(row0, blk.flags.view()).map_err(ms_err(path))
             } else {
@@ -912,6 +915,7 @@ pub fn apply_tables(ms_path: &Path, tables: &[PathBuf]) -> Result<ApplyReport, C
     };
     // window by window (two windows' visibilities in memory, three while one
     // is written back and the next read beside the correction)
+    let weights = WindowWeights::new(rows.len());
     let reports = pipeline_windows(
         &mut ms,
         rows.len(),
@@ -921,9 +925,10 @@ pub fn apply_tables(ms_path: &Path, tables: &[PathBuf]) -> Result<ApplyReport, C
             let g = g_tabs.iter().find(|t| t.spw == spw);
             let rep = apply_to_block(blk, b, g)?;
             to_ms_convention(blk);
+            weights.compute(spw, blk);
             Ok(rep)
         },
-        |ms, k, blk| write_corrected_ms(ms, ms_path, rows[k].start, blk),
+        |ms, k, blk| write_corrected_ms(ms, ms_path, rows[k].start, blk, weights.take(k)),
     )?;
     for rep in reports {
         total.n_corrected += rep.n_corrected;
@@ -1001,16 +1006,50 @@ fn conj_in_place(data: &mut ndarray::Array3<Complex32>) {
 }
 
 /// Write a corrected block already in the MS convention ([`to_ms_convention`])
-/// as CORRECTED_DATA, its weights and its flags.
+/// as CORRECTED_DATA, its weights and its flags; `weight`: its WEIGHT column
+/// computed beforehand ([`WindowWeights`]), or `None` to compute it here.
 fn write_corrected_ms(
     ms: &mut MsTable,
     path: &Path,
     row0: usize,
     blk: &VisBlock,
+    weight: Option<Array2<f32>>,
 ) -> Result<(), CalError> {
     ms.write_data(DataColumn::Corrected, row0, blk.data.view())
         .map_err(ms_err(path))?;
-    ms.write_weights(row0, blk.nsamples.view(), blk.flags.view())
-        .map_err(ms_err(path))?;
+    match weight {
+        Some(w) => ms.write_weights_with(row0, blk.nsamples.view(), w.view()),
+        None => ms.write_weights(row0, blk.nsamples.view(), blk.flags.view()),
+    }
+    .map_err(ms_err(path))?;
     ms.write_flags(row0, blk.flags.view()).map_err(ms_err(path))
+}
+
+/// Each window's WEIGHT column (the median of its calibrated weights over the
+/// unflagged channels, [`median_weights`]), computed by the worker that
+/// corrects the window rather than by the thread that writes it: the table
+/// I/O is one thread's work and the apply's critical path, and the medians
+/// (3.5 M rows × polarisations of 48 channels on a full group) took a third of
+/// the apply's CPU time on it.
+struct WindowWeights(Vec<std::sync::Mutex<Option<Array2<f32>>>>);
+
+impl WindowWeights {
+    fn new(nwin: usize) -> Self {
+        Self((0..nwin).map(|_| std::sync::Mutex::new(None)).collect())
+    }
+
+    /// Compute window `k`'s WEIGHT from the corrected block (kept for
+    /// [`WindowWeights::take`]; on a shape mismatch nothing is kept and the
+    /// writer computes it, reporting the error).
+    fn compute(&self, k: usize, blk: &VisBlock) {
+        let w = median_weights(blk.nsamples.view(), blk.flags.view()).ok();
+        if let Some(Ok(mut slot)) = self.0.get(k).map(|m| m.lock()) {
+            *slot = w;
+        }
+    }
+
+    /// Window `k`'s WEIGHT, if computed.
+    fn take(&self, k: usize) -> Option<Array2<f32>> {
+        self.0.get(k)?.lock().ok()?.take()
+    }
 }

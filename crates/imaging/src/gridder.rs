@@ -975,7 +975,9 @@ impl Gridder {
         // The w-phase depends on (n − 1), i.e. on |l| and |m| only: kept for one
         // quadrant (a quarter of the image's memory traffic per plane); the
         // current plane's and the per-plane step.
+        let t_quad = std::time::Instant::now();
         let quad = self.quadrants();
+        let quad_s = t_quad.elapsed().as_secs_f64();
         let mut phase = quad.phase0.clone();
         let step = &quad.step;
         let setup_s = t_setup.elapsed().as_secs_f64();
@@ -1028,6 +1030,7 @@ impl Gridder {
         });
         tracing::debug!(
             setup_s,
+            quad_s,
             grid_s = t_grid,
             fft_s = t_fft,
             post_s = t_post.elapsed().as_secs_f64(),

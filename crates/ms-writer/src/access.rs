@@ -6,7 +6,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array2, Array3, ArrayView3};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3};
 use num_complex::Complex32;
 use rubbl_casatables::{GlueDataType, Table, TableOpenMode};
 
@@ -720,12 +720,22 @@ impl MsTable {
     /// noise of DATA, which applying a calibration leaves alone (`WEIGHT` and
     /// `WEIGHT_SPECTRUM` then describe CORRECTED_DATA, as in CASA ≥ 4.2.2).
     pub fn read_sigma_rows(&mut self, rows: Range<usize>) -> Result<Array2<f32>, MsError> {
+        self.read_row_pol("SIGMA", rows)
+    }
+
+    /// `WEIGHT` of main-table rows `rows` (`[rows, npol]`), one bulk read.
+    pub fn read_weight_rows(&mut self, rows: Range<usize>) -> Result<Array2<f32>, MsError> {
+        self.read_row_pol("WEIGHT", rows)
+    }
+
+    /// A `[rows, npol]` float column (SIGMA, WEIGHT) of main-table rows `rows`.
+    fn read_row_pol(&mut self, column: &str, rows: Range<usize>) -> Result<Array2<f32>, MsError> {
         let (n, npol) = (rows.len(), self.meta.pols.len());
         let mut flat = Vec::with_capacity(n * npol);
-        self.read_cells_flat("SIGMA", rows, &[npol], &mut flat)?;
+        self.read_cells_flat(column, rows, &[npol], &mut flat)?;
         Array2::from_shape_vec((n, npol), flat).map_err(|e| MsError::ColumnShape {
             path: self.path.clone(),
-            column: "SIGMA".into(),
+            column: column.into(),
             reason: format!("cells do not form [{n}, {npol}]: {e}"),
         })
     }
@@ -783,46 +793,42 @@ impl MsTable {
         self.check_writable("WEIGHT_SPECTRUM")?;
         self.require_column("WEIGHT_SPECTRUM")?;
         self.check_cells("WEIGHT_SPECTRUM", row0, weight_spectrum.dim())?;
-        if flag.dim() != weight_spectrum.dim() {
+        let weight =
+            median_weights(weight_spectrum, flag).map_err(|reason| MsError::ColumnShape {
+                path: self.path.clone(),
+                column: "WEIGHT".into(),
+                reason,
+            })?;
+        self.put_range("WEIGHT_SPECTRUM", row0, &weight_spectrum)?;
+        self.put_range("WEIGHT", row0, &weight.view())
+    }
+
+    /// [`write_weights`](Self::write_weights) with `WEIGHT` already computed
+    /// by [`median_weights`] (e.g. by a worker thread beside the table I/O):
+    /// `WEIGHT_SPECTRUM` and `WEIGHT` for main-table rows `row0 ..`.
+    pub fn write_weights_with(
+        &mut self,
+        row0: usize,
+        weight_spectrum: ArrayView3<'_, f32>,
+        weight: ArrayView2<'_, f32>,
+    ) -> Result<(), MsError> {
+        self.check_writable("WEIGHT_SPECTRUM")?;
+        self.require_column("WEIGHT_SPECTRUM")?;
+        self.check_cells("WEIGHT_SPECTRUM", row0, weight_spectrum.dim())?;
+        let (n, _, npol) = weight_spectrum.dim();
+        if weight.dim() != (n, npol) {
             return Err(MsError::ColumnShape {
                 path: self.path.clone(),
                 column: "WEIGHT".into(),
                 reason: format!(
-                    "flags {:?} and weights {:?} differ in shape",
-                    flag.dim(),
+                    "WEIGHT {:?} does not match WEIGHT_SPECTRUM {:?}",
+                    weight.dim(),
                     weight_spectrum.dim()
                 ),
             });
         }
         self.put_range("WEIGHT_SPECTRUM", row0, &weight_spectrum)?;
-        let (n, nchan, npol) = weight_spectrum.dim();
-        let mut weight = Array2::<f32>::zeros((n, npol));
-        let (ws, fs) = (
-            weight_spectrum.as_standard_layout(),
-            flag.as_standard_layout(),
-        );
-        let (Some(ws), Some(fs), Some(out)) = (ws.as_slice(), fs.as_slice(), weight.as_slice_mut())
-        else {
-            // as_standard_layout always yields contiguous arrays
-            return Err(MsError::ColumnShape {
-                path: self.path.clone(),
-                column: "WEIGHT".into(),
-                reason: "weights or flags not contiguous".into(),
-            });
-        };
-        // rows on both cores, each row's [chan][pol] cells read in place
-        let row = nchan * npol;
-        if row > 0 {
-            use rayon::prelude::*;
-            out.par_chunks_mut(npol)
-                .zip(ws.par_chunks(row).zip(fs.par_chunks(row)))
-                .for_each_init(Vec::new, |buf, (o, (w, f))| {
-                    for (p, o) in o.iter_mut().enumerate() {
-                        *o = row_weight(&f[p..], &w[p..], npol, buf);
-                    }
-                });
-        }
-        self.put_range("WEIGHT", row0, &weight.view())
+        self.put_range("WEIGHT", row0, &weight)
     }
 
     // --- helpers ---
@@ -1064,6 +1070,47 @@ impl Iterator for MsChunks<'_> {
         self.next += 1;
         Some(self.ms.read_chunk(&range, self.cols))
     }
+}
+
+/// `WEIGHT` from `WEIGHT_SPECTRUM` as [`MsTable::write_weights`] stores it:
+/// per row and polarisation the median over the channels not flagged in
+/// `flag` (0 if all are), rows on both cores. `Err` names the mismatch when
+/// the shapes differ.
+pub fn median_weights(
+    weight_spectrum: ArrayView3<'_, f32>,
+    flag: ArrayView3<'_, bool>,
+) -> Result<Array2<f32>, String> {
+    if flag.dim() != weight_spectrum.dim() {
+        return Err(format!(
+            "flags {:?} and weights {:?} differ in shape",
+            flag.dim(),
+            weight_spectrum.dim()
+        ));
+    }
+    let (n, nchan, npol) = weight_spectrum.dim();
+    let mut weight = Array2::<f32>::zeros((n, npol));
+    let (ws, fs) = (
+        weight_spectrum.as_standard_layout(),
+        flag.as_standard_layout(),
+    );
+    let (Some(ws), Some(fs), Some(out)) = (ws.as_slice(), fs.as_slice(), weight.as_slice_mut())
+    else {
+        // as_standard_layout always yields contiguous arrays
+        return Err("weights or flags not contiguous".into());
+    };
+    // rows on both cores, each row's [chan][pol] cells read in place
+    let row = nchan * npol;
+    if row > 0 {
+        use rayon::prelude::*;
+        out.par_chunks_mut(npol)
+            .zip(ws.par_chunks(row).zip(fs.par_chunks(row)))
+            .for_each_init(Vec::new, |buf, (o, (w, f))| {
+                for (p, o) in o.iter_mut().enumerate() {
+                    *o = row_weight(&f[p..], &w[p..], npol, buf);
+                }
+            });
+    }
+    Ok(weight)
 }
 
 #[cfg(test)]

@@ -69,8 +69,8 @@ mod subtables;
 mod writer;
 
 pub use access::{
-    AddedColumns, Chunk, ChunkColumns, ChunkRange, ChunkSpec, DataColumn, FlatChunk, MsChunks,
-    MsMeta, MsTable,
+    median_weights, AddedColumns, Chunk, ChunkColumns, ChunkRange, ChunkSpec, DataColumn,
+    FlatChunk, MsChunks, MsMeta, MsTable,
 };
 pub use block::{MsBlock, SIGMA_FOR_ZERO_WEIGHT};
 pub use caltable::{CalSolutions, CalTable, CalType};

@@ -267,6 +267,41 @@ fn solve_write_read_apply_on_a_measurement_set() {
         .filter(|&&w| (w - 1.0).abs() > 1e-3)
         .count();
     assert!(scaled > 0, "the first apply scaled no weight");
+    // WEIGHT: per row and polarisation the median of WEIGHT_SPECTRUM over the
+    // unflagged channels (0 when all are flagged), as the MS writer stores it
+    {
+        let mut t = MsTable::open(&ms).unwrap();
+        let mut varied = 0;
+        for (s, (_, flag, ws)) in first.iter().enumerate() {
+            let (n, nchan, npol) = ws.dim();
+            let row0 = t.meta().spw_rows[s].start;
+            let weight = t.read_weight_rows(row0..row0 + n).unwrap();
+            for r in 0..n {
+                for p in 0..npol {
+                    let mut v: Vec<f32> = (0..nchan)
+                        .filter(|&c| !flag[[r, c, p]])
+                        .map(|c| ws[[r, c, p]])
+                        .collect();
+                    v.sort_by(f32::total_cmp);
+                    let want = match v.len() {
+                        0 => 0.0,
+                        k if k % 2 == 1 => v[k / 2],
+                        k => 0.5 * (v[k / 2 - 1] + v[k / 2]),
+                    };
+                    varied += usize::from(v.first() != v.last());
+                    let got = weight[[r, p]];
+                    assert!(
+                        (got - want).abs() <= 1e-6 * want.abs(),
+                        "window {s} row {r} pol {p}: WEIGHT {got}, median {want}"
+                    );
+                }
+            }
+        }
+        assert!(
+            varied > 0,
+            "no row's calibrated weights vary over the channels"
+        );
+    }
     apply_tables(&ms, &[bcal.clone(), gcal.clone()]).unwrap();
     let second = columns(&ms, DataColumn::Corrected);
     for (s, (a, b)) in first.iter().zip(&second).enumerate() {
