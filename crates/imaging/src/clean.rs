@@ -232,11 +232,11 @@ pub fn clean(
     // the residual visibilities, updated in place (taken out of `vis` so that
     // `vis` can be read alongside; put back at the end)
     let mut resid_vis = std::mem::take(&mut vis.vis);
-    let mut model = vec![0.0f64; n * n];
+    let mut model = crate::buf::zeros(n * n, 0.0f64);
     // a cycle's components (and the model before it), and an image-plane round's,
     // in buffers kept from cycle to cycle: a fresh n² image each time is
     // faulted in and zeroed by the kernel (128 MB at 4096²)
-    let mut delta = vec![0.0f64; n * n];
+    let mut delta = crate::buf::zeros(n * n, 0.0f64);
     let mut comps: Vec<f64> = Vec::with_capacity(n * n);
     let mut mask: Option<Vec<bool>> = None;
     let mut n_iter = 0usize;

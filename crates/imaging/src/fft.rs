@@ -75,7 +75,7 @@ impl PsfConv {
         let k = n + 1;
         let nblocks = k.div_ceil(BLOCK);
         let norm = 1.0 / (m * m) as f32;
-        let mut ft: Vec<Complex32> = bytemuck::zeroed_vec(nblocks * BLOCK * m);
+        let mut ft = crate::buf::zeros(nblocks * BLOCK * m, Complex32::new(0.0, 0.0));
         let scratch_len = conv.fwd.get_inplace_scratch_len();
         ft.par_chunks_mut(BLOCK * m).enumerate().for_each_init(
             || vec![Complex32::new(0.0, 0.0); scratch_len],
@@ -103,7 +103,7 @@ impl PsfConv {
         let k = self.n + 1;
         // zeroed by the allocator (a `vec!` of a complex zero writes every cell on
         // one thread)
-        let mut rows: Vec<Complex32> = bytemuck::zeroed_vec(nrows * k);
+        let mut rows = crate::buf::zeros(nrows * k, Complex32::new(0.0, 0.0));
         rows.par_chunks_mut(k)
             .enumerate()
             .with_min_len(16)
@@ -141,7 +141,7 @@ impl PsfConv {
         // y, multiplied by the PSF's, transformed back, and its first n rows
         // kept: `[block][row][column]`.
         let nblocks = k.div_ceil(BLOCK);
-        let mut blocks: Vec<Complex32> = bytemuck::zeroed_vec(nblocks * n * BLOCK);
+        let mut blocks = crate::buf::zeros(nblocks * n * BLOCK, Complex32::new(0.0, 0.0));
         let scratch_len = self
             .fwd
             .get_inplace_scratch_len()
@@ -176,7 +176,7 @@ impl PsfConv {
             );
         drop(rows);
         // complex-to-real over x, one image row at a time
-        let mut img_out = vec![0f64; n * n];
+        let mut img_out = crate::buf::zeros(n * n, 0f64);
         img_out
             .par_chunks_mut(n)
             .enumerate()

@@ -139,9 +139,8 @@ impl GridPool {
         let grids = (0..count)
             .map(|_| match kept.pop() {
                 Some(g) if g.len() == len => g,
-                // zeroed by the allocator (fresh pages, already zero): a
-                // `vec!` of a complex zero writes every cell on one thread
-                _ => bytemuck::zeroed_vec(len),
+                // written on both cores (see `crate::buf::zeros`)
+                _ => crate::buf::zeros(len, Complex32::new(0.0, 0.0)),
             })
             .collect();
         PooledGrids { pool: self, grids }
@@ -965,7 +964,7 @@ impl Gridder {
         let nband = vhi - vlo;
         let h = n / 2;
         let t_setup = std::time::Instant::now();
-        let mut imgs_t: [Vec<f64>; S] = std::array::from_fn(|_| vec![0f64; n * n]); // [x][y]
+        let mut imgs_t: [Vec<f64>; S] = std::array::from_fn(|_| crate::buf::zeros(n * n, 0f64)); // [x][y]
         let groups = self.plane_groups(S);
         let group = groups.iter().map(|g| g.1).max().unwrap_or(1);
         // one band grid per (plane of the group, stream): index g·S + s
@@ -1012,7 +1011,7 @@ impl Gridder {
         const TB: usize = 16;
         let side = h + 1;
         let out = imgs_t.map(|img_t| {
-            let mut img = vec![0f64; n * n];
+            let mut img = crate::buf::zeros(n * n, 0f64);
             img.par_chunks_mut(TB * n)
                 .enumerate()
                 .for_each(|(bi, rows)| {
@@ -1387,7 +1386,7 @@ impl Gridder {
             return;
         }
         // the used columns' band rows, one plane at a time (reused for every plane)
-        let mut cols: Vec<Complex32> = bytemuck::zeroed_vec(cols_used.len() * nband);
+        let mut cols = crate::buf::zeros(cols_used.len() * nband, Complex32::new(0.0, 0.0));
         let (mut t_fft, mut t_degrid) = (0.0, 0.0);
         for (p0, ng) in groups {
             let t0 = std::time::Instant::now();
@@ -1678,7 +1677,7 @@ impl Gridder {
 
     /// Model visibilities `Σ_pix model · exp(+2πi(u l + v m + w(n−1)))`.
     pub fn predict(&self, vis: &ImagingVis, model: &[f64]) -> Vec<Complex32> {
-        let mut out: Vec<Complex32> = bytemuck::zeroed_vec(vis.vis.len());
+        let mut out = crate::buf::zeros(vis.vis.len(), Complex32::new(0.0, 0.0));
         self.subtract_model(vis, model, &mut out);
         for v in out.iter_mut() {
             *v = -*v;

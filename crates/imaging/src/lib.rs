@@ -9,6 +9,7 @@
 
 pub mod bda;
 pub mod beam;
+mod buf;
 pub mod clean;
 pub mod drift;
 mod error;
