@@ -257,6 +257,9 @@ where
 }
 
 fn main() -> ExitCode {
+    // mimalloc hands freed memory back lazily (see the function; false only with
+    // another mimalloc major version, which keeps its default)
+    let _ = dsa110_pipeline_core::process::mimalloc_reset_on_purge();
     let args = Args::parse();
     if let Some(path) = &args.validate_file {
         return ExitCode::from(validate_child::child_main(

@@ -968,7 +968,9 @@ impl Gridder {
         let groups = self.plane_groups(S);
         let group = groups.iter().map(|g| g.1).max().unwrap_or(1);
         // one band grid per (plane of the group, stream): index g·S + s
+        let imgs_s = t_setup.elapsed().as_secs_f64();
         let mut grids = self.pool.take(group * S, nband * stride);
+        let pool_s = t_setup.elapsed().as_secs_f64() - imgs_s;
         let mut planner = FftPlanner::<f32>::new();
         let fft = planner.plan_fft(nu, FftDirection::Forward);
         // The w-phase depends on (n − 1), i.e. on |l| and |m| only: kept for one
@@ -1029,6 +1031,8 @@ impl Gridder {
         });
         tracing::debug!(
             setup_s,
+            imgs_s,
+            pool_s,
             quad_s,
             grid_s = t_grid,
             fft_s = t_fft,
