@@ -790,17 +790,13 @@ impl MsTable {
         weight_spectrum: ArrayView3<'_, f32>,
         flag: ArrayView3<'_, bool>,
     ) -> Result<(), MsError> {
-        self.check_writable("WEIGHT_SPECTRUM")?;
-        self.require_column("WEIGHT_SPECTRUM")?;
-        self.check_cells("WEIGHT_SPECTRUM", row0, weight_spectrum.dim())?;
         let weight =
             median_weights(weight_spectrum, flag).map_err(|reason| MsError::ColumnShape {
                 path: self.path.clone(),
                 column: "WEIGHT".into(),
                 reason,
             })?;
-        self.put_range("WEIGHT_SPECTRUM", row0, &weight_spectrum)?;
-        self.put_range("WEIGHT", row0, &weight.view())
+        self.write_weights_with(row0, weight_spectrum, weight.view())
     }
 
     /// [`write_weights`](Self::write_weights) with `WEIGHT` already computed
