@@ -97,7 +97,8 @@ pub struct Gridder {
 /// gridder instead of once per pass (0.12–0.17 s of `sincos` a pass on a full
 /// group, and the correction's divisions per pixel).
 struct Quadrants {
-    /// 1 / the kernel's transform in x, y and (with w-correction) n − 1.
+    /// 1 / the kernel's transform in x, y and (with w-correction) n − 1: what a
+    /// grid pass multiplies its image by, and a degrid its model.
     inv_corr: Vec<f64>,
     /// The w-phase of plane 0 and its step from plane to plane (empty without
     /// w-correction).
@@ -905,7 +906,7 @@ impl Gridder {
         img
     }
 
-    /// The grid passes' per-pixel factors ([`Quadrants`]), computed at the first.
+    /// The grid and degrid passes' per-pixel factors ([`Quadrants`]), computed at the first.
     fn quadrants(&self) -> &Quadrants {
         self.quad.get_or_init(|| {
             let (n, h) = (self.n, self.n / 2);
@@ -1434,6 +1435,10 @@ impl Gridder {
         let (vlo, vhi) = self.vband;
         let nband = vhi - vlo;
         let wp = self.w;
+        // the kernel correction the grid passes divide their images by
+        // (`Quadrants::inv_corr`, one quadrant), applied to the model here
+        let (h, side) = (n / 2, n / 2 + 1);
+        let inv_corr = &self.quadrants().inv_corr;
         // columns: FFT over y of the corrected, w-phased model column x; its band
         // rows kept in `cols` (`[column k][row]`, the k-th used column)
         cols.par_chunks_mut(nband.max(1))
@@ -1452,19 +1457,17 @@ impl Gridder {
                     // the column's pixels: (row in the grid, corrected value)
                     pix.clear();
                     let px = x as i64 - n as i64 / 2;
+                    let qx = x.abs_diff(h) * side;
                     for &(y, m) in column {
                         let py = y as i64 - n as i64 / 2;
-                        let mut c = self.corr[x] * self.corr[y];
-                        let mut val = Complex64::new(m, 0.0);
+                        let mut val = Complex64::new(m * inv_corr[qx + y.abs_diff(h)], 0.0);
                         if let Some(wp) = wp {
                             let xn = nm1(n, self.cell, x, y) - wp.nshift;
-                            c *= self.wkernel.ft(wp.dw * xn);
                             val *= Complex64::from_polar(
                                 1.0,
                                 2.0 * PI * (wp.w0 + p as f64 * wp.dw) * xn,
                             );
                         }
-                        val /= c;
                         if (px + py) & 1 != 0 {
                             val = -val;
                         }
