@@ -367,7 +367,8 @@ fn choose_w_kernel(cfg: &GridConfig, geom: &Geometry, uv: &EsKernel, nu: usize) 
     if !(cfg.wcorr && geom.w_range > 0.0) {
         return uv.clone();
     }
-    let e_uv = EsKernel::design_for_error(cfg.eps.clamp(1e-7, 0.1) / 3.0, uv.sigma).2;
+    // the uv kernel's error, from the design that made it (cached)
+    let e_uv = EsKernel::design_for_error(EsKernel::per_dimension_error(cfg.eps), uv.sigma).2;
     let target = (cfg.eps - 2.0 * e_uv).max(cfg.eps / 3.0);
     if let Some(sigma_w) = cfg.w_sigma {
         let (w, beta, _) = EsKernel::design_for_error(target, sigma_w);

@@ -50,8 +50,14 @@ impl EsKernel {
 
     /// The support W and shape β [`EsKernel::design`] chooses (no tables built).
     pub fn design_params(eps: f64, sigma: f64) -> (usize, f64) {
-        let (w, beta, _) = Self::design_for_error(eps.clamp(1e-7, 0.1) / 3.0, sigma);
+        let (w, beta, _) = Self::design_for_error(Self::per_dimension_error(eps), sigma);
         (w, beta)
+    }
+
+    /// The aliasing error [`EsKernel::design`] allows one dimension for a total ε
+    /// (u, v and w add): ε / 3, ε clamped to [1e-7, 0.1].
+    pub fn per_dimension_error(eps: f64) -> f64 {
+        eps.clamp(1e-7, 0.1) / 3.0
     }
 
     /// The smallest support W (4…16) whose best shape β keeps the aliasing
